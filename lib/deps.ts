@@ -1,0 +1,11 @@
+/**
+ * The one place where blendct's third-party versions are pinned. Every module imports its npm packages from
+ * here with full `npm:name@x.y.z` specifiers, because a script importing blendct by URL never sees this
+ * repository's deno.json import map.
+ * @module
+ */
+export { z } from "npm:zod@4.6.7";
+export * as nifti from "npm:nifti-reader-js@0.8.0";
+export { gunzipSync, gzipSync, unzipSync } from "npm:fflate@0.8.3";
+export { default as dicomParser } from "npm:dicom-parser@1.8.21";
+export { encode as encodePng } from "npm:fast-png@8.0.0";

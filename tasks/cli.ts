@@ -1,0 +1,87 @@
+/**
+ * What every task shares: flag parsing with node:util's parseArgs validated by a zod schema, `--help`, and
+ * turning a {@linkcode UserError} into one line on stderr with exit code 2.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { z } from "../lib/deps.ts";
+import { UserError } from "../lib/errors.ts";
+
+/** One flag: its parseArgs type, help text, and optional default shown in `--help`. */
+export interface FlagSpec {
+  type: "string" | "boolean";
+  help: string;
+  default?: string | boolean;
+  short?: string;
+}
+
+/** Parses `args` against `flags`, prints help and exits on `--help`, then validates with `schema`. */
+export function parseFlags<S extends z.ZodType>(
+  args: string[],
+  usage: string,
+  flags: Record<string, FlagSpec>,
+  schema: S,
+): z.infer<S> {
+  const options: Record<string, { type: "string" | "boolean"; short?: string }> = {
+    help: { type: "boolean", short: "h" },
+  };
+  for (const [name, f] of Object.entries(flags)) options[name] = { type: f.type, short: f.short };
+  let values: Record<string, unknown>;
+  try {
+    ({ values } = parseArgs({ args, options, strict: true, allowPositionals: false }));
+  } catch (e) {
+    throw new UserError(`${(e as Error).message.split("\n")[0]} (see --help)`);
+  }
+  if (values.help) {
+    console.log(helpText(usage, flags));
+    Deno.exit(0);
+  }
+  const parsed = schema.safeParse(values);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const flag = issue.path.length ? `--${String(issue.path[0])}` : "flags";
+    const given = issue.path.length ? values[String(issue.path[0])] : undefined;
+    const shown = given === undefined ? "" : ` (got ${JSON.stringify(given)})`;
+    throw new UserError(`${flag}: ${issue.message}${shown}`);
+  }
+  return parsed.data;
+}
+
+/** The `--help` text: usage line, then one line per flag. */
+export function helpText(usage: string, flags: Record<string, FlagSpec>): string {
+  const lines = [usage, "", "Flags:"];
+  for (const [name, f] of Object.entries(flags)) {
+    const arg = f.type === "string" ? ` <value>` : "";
+    const def = f.default === undefined ? "" : ` (default: ${f.default})`;
+    lines.push(`  --${name}${arg}`.padEnd(28) + f.help + def);
+  }
+  lines.push("  --help".padEnd(28) + "Show this help");
+  return lines.join("\n");
+}
+
+/** A zod string flag holding a number, e.g. `--views 8`. */
+export const numberFlag = (name: string) =>
+  z.string().trim().regex(/^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i, `${name} must be a number`).transform(
+    Number,
+  );
+
+/** A zod string flag holding a whole number. */
+export const intFlag = (name: string) =>
+  z.string().trim().regex(/^[-+]?\d+$/, `${name} must be a whole number`).transform(Number);
+
+/**
+ * Runs a task's main function: a {@linkcode UserError} (or a zod failure) becomes one line on stderr and
+ * exit code 2; anything else is a bug, reported with its stack and exit code 1.
+ */
+export async function runTask(main: () => Promise<void>): Promise<void> {
+  try {
+    await main();
+  } catch (e) {
+    if (e instanceof UserError) {
+      console.error(`error: ${e.message}`);
+      Deno.exit(2);
+    }
+    console.error(e);
+    Deno.exit(1);
+  }
+}
