@@ -1,0 +1,190 @@
+/**
+ * The parallel-beam projector `A` and its exact adjoint `Aᵀ` as WGSL kernels over GPU buffers, plus host
+ * helpers that stream volumes of any size through the GPU in slabs of slices.
+ * @module
+ */
+import { type Binding, GpuContext, groups, params } from "../gpu/context.ts";
+import type { Geometry } from "./geometry.ts";
+import { type SliceShape, trigTable } from "./projector_ref.ts";
+
+export type { SliceShape } from "./projector_ref.ts";
+
+/**
+ * A linear map between GPU buffers whose `adjoint` is the exact transpose of `forward` (checked by a
+ * dot-product test). Both write their whole output.
+ */
+export interface LinearOperator {
+  /** Floats in the domain (image). */
+  readonly domainSize: number;
+  /** Floats in the range (measurements). */
+  readonly rangeSize: number;
+  /** Queues `y = A x`. */
+  forward(x: GPUBuffer, y: GPUBuffer): Promise<void>;
+  /** Queues `x = Aᵀ y`. */
+  adjoint(y: GPUBuffer, x: GPUBuffer): Promise<void>;
+}
+
+/** 256-byte binding offsets in floats. */
+const ALIGN_FLOATS = 64;
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
+/**
+ * Parallel-beam Radon transform applied to every slice of a `[Z][H][W]` stack.
+ *
+ * @example
+ * ```ts
+ * import { GpuContext } from "../gpu/context.ts";
+ * import { Projector } from "./projector.ts";
+ * import { sparseView } from "./geometry.ts";
+ * const gpu = await GpuContext.create();
+ * const A = await Projector.create(gpu, sparseView(4, { imageSize: 8 }), { Z: 2, H: 8, W: 8 });
+ * const sino = await A.project(new Float32Array(2 * 8 * 8).fill(1));
+ * console.log(sino.length); // 2 slices x 4 angles x 12 bins = 96
+ * gpu.dispose();
+ * ```
+ */
+export class Projector implements LinearOperator {
+  readonly gpu: GpuContext;
+  readonly geometry: Geometry;
+  readonly shape: SliceShape;
+  readonly domainSize: number;
+  readonly rangeSize: number;
+  /** Slices per dispatch, so that no binding exceeds the device limit. */
+  readonly slab: number;
+  #trig: GPUBuffer;
+
+  private constructor(
+    gpu: GpuContext,
+    geometry: Geometry,
+    shape: SliceShape,
+    trig: GPUBuffer,
+    maxBindingBytes = gpu.maxBinding,
+  ) {
+    this.gpu = gpu;
+    this.geometry = geometry;
+    this.shape = shape;
+    this.#trig = trig;
+    const A = geometry.angles.length, D = geometry.detectorCount;
+    this.domainSize = shape.Z * shape.H * shape.W;
+    this.rangeSize = shape.Z * A * D;
+    this.slab = slabSlices(maxBindingBytes, shape, A * D);
+  }
+
+  /**
+   * Builds the operator; kernels compile on first use. `options.maxBindingBytes` (default: the device
+   * limit) caps the bytes one dispatch binds, which sets the slab size.
+   */
+  static create(
+    gpu: GpuContext,
+    geometry: Geometry,
+    shape: SliceShape,
+    options: { maxBindingBytes?: number } = {},
+  ): Promise<Projector> {
+    if (geometry.type !== "parallel") throw new Error(`unsupported geometry ${geometry.type}`);
+    const trig = gpu.upload(trigTable(geometry.angles), "angles");
+    return Promise.resolve(new Projector(gpu, geometry, shape, trig, options.maxBindingBytes));
+  }
+
+  /** Floats per sinogram of one slice. */
+  get sliceRange(): number {
+    return this.geometry.angles.length * this.geometry.detectorCount;
+  }
+
+  forward(x: GPUBuffer, y: GPUBuffer): Promise<void> {
+    return this.#dispatch("forward", x, y, this.shape.H * this.shape.W, this.sliceRange);
+  }
+
+  adjoint(y: GPUBuffer, x: GPUBuffer): Promise<void> {
+    return this.#dispatch("adjoint", y, x, this.sliceRange, this.shape.H * this.shape.W);
+  }
+
+  /** Pixel-driven back-projection (linear interpolation along the detector) scaled by `scale`: FBP's last step. */
+  backproject(q: GPUBuffer, x: GPUBuffer, scale: number): Promise<void> {
+    return this.#dispatch("backproject", q, x, this.sliceRange, this.shape.H * this.shape.W, scale);
+  }
+
+  async #dispatch(
+    entry: "forward" | "adjoint" | "backproject",
+    src: GPUBuffer,
+    dst: GPUBuffer,
+    srcPer: number,
+    dstPer: number,
+    scale = 1,
+  ): Promise<void> {
+    const { Z, H, W } = this.shape;
+    const A = this.geometry.angles.length, D = this.geometry.detectorCount;
+    for (let z0 = 0; z0 < Z; z0 += this.slab) {
+      const nz = Math.min(this.slab, Z - z0);
+      const s: Binding = { buffer: src, offset: z0 * srcPer * 4, size: nz * srcPer * 4 };
+      const d: Binding = { buffer: dst, offset: z0 * dstPer * 4, size: nz * dstPer * 4 };
+      const wg: [number, number, number] = entry === "forward" ? [groups(D), A, nz] : [groups(W), H, nz];
+      await this.gpu.run(
+        "projector",
+        entry,
+        params(H, W, D, A, nz, { f: this.geometry.detectorSpacing }, { f: scale }),
+        [this.#trig, s, d],
+        wg,
+      );
+    }
+  }
+
+  /** Host convenience: projects a whole volume, streaming it through the GPU in slabs. */
+  project(volume: Float32Array): Promise<Float32Array> {
+    return this.#stream(volume, "forward");
+  }
+
+  /** Host convenience: applies `Aᵀ` to a whole sinogram stack. */
+  backprojectAdjoint(sinogram: Float32Array): Promise<Float32Array> {
+    return this.#stream(sinogram, "adjoint");
+  }
+
+  async #stream(input: Float32Array, entry: "forward" | "adjoint"): Promise<Float32Array> {
+    const { Z, H, W } = this.shape;
+    const inPer = entry === "forward" ? H * W : this.sliceRange;
+    const outPer = entry === "forward" ? this.sliceRange : H * W;
+    if (input.length !== Z * inPer) {
+      throw new RangeError(`${entry}: expected ${Z * inPer} values, got ${input.length}`);
+    }
+    const out = new Float32Array(Z * outPer);
+    const nz = Math.min(this.slab, Z);
+    const part = new Projector(this.gpu, this.geometry, { Z: nz, H, W }, this.#trig);
+    const src = this.gpu.buffer(nz * inPer * 4), dst = this.gpu.buffer(nz * outPer * 4);
+    try {
+      for (let z0 = 0; z0 < Z; z0 += nz) {
+        const n = Math.min(nz, Z - z0);
+        const view = n === nz ? part : new Projector(this.gpu, this.geometry, { Z: n, H, W }, this.#trig);
+        this.gpu.write(src, input.subarray(z0 * inPer, (z0 + n) * inPer));
+        await (entry === "forward" ? view.forward(src, dst) : view.adjoint(src, dst));
+        out.set(await this.gpu.download(dst, n * outPer), z0 * outPer);
+      }
+    } finally {
+      this.gpu.release(src, dst);
+    }
+    return out;
+  }
+
+  /** Releases the angle table (the context owns the rest). */
+  dispose(): void {
+    this.gpu.release(this.#trig);
+  }
+}
+
+/**
+ * Largest slice count per dispatch such that both the image and sinogram slabs fit a binding and slab
+ * offsets stay 256-byte aligned.
+ */
+export function slabSlices(maxBindingBytes: number, shape: SliceShape, rangePerSlice: number): number {
+  const per = Math.max(shape.H * shape.W, rangePerSlice) * 4;
+  const fit = Math.floor(maxBindingBytes / per);
+  if (fit < 1) throw new RangeError(`one slice (${per} bytes) exceeds the GPU binding limit ${maxBindingBytes}`);
+  if (fit >= shape.Z) return shape.Z;
+  const m1 = ALIGN_FLOATS / gcd(shape.H * shape.W, ALIGN_FLOATS);
+  const m2 = ALIGN_FLOATS / gcd(rangePerSlice, ALIGN_FLOATS);
+  const m = (m1 * m2) / gcd(m1, m2);
+  const aligned = Math.floor(fit / m) * m;
+  if (aligned < 1) throw new RangeError(`cannot align slabs of ${fit} slices to 256 bytes`);
+  return aligned;
+}
