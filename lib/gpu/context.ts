@@ -71,6 +71,21 @@ export class GpuContext {
     this.device = device;
     this.adapter = adapter;
     this.#ownsDevice = ownsDevice;
+    // WebGPU reports validation errors asynchronously; keep the first and raise it at the next read-back
+    device.addEventListener("uncapturederror", (e) => {
+      this.#error ??= new Error(`WebGPU: ${(e as GPUUncapturedErrorEvent).error.message}`);
+    });
+  }
+
+  #error: Error | null = null;
+
+  /** Throws the first WebGPU error seen since the last check. */
+  checkErrors(): void {
+    const e = this.#error;
+    if (e) {
+      this.#error = null;
+      throw e;
+    }
   }
 
   /** Gets an adapter and device, or fails with a one-line explanation when WebGPU is unavailable. */
@@ -152,6 +167,7 @@ export class GpuContext {
     const out = new Float32Array(staging.getMappedRange().slice(0));
     staging.unmap();
     staging.destroy();
+    this.checkErrors();
     return out;
   }
 
@@ -234,6 +250,7 @@ export class GpuContext {
   async sync(): Promise<void> {
     this.flush();
     await this.device.queue.onSubmittedWorkDone();
+    this.checkErrors();
   }
 
   /** Destroys every buffer this context made, and the device if it created it. */
@@ -263,7 +280,8 @@ function summarize(info: GPUAdapterInfo, limits: GPUSupportedLimits): AdapterSum
 
 /** Packs kernel parameters: integers as u32 words, `{f: x}` as f32 words, in order. */
 export function params(...words: (number | { f: number })[]): ArrayBuffer {
-  const buf = new ArrayBuffer(Math.max(16, Math.ceil(words.length / 4) * 16));
+  // every kernel declares at least 8 words; 64 bytes covers all of them
+  const buf = new ArrayBuffer(Math.max(64, Math.ceil(words.length / 4) * 16));
   const u = new Uint32Array(buf);
   const f = new Float32Array(buf);
   words.forEach((w, i) => {

@@ -1,0 +1,99 @@
+/**
+ * Vector kernels over GPU buffers for the solvers: deterministic dot products into a scalar buffer, and
+ * updates whose coefficients may be read from that buffer, so an iteration never waits on the host.
+ * @module
+ */
+import { type GpuContext, params } from "./context.ts";
+
+const RW = 256, PER = 16;
+
+/** A 2D workgroup grid covering `n` invocations of a 64-wide kernel (1D grids stop at 65535 groups). */
+export function grid(n: number, width = 64): [number, number] {
+  const total = Math.max(1, Math.ceil(n / width));
+  const gx = Math.min(total, 65535);
+  return [gx, Math.ceil(total / gx)];
+}
+
+/**
+ * Scalar slots plus the kernels that fill and use them.
+ *
+ * @example
+ * ```ts
+ * import { GpuContext } from "./context.ts";
+ * import { VectorOps } from "./vector.ts";
+ * const gpu = await GpuContext.create();
+ * const ops = new VectorOps(gpu, 4);
+ * const a = gpu.upload(new Float32Array([1, 2, 3]));
+ * await ops.dot(a, a, 3, 0);
+ * console.log((await ops.read())[0]); // 14
+ * gpu.dispose();
+ * ```
+ */
+export class VectorOps {
+  readonly gpu: GpuContext;
+  /** The scalar slots (f32). */
+  readonly scalars: GPUBuffer;
+  readonly slots: number;
+  #partials: GPUBuffer | null = null;
+  #partialCap = 0;
+
+  constructor(gpu: GpuContext, slots = 16) {
+    this.gpu = gpu;
+    this.slots = slots;
+    this.scalars = gpu.upload(new Float32Array(slots), "scalars");
+  }
+
+  /** Queues `s[slot] = Σ a[i] b[i]` over `n` elements, in a fixed summation order. */
+  async dot(a: GPUBuffer, b: GPUBuffer, n: number, slot: number): Promise<void> {
+    const wgs = Math.max(1, Math.ceil(n / (RW * PER)));
+    if (wgs > this.#partialCap) {
+      this.gpu.release(this.#partials ?? undefined);
+      this.#partials = this.gpu.buffer(wgs * 4, "dot partials");
+      this.#partialCap = wgs;
+    }
+    const [gx, gy] = grid(wgs, 1);
+    await this.gpu.run("vector", "dot_partial", params(n), [a, b, this.#partials!], [gx, gy]);
+    await this.gpu.run("vector", "dot_final", params(wgs, slot), [this.#partials!, this.scalars], [1]);
+  }
+
+  /** Queues `s[dst] = s[num] / s[den]` (0 when the denominator is 0). */
+  ratio(dst: number, num: number, den: number): Promise<void> {
+    return this.gpu.run("vector", "ratio", params(0, dst, num, den), [this.scalars], [1]);
+  }
+
+  /** Queues `y = c·y + (a + b·s[slot])·x` over `n` elements. */
+  axpby(x: GPUBuffer, y: GPUBuffer, n: number, o: { a?: number; b?: number; slot?: number; c?: number }): Promise<void> {
+    return this.gpu.run(
+      "vector",
+      "axpby",
+      params(n, o.slot ?? 0, 0, 0, { f: o.a ?? 0 }, { f: o.b ?? 0 }, { f: o.c ?? 1 }),
+      [x, y, this.scalars],
+      grid(n),
+    );
+  }
+
+  /** Queues `y = x + (a + b·s[slot])·y` over `n` elements. */
+  xpby(x: GPUBuffer, y: GPUBuffer, n: number, o: { a?: number; b?: number; slot?: number }): Promise<void> {
+    return this.gpu.run(
+      "vector",
+      "xpby",
+      params(n, o.slot ?? 0, 0, 0, { f: o.a ?? 0 }, { f: o.b ?? 0 }),
+      [x, y, this.scalars],
+      grid(n),
+    );
+  }
+
+  /** Sets slots from the host. */
+  set(values: Record<number, number>): void {
+    for (const [k, v] of Object.entries(values)) this.gpu.write(this.scalars, new Float32Array([v]), Number(k) * 4);
+  }
+
+  /** Reads all slots back. */
+  read(): Promise<Float32Array> {
+    return this.gpu.download(this.scalars, this.slots);
+  }
+
+  dispose(): void {
+    this.gpu.release(this.scalars, this.#partials ?? undefined);
+  }
+}

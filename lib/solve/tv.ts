@@ -1,0 +1,143 @@
+/**
+ * 3D anisotropic TV reconstruction with a [0, 1] box: `min_x ½‖Ax − y‖² + λ‖∇x‖₁, 0 ≤ x ≤ 1`, solved by
+ * diagonally preconditioned PDHG (Chambolle & Pock) on the GPU. The box matters: without it TV is
+ * 0.4–1.9 dB weaker on sparse-view CT, which would flatter every method compared against it.
+ * @module
+ */
+import { type GpuContext, params } from "../gpu/context.ts";
+import { grid } from "../gpu/vector.ts";
+import type { Projector } from "../ct/projector.ts";
+import { adjointRef, forwardRef, type SliceShape } from "../ct/projector_ref.ts";
+import type { ParallelGeometry } from "../ct/geometry.ts";
+
+/** Options for {@linkcode tvPdhg}. */
+export interface TvOptions {
+  /** TV weight λ, in blendct's units (exact adjoint, pixel-sized rays). */
+  lambda: number;
+  /** PDHG iterations. Default 200. */
+  iterations?: number;
+  /** Called after each iteration; may inspect `x` (e.g. to log the objective). */
+  onIteration?: (k: number) => void | Promise<void>;
+}
+
+/**
+ * Runs PDHG from the start in `x` (updated in place, clipped to [0, 1]) against measurements `y`.
+ *
+ * @example
+ * ```ts
+ * import { GpuContext } from "../gpu/context.ts";
+ * import { Projector } from "../ct/projector.ts";
+ * import { sparseView } from "../ct/geometry.ts";
+ * import { tvPdhg } from "./tv.ts";
+ * const gpu = await GpuContext.create();
+ * const A = await Projector.create(gpu, sparseView(8, { imageSize: 8 }), { Z: 2, H: 8, W: 8 });
+ * const y = gpu.upload(new Float32Array(A.rangeSize).fill(2)), x = gpu.buffer(A.domainSize * 4);
+ * await tvPdhg(gpu, A, x, y, { lambda: 0.1, iterations: 3 });
+ * gpu.dispose();
+ * ```
+ */
+export async function tvPdhg(
+  gpu: GpuContext,
+  A: Projector,
+  x: GPUBuffer,
+  y: GPUBuffer,
+  options: TvOptions,
+): Promise<void> {
+  const n = A.domainSize, m = A.rangeSize;
+  const { Z, H, W } = A.shape;
+  const P = params(n, W, H * W, Z, { f: options.lambda });
+  const sig = gpu.buffer(m * 4), tau = gpu.buffer(n * 4), ones = gpu.buffer(Math.max(n, m) * 4);
+  const pd = gpu.buffer(m * 4), q = gpu.buffer(3 * n * 4), xbar = gpu.buffer(n * 4);
+  const ax = gpu.buffer(m * 4), atp = gpu.buffer(n * 4);
+  try {
+    gpu.write(ones, new Float32Array(Math.max(n, m)).fill(1));
+    // σ = 1/(A·1), τ = 1/(Aᵀ·1 + 6): Pock & Chambolle's diagonal preconditioning with α = 1
+    await A.forward(ones, sig);
+    await gpu.run("tv", "invert", params(m), [sig], grid(m));
+    await A.adjoint(ones, tau);
+    await gpu.run("tv", "invert_tau", params(n), [tau], grid(n));
+    gpu.copy(x, xbar, n * 4);
+    for (let k = 0; k < (options.iterations ?? 200); k++) {
+      await A.forward(xbar, ax);
+      await gpu.run("tv", "dual_data", params(m), [ax, y, sig, pd], grid(m));
+      await gpu.run("tv", "dual_tv", P, [xbar, q], grid(n));
+      await A.adjoint(pd, atp);
+      await gpu.run("tv", "primal", P, [atp, q, tau, x, xbar], grid(n));
+      await options.onIteration?.(k);
+    }
+  } finally {
+    gpu.release(sig, tau, ones, pd, q, xbar, ax, atp);
+  }
+}
+
+/** Anisotropic 3D TV ‖∇x‖₁ with forward differences (float64). */
+export function tv3d(x: Float32Array, shape: SliceShape): number {
+  const { Z, H, W } = shape;
+  let s = 0;
+  for (let z = 0; z < Z; z++) {
+    for (let j = 0; j < H; j++) {
+      for (let i = 0; i < W; i++) {
+        const k = (z * H + j) * W + i;
+        if (i + 1 < W) s += Math.abs(x[k + 1] - x[k]);
+        if (j + 1 < H) s += Math.abs(x[k + W] - x[k]);
+        if (z + 1 < Z) s += Math.abs(x[k + H * W] - x[k]);
+      }
+    }
+  }
+  return s;
+}
+
+/** The TV objective ½‖Ax − y‖² + λ‖∇x‖₁ given `Ax` already computed. */
+export function tvObjective(x: Float32Array, ax: Float32Array, y: Float32Array, shape: SliceShape, lambda: number): number {
+  let d = 0;
+  for (let i = 0; i < y.length; i++) d += (ax[i] - y[i]) ** 2;
+  return 0.5 * d + lambda * tv3d(x, shape);
+}
+
+/**
+ * TypeScript reference of the same preconditioned PDHG (float64, CPU), for testing the kernels on tiny
+ * problems.
+ */
+export function tvPdhgRef(
+  x0: Float32Array,
+  y: Float32Array,
+  g: ParallelGeometry,
+  shape: SliceShape,
+  lambda: number,
+  iterations: number,
+): Float32Array {
+  const { Z, H, W } = shape;
+  const n = Z * H * W, m = y.length;
+  const fwd = (v: Float64Array) => forwardRef(Float32Array.from(v), g, shape);
+  const adj = (w: Float64Array) => adjointRef(Float32Array.from(w), g, shape);
+  const sig = Float64Array.from(fwd(new Float64Array(n).fill(1)), (v) => 1 / Math.max(v, 1e-6));
+  const tau = Float64Array.from(adj(new Float64Array(m).fill(1)), (v) => 1 / (v + 6));
+  const x = Float64Array.from(x0), xbar = Float64Array.from(x0);
+  const pd = new Float64Array(m), q = new Float64Array(3 * n);
+  const steps = [1, W, H * W];
+  const last = (k: number, a: number) =>
+    a === 0 ? k % W === W - 1 : a === 1 ? Math.floor(k / W) % H === H - 1 : Math.floor(k / (H * W)) === Z - 1;
+  for (let it = 0; it < iterations; it++) {
+    const ax = fwd(xbar);
+    for (let i = 0; i < m; i++) pd[i] = (pd[i] + sig[i] * (ax[i] - y[i])) / (1 + sig[i]);
+    for (let a = 0; a < 3; a++) {
+      for (let k = 0; k < n; k++) {
+        const gk = last(k, a) ? 0 : xbar[k + steps[a]] - xbar[k];
+        q[a * n + k] = Math.min(lambda, Math.max(-lambda, q[a * n + k] + 0.5 * gk));
+      }
+    }
+    const atp = adj(pd);
+    for (let k = 0; k < n; k++) {
+      let gt = 0;
+      for (let a = 0; a < 3; a++) {
+        const first = a === 0 ? k % W === 0 : a === 1 ? Math.floor(k / W) % H === 0 : k < H * W;
+        if (!first) gt += q[a * n + k - steps[a]];
+        if (!last(k, a)) gt -= q[a * n + k];
+      }
+      const nx = Math.min(1, Math.max(0, x[k] - tau[k] * (atp[k] + gt)));
+      xbar[k] = 2 * nx - x[k];
+      x[k] = nx;
+    }
+  }
+  return Float32Array.from(x);
+}

@@ -1,0 +1,91 @@
+// Element-wise vector kernels and deterministic dot products for the solvers. Scalars that steer an
+// iteration (alpha, beta) live in a small GPU buffer `s`, so a CG loop needs no host round trip.
+// Dot products reduce in a fixed order: every workgroup sums one contiguous chunk by a fixed tree, a second
+// pass sums the partials by the same tree. No atomics, so the same inputs give the same bits.
+
+struct Params {
+  n: u32, slot: u32, slot2: u32, mode: u32,
+  a: f32, b: f32, c: f32, pad: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+
+// --- dot products --------------------------------------------------------------------------------------
+@group(0) @binding(1) var<storage, read> da: array<f32>;
+@group(0) @binding(2) var<storage, read> db: array<f32>;
+@group(0) @binding(3) var<storage, read_write> partial: array<f32>;
+
+const RW: u32 = 256u;   // reduction workgroup size
+const PER: u32 = 16u;   // elements per thread in the first pass
+var<workgroup> tree: array<f32, 256>;
+
+fn reduce_tree(t: u32) {
+  for (var stride = RW / 2u; stride > 0u; stride = stride / 2u) {
+    workgroupBarrier();
+    if (t < stride) { tree[t] = tree[t] + tree[t + stride]; }
+  }
+  workgroupBarrier();
+}
+
+@compute @workgroup_size(256)
+fn dot_partial(@builtin(local_invocation_id) l: vec3<u32>, @builtin(workgroup_id) w: vec3<u32>,
+               @builtin(num_workgroups) nw: vec3<u32>) {
+  let t = l.x;
+  let wg = w.x + w.y * nw.x;
+  let start = wg * RW * PER;
+  var acc = 0.0;
+  for (var k = 0u; k < PER; k++) {
+    let i = start + k * RW + t;
+    if (i < p.n) { acc += da[i] * db[i]; }
+  }
+  tree[t] = acc;
+  reduce_tree(t);
+  if (t == 0u) { partial[wg] = tree[0]; }
+}
+
+// --- second pass: partials -> one scalar in s[slot] -------------------------------------------------------
+@group(0) @binding(1) var<storage, read> parts: array<f32>;
+@group(0) @binding(2) var<storage, read_write> s: array<f32>;
+
+@compute @workgroup_size(256)
+fn dot_final(@builtin(local_invocation_id) l: vec3<u32>) {
+  let t = l.x;
+  var acc = 0.0;
+  for (var i = t; i < p.n; i += RW) { acc += parts[i]; }
+  tree[t] = acc;
+  reduce_tree(t);
+  if (t == 0u) { s[p.slot] = tree[0]; }
+}
+
+// --- scalar update: sc[slot] = sc[slot2] / sc[mode], 0 when the denominator is 0 ---------------------------
+@group(0) @binding(1) var<storage, read_write> sc: array<f32>;
+
+@compute @workgroup_size(1)
+fn ratio(@builtin(global_invocation_id) g: vec3<u32>) {
+  let num = sc[p.slot2];
+  let den = sc[p.mode];
+  var r = 0.0;
+  if (den != 0.0) { r = num / den; }
+  sc[p.slot] = r;
+}
+
+// --- y = c * y + a * x + b * s[slot] * x   (slot scaling lets alpha come from the GPU) --------------------
+@group(0) @binding(1) var<storage, read> ax: array<f32>;
+@group(0) @binding(2) var<storage, read_write> ay: array<f32>;
+@group(0) @binding(3) var<storage, read> as_: array<f32>;
+
+@compute @workgroup_size(64)
+fn axpby(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
+  let i = g.x + g.y * nw.x * 64u;
+  if (i >= p.n) { return; }
+  let k = p.a + p.b * as_[p.slot];
+  ay[i] = p.c * ay[i] + k * ax[i];
+}
+
+// --- y = x + s[slot] * y  (CG's p = r + beta p) -----------------------------------------------------------
+@compute @workgroup_size(64)
+fn xpby(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
+  let i = g.x + g.y * nw.x * 64u;
+  if (i >= p.n) { return; }
+  ay[i] = ax[i] + (p.a + p.b * as_[p.slot]) * ay[i];
+}
