@@ -25,7 +25,10 @@ export function parseFlags<S extends z.ZodType>(
   const options: Record<string, { type: "string" | "boolean"; short?: string }> = {
     help: { type: "boolean", short: "h" },
   };
-  for (const [name, f] of Object.entries(flags)) options[name] = { type: f.type, short: f.short };
+  for (const [name, f] of Object.entries(flags)) {
+    // parseArgs rejects an explicit `short: undefined`
+    options[name] = f.short ? { type: f.type, short: f.short } : { type: f.type };
+  }
   let values: Record<string, unknown>;
   try {
     ({ values } = parseArgs({ args, options, strict: true, allowPositionals: false }));

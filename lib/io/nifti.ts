@@ -103,7 +103,9 @@ export function readNifti(bytes: Uint8Array, options: ReadNiftiOptions = {}): Vo
     );
   }
   const count = shape[0] * shape[1] * shape[2];
-  const offset = Math.floor(header.vox_offset);
+  // A single file's voxels cannot start inside its own header; some writers leave vox_offset 0 there.
+  const minimum = header instanceof nifti.NIFTI2 ? 544 : 352;
+  const offset = Math.max(Math.floor(header.vox_offset), minimum);
   const needed = offset + count * type.bytes;
   if (raw.byteLength < needed) {
     throw new UserError(
@@ -145,7 +147,9 @@ function parseHeader(raw: Uint8Array, name: string): Header {
       `${name}: file is truncated: ${raw.byteLength} bytes is shorter than a NIfTI header (348); re-export it`,
     );
   }
-  const buffer = raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength) as ArrayBuffer;
+  const whole = raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength;
+  const buffer =
+    (whole ? raw.buffer : raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength)) as ArrayBuffer;
   if (!nifti.isNIFTI(buffer)) {
     const magic = new TextDecoder().decode(raw.subarray(344, 347));
     if (magic === "ni1" || magic === "ni2") {

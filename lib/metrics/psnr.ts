@@ -67,7 +67,11 @@ export interface PsnrPerPlaneOptions {
  * console.log(p.axial.toFixed(2), p.coronal.toFixed(2)); // 40.00 40.00
  * ```
  */
-export function psnrPerPlane(recon: Volume, reference: Volume, options: PsnrPerPlaneOptions = {}): PerPlane<number> {
+export function psnrPerPlane(
+  recon: Volume,
+  reference: Volume,
+  options: PsnrPerPlaneOptions = {},
+): PerPlane<number> {
   checkSameShape(recon, reference);
   const result: PerPlane<number> = { axial: NaN, coronal: NaN, sagittal: NaN };
   for (const plane of options.planes ?? PLANES) {

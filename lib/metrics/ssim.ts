@@ -18,7 +18,15 @@
  * @module
  */
 import type { Volume } from "../volume.ts";
-import { checkSameShape, extractSlice, type PerPlane, type Plane, planeLayout, PLANES, type Slice2D } from "./planes.ts";
+import {
+  checkSameShape,
+  extractSlice,
+  type PerPlane,
+  type Plane,
+  planeLayout,
+  PLANES,
+  type Slice2D,
+} from "./planes.ts";
 
 /** Options for {@linkcode ssim2d} and {@linkcode ssimPerPlane}. */
 export interface SsimOptions {
@@ -63,7 +71,11 @@ function makeWindow(options: SsimOptions): Window {
     throw new RangeError(`SSIM winSize must be an odd integer ≥ 3, got ${win}`);
   }
   const np = win * win;
-  return { weights: null, radius: (win - 1) / 2, covNorm: (options.sampleCovariance ?? true) ? np / (np - 1) : 1 };
+  return {
+    weights: null,
+    radius: (win - 1) / 2,
+    covNorm: (options.sampleCovariance ?? true) ? np / (np - 1) : 1,
+  };
 }
 
 /** Scratch arrays for the horizontal pass, reused across the slices of a plane. */
@@ -121,7 +133,7 @@ function ssimCore(
         syy += b * b;
         sxy += a * b;
       }
-      for (let j = 0; ; j++) {
+      for (let j = 0;; j++) {
         hx[o + j] = sx;
         hy[o + j] = sy;
         hxx[o + j] = sxx;
@@ -172,7 +184,7 @@ function ssimCore(
         syy += hyy[p];
         sxy += hxy[p];
       }
-      for (let i = 0; ; i++) {
+      for (let i = 0;; i++) {
         total += ssimAt(sx * inv, sy * inv, sxx * inv, syy * inv, sxy * inv, cn, c1, c2);
         if (i + 1 >= oh) break;
         const p0 = i * ow + j, p1 = (i + d) * ow + j;
@@ -231,7 +243,11 @@ function ssimAt(
  * console.log(ssim2d(a, b) < 1); // true
  * ```
  */
-export function ssim2d(a: Slice2D<ArrayLike<number>>, b: Slice2D<ArrayLike<number>>, options: SsimOptions = {}): number {
+export function ssim2d(
+  a: Slice2D<ArrayLike<number>>,
+  b: Slice2D<ArrayLike<number>>,
+  options: SsimOptions = {},
+): number {
   if (a.width !== b.width || a.height !== b.height) {
     throw new RangeError(`SSIM of ${a.height}x${a.width} vs ${b.height}x${b.width} images`);
   }
@@ -264,7 +280,11 @@ export interface SsimPerPlaneOptions extends SsimOptions {
  * console.log(s.axial, s.coronal, s.sagittal); // 1 1 1
  * ```
  */
-export function ssimPerPlane(recon: Volume, reference: Volume, options: SsimPerPlaneOptions = {}): PerPlane<number> {
+export function ssimPerPlane(
+  recon: Volume,
+  reference: Volume,
+  options: SsimPerPlaneOptions = {},
+): PerPlane<number> {
   checkSameShape(recon, reference);
   const win = makeWindow(options);
   const range = options.dataRange ?? 1;

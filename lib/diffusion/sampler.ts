@@ -1,0 +1,274 @@
+/**
+ * The DiffusionBlend++ sampler (METHOD.md "Reconstruction loop"): DDIM with η over the whole volume, the
+ * 3-slice prior applied to a partition of the slices that changes from step to step, Tweedie, CG data
+ * consistency with an optional z-TV ADMM term whose variables persist across steps. All volume-sized work
+ * stays on the GPU; with a host-side (CPU) denoiser only the triplet batches cross to the host.
+ *
+ * Random choices are pure functions of (seed, step): partition offsets come from a generator seeded with
+ * both, and Gaussian noise from a counter-based hash in WGSL. So a run resumed at step k continues exactly
+ * as the uninterrupted run would have.
+ * @module
+ */
+import { type GpuContext, params } from "../gpu/context.ts";
+import { grid } from "../gpu/vector.ts";
+import type { Projector } from "../ct/projector.ts";
+import { NormalCg } from "../solve/cg.ts";
+import { addDzt, applyDz, shrink } from "../solve/zdiff.ts";
+import { Rng } from "../random.ts";
+import { alphasCumprod, ddimTimes, DEFAULT_SCHEDULE, type LinearSchedule } from "./schedule.ts";
+import { type BlendMode, type Partition, partitionForStep } from "./partition.ts";
+
+/** What the sampler needs from a denoiser (see `createDenoiser`). */
+export interface EpsModel {
+  /** ε for a batch `[B, 3, H, W]` of host data. */
+  predict(x: Float32Array, t: Float32Array, k: Float32Array, shape: [number, number, number, number]): Promise<
+    Float32Array
+  >;
+  /** ε for a batch in a GPU buffer on `device`, written to `out`: no host round trip. */
+  predictGpu?(
+    x: GPUBuffer,
+    t: Float32Array,
+    k: Float32Array,
+    shape: [number, number, number, number],
+    out: GPUBuffer,
+  ): Promise<void>;
+  /** The device `predictGpu` works on. */
+  device?: GPUDevice;
+}
+
+/** Sampler settings; the defaults are METHOD.md's except where the README says otherwise. */
+export interface SamplerConfig {
+  /** `blend++` (jump + adjacent), `blend` (adjacent only) or `fixed` (DDS: one fixed partition). */
+  mode: BlendMode;
+  /** DDIM steps. */
+  steps: number;
+  /** DDIM stochasticity η. */
+  eta: number;
+  /** CG iterations of data consistency per step. */
+  cgIters: number;
+  /** Jump partition every this many steps (blend++). */
+  jumpEvery: number;
+  /** z-TV ADMM penalty ρ (0: plain CG data consistency). */
+  rho: number;
+  /** z-TV weight λ (threshold λ/ρ). */
+  lambda: number;
+  /** Seed of every random choice. */
+  seed: number;
+  /** Noise schedule of the model. */
+  schedule?: LinearSchedule;
+}
+
+/** The state a run can be resumed from: the step to run next and the GPU-resident variables. */
+export interface SamplerState {
+  step: number;
+  x: Float32Array;
+  z?: Float32Array;
+  u?: Float32Array;
+}
+
+/** Seconds spent per phase, summed over steps. */
+export interface StepTimings {
+  network: number;
+  transfer: number;
+  cg: number;
+  blend: number;
+}
+
+/** Emitted after every step. */
+export interface ProgressEvent {
+  step: number;
+  steps: number;
+  t: number;
+  partition: Partition["kind"];
+  seconds: number;
+  timings: StepTimings;
+}
+
+/** Inputs the sampler works on; all buffers live on `gpu`. */
+export interface SamplerInputs {
+  gpu: GpuContext;
+  A: Projector;
+  model: EpsModel;
+  /** Measurements of the [0, 1]-unit volume, `A.rangeSize` floats. */
+  y: GPUBuffer;
+}
+
+/** Options for {@linkcode runSampler}. */
+export interface RunOptions {
+  /** Continue from this state instead of pure noise. */
+  resume?: SamplerState;
+  /** Called after each step; return a promise to save state (e.g. every few steps). */
+  onStep?: (e: ProgressEvent, state: () => Promise<SamplerState>) => void | Promise<void>;
+  /** Stop early (e.g. on Ctrl-C) after the current step; the last state goes to `onStep`. */
+  signal?: AbortSignal;
+}
+
+/** Normal numbers exactly as the WGSL `normal_at` makes them (TypeScript reference, f32 math). */
+export function normalAt(seed: number, stream: number, i: number): number {
+  const pcg = (v: number) => {
+    const state = (Math.imul(v >>> 0, 747796405) + 2891336453) >>> 0;
+    const word = Math.imul(((state >>> ((state >>> 28) + 4)) ^ state) >>> 0, 277803737) >>> 0;
+    return ((word >>> 22) ^ word) >>> 0;
+  };
+  const key = pcg((seed ^ pcg((stream + 0x9e3779b9) >>> 0)) >>> 0);
+  const h1 = pcg((key ^ pcg((2 * i) >>> 0)) >>> 0);
+  const h2 = pcg((key ^ pcg((2 * i + 1) >>> 0)) >>> 0);
+  const u1 = ((h1 >>> 8) + 1) / 16777216;
+  const u2 = (h2 >>> 8) / 16777216;
+  return Math.fround(Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2));
+}
+
+/** Stream id of the initial noise (steps use their index). */
+export const INIT_STREAM = 0x7fffffff;
+
+/**
+ * Runs the sampler and returns the reconstruction in [0, 1] units (`A.domainSize` floats).
+ *
+ * @example
+ * ```ts ignore
+ * const volume = await runSampler({ gpu, A, model, y }, { mode: "blend++", steps: 50, eta: 0.85,
+ *   cgIters: 5, jumpEvery: 2, rho: 0, lambda: 0, seed: 0 });
+ * ```
+ */
+export async function runSampler(inputs: SamplerInputs, config: SamplerConfig, options: RunOptions = {}): Promise<
+  Float32Array
+> {
+  const { gpu, A, model, y } = inputs;
+  const { Z, H, W } = A.shape;
+  const hw = H * W, n = A.domainSize;
+  const abar = alphasCumprod(config.schedule ?? DEFAULT_SCHEDULE);
+  const times = ddimTimes(config.steps, (config.schedule ?? DEFAULT_SCHEDULE).T);
+  const seed = config.seed >>> 0;
+  const useZtv = config.rho > 0;
+  const onGpu = Boolean(model.predictGpu && model.device === gpu.device);
+
+  const x = gpu.buffer(n * 4, "x_t"), v = gpu.buffer(n * 4, "x0 [0,1]"), eps = gpu.buffer(n * 4, "eps");
+  const aty = gpu.buffer(n * 4, "Aᵀy"), b = gpu.buffer(n * 4, "cg rhs");
+  const zb = useZtv ? gpu.buffer(n * 4, "admm z") : undefined, ub = useZtv ? gpu.buffer(n * 4, "admm u") : undefined;
+  const tmp = useZtv ? gpu.buffer(n * 4, "admm tmp") : undefined;
+  const cg = new NormalCg(gpu, A);
+  let batch: GPUBuffer | undefined, epsBatch: GPUBuffer | undefined, slicesBuf: GPUBuffer | undefined;
+  let ownerBuf: GPUBuffer | undefined;
+  const timings: StepTimings = { network: 0, transfer: 0, cg: 0, blend: 0 };
+  try {
+    await A.adjoint(y, aty);
+    let start = 0;
+    if (options.resume) {
+      start = options.resume.step;
+      gpu.write(x, options.resume.x);
+      if (useZtv) {
+        gpu.write(zb!, options.resume.z ?? new Float32Array(n));
+        gpu.write(ub!, options.resume.u ?? new Float32Array(n));
+      }
+    } else {
+      await gpu.run("sampler", "noise", params(hw, n, seed, INIT_STREAM, { f: 1 }), [x], grid(n));
+    }
+    const state = async (): Promise<SamplerState> => ({
+      step: stepDone,
+      x: await gpu.download(x, n),
+      z: useZtv ? await gpu.download(zb!, n) : undefined,
+      u: useZtv ? await gpu.download(ub!, n) : undefined,
+    });
+    let stepDone = start;
+    let maxGroups = 0;
+    for (let i = start; i < times.length; i++) {
+      const t0 = performance.now();
+      const t = times[i];
+      const part = partitionForStep(config.mode, i, Z, new Rng(`${seed}:partition:${i}`), config.jumpEvery);
+      const G = part.gaps.length;
+      if (G > maxGroups) {
+        gpu.release(batch, epsBatch, slicesBuf, ownerBuf);
+        batch = gpu.buffer(G * 3 * hw * 4, "triplets");
+        epsBatch = gpu.buffer(G * 3 * hw * 4, "eps triplets");
+        slicesBuf = gpu.buffer(G * 3 * 4, "slices");
+        ownerBuf = gpu.buffer(Z * 4, "owner");
+        maxGroups = G;
+      }
+      gpu.write(slicesBuf!, part.slices);
+      gpu.write(ownerBuf!, part.owner);
+      await gpu.run("sampler", "gather", params(hw, G * 3 * hw), [x, slicesBuf!, batch!], grid(G * 3 * hw));
+      await gpu.sync();
+      const t1 = performance.now();
+      const tArr = new Float32Array(G).fill(t);
+      const shape: [number, number, number, number] = [G, 3, H, W];
+      let tNet = 0, tXfer = 0;
+      if (onGpu) {
+        await model.predictGpu!(batch!, tArr, part.gaps, shape, epsBatch!);
+        tNet = performance.now() - t1;
+      } else {
+        const host = await gpu.download(batch!, G * 3 * hw);
+        const tA = performance.now();
+        const out = await model.predict(host, tArr, part.gaps, shape);
+        const tB = performance.now();
+        gpu.write(epsBatch!, out);
+        await gpu.sync();
+        tNet = tB - tA;
+        tXfer = tA - t1 + (performance.now() - tB);
+      }
+      const t2 = performance.now();
+      await gpu.run("sampler", "scatter", params(hw, n), [epsBatch!, ownerBuf!, eps], grid(n));
+      const a = abar[t];
+      await gpu.run("sampler", "tweedie", params(hw, n, 0, 0, { f: Math.sqrt(a) }, { f: Math.sqrt(1 - a) }), [
+        x,
+        eps,
+        v,
+      ], grid(n));
+      await gpu.sync();
+      const t3 = performance.now();
+      // data consistency on the [0, 1]-unit estimate, warm-started at Tweedie's x0
+      if (useZtv) {
+        gpu.copy(zb!, tmp!, n * 4);
+        await cg.ops.axpby(ub!, tmp!, n, { a: -1 });
+        gpu.copy(aty, b, n * 4);
+        await addDzt(gpu, tmp!, b, n, hw, 1, config.rho);
+      }
+      if (config.cgIters > 0) {
+        await cg.solve(v, useZtv ? b : aty, { iterations: config.cgIters, rho: config.rho, readResidual: false });
+      }
+      if (useZtv) {
+        await applyDz(gpu, v, tmp!, n, hw);
+        await shrink(gpu, tmp!, zb!, ub!, n, config.lambda / config.rho);
+      }
+      await gpu.sync();
+      const t4 = performance.now();
+      if (i === times.length - 1) {
+        // last step: x = x0 (kept in [0, 1] units in v)
+        gpu.copy(v, x, n * 4);
+      } else {
+        const an = abar[times[i + 1]];
+        await gpu.run(
+          "sampler",
+          "ddim",
+          params(hw, n, seed, i, { f: Math.sqrt(an) }, { f: Math.sqrt(1 - an) }, { f: config.eta }),
+          [v, eps, x],
+          grid(n),
+        );
+      }
+      await gpu.sync();
+      const t5 = performance.now();
+      timings.network += tNet / 1000;
+      timings.transfer += tXfer / 1000;
+      timings.cg += (t4 - t3) / 1000;
+      timings.blend += (t1 - t0 + (t3 - t2) + (t5 - t4)) / 1000;
+      stepDone = i + 1;
+      await options.onStep?.(
+        {
+          step: i + 1,
+          steps: times.length,
+          t,
+          partition: part.kind,
+          seconds: (t5 - t0) / 1000,
+          timings: { ...timings },
+        },
+        state,
+      );
+      if (options.signal?.aborted && i < times.length - 1) {
+        throw new DOMException(`interrupted after step ${i + 1}`, "AbortError");
+      }
+    }
+    return await gpu.download(v, n);
+  } finally {
+    cg.dispose();
+    gpu.release(x, v, eps, aty, b, zb, ub, tmp, batch, epsBatch, slicesBuf, ownerBuf);
+  }
+}

@@ -1,0 +1,325 @@
+/**
+ * DICOM series: {@linkcode readDicomSeries} turns the files of one CT series (one slice per file, as
+ * scanners export them) into a {@linkcode Volume} in Hounsfield units with a RAS affine, the convention of
+ * NIfTI, dcm2niix and nibabel.
+ *
+ * Only uncompressed pixel data is read (implicit or explicit VR, little or big endian); compressed transfer
+ * syntaxes are named in the error so the user knows what to decompress (e.g. with `gdcmconv --raw` or
+ * dcm2niix).
+ * @module
+ */
+import { dicomParser } from "../deps.ts";
+import { UserError } from "../errors.ts";
+import type { Volume } from "../volume.ts";
+import { assertFinite } from "./checks.ts";
+
+/** One file of a series: its name (for messages) and its bytes. */
+export interface DicomFile {
+  name: string;
+  bytes: Uint8Array;
+}
+
+/** Options for {@linkcode readDicomSeries}. */
+export interface ReadDicomOptions {
+  /** SeriesInstanceUID to read when the files hold several series. Default: fail if there is more than one. */
+  seriesUid?: string;
+  /** Unit of the values. Default: `"HU"` for Modality CT, otherwise `"unitless"`. */
+  unit?: Volume["unit"];
+  /** Name of the whole set in messages, e.g. the folder. Default `"DICOM series"`. */
+  name?: string;
+}
+
+const UNCOMPRESSED: Record<string, boolean> = {
+  "1.2.840.10008.1.2": true, // implicit VR little endian
+  "1.2.840.10008.1.2.1": true, // explicit VR little endian
+  "1.2.840.10008.1.2.2": false, // explicit VR big endian (retired, still found in old archives)
+};
+
+const COMPRESSED: Record<string, string> = {
+  "1.2.840.10008.1.2.1.99": "deflated explicit VR little endian",
+  "1.2.840.10008.1.2.4.50": "JPEG baseline",
+  "1.2.840.10008.1.2.4.51": "JPEG extended",
+  "1.2.840.10008.1.2.4.57": "JPEG lossless",
+  "1.2.840.10008.1.2.4.70": "JPEG lossless (first-order prediction)",
+  "1.2.840.10008.1.2.4.80": "JPEG-LS lossless",
+  "1.2.840.10008.1.2.4.81": "JPEG-LS near-lossless",
+  "1.2.840.10008.1.2.4.90": "JPEG 2000 lossless",
+  "1.2.840.10008.1.2.4.91": "JPEG 2000",
+  "1.2.840.10008.1.2.4.201": "HTJ2K lossless",
+  "1.2.840.10008.1.2.4.202": "HTJ2K lossless RPCL",
+  "1.2.840.10008.1.2.4.203": "HTJ2K",
+  "1.2.840.10008.1.2.5": "RLE lossless",
+};
+
+const MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10";
+
+const TAG = {
+  mediaStorageSopClass: "x00020002",
+  transferSyntax: "x00020010",
+  modality: "x00080060",
+  sliceThickness: "x00180050",
+  spacingBetweenSlices: "x00180088",
+  seriesUid: "x0020000e",
+  imagePosition: "x00200032",
+  imageOrientation: "x00200037",
+  samplesPerPixel: "x00280002",
+  numberOfFrames: "x00280008",
+  rows: "x00280010",
+  columns: "x00280011",
+  pixelSpacing: "x00280030",
+  bitsAllocated: "x00280100",
+  bitsStored: "x00280101",
+  pixelRepresentation: "x00280103",
+  rescaleIntercept: "x00281052",
+  rescaleSlope: "x00281053",
+  pixelData: "x7fe00010",
+} as const;
+
+type DataSet = ReturnType<typeof dicomParser.parseDicom>;
+
+interface Slice {
+  name: string;
+  seriesUid: string;
+  modality: string;
+  rows: number;
+  columns: number;
+  position: number[];
+  orientation: number[];
+  pixelSpacing: number[];
+  thickness: number;
+  values: Float32Array;
+}
+
+/**
+ * Reads one DICOM series into a {@linkcode Volume}.
+ *
+ * Slices are sorted by ImagePositionPatient projected on the slice normal (the cross product of the two
+ * ImageOrientationPatient directions), not by file name or InstanceNumber, which exporters do not keep
+ * reliably. Stored values become HU with RescaleSlope/RescaleIntercept. Spacing comes from PixelSpacing and
+ * the slice positions; the affine maps voxel `(x, y, z)` to RAS mm (DICOM's LPS with x and y negated).
+ * Files without pixel data (e.g. a DICOMDIR) are skipped. Throws a {@linkcode UserError} when no images
+ * remain, when a file is corrupt or truncated (naming it), for compressed transfer syntaxes (naming them),
+ * for mixed series, sizes or orientations, and for duplicate or unevenly spaced slices.
+ *
+ * @example
+ * ```ts
+ * import { readDicomSeries } from "./dicom.ts";
+ * try {
+ *   readDicomSeries([]);
+ * } catch (e) {
+ *   console.log((e as Error).message); // DICOM series: no DICOM files found; ...
+ * }
+ * ```
+ */
+export function readDicomSeries(files: DicomFile[], options: ReadDicomOptions = {}): Volume {
+  const setName = options.name ?? "DICOM series";
+  if (files.length === 0) {
+    throw new UserError(`${setName}: no DICOM files found; point to the folder that holds the slice files`);
+  }
+  const slices = files.map(parseSlice).filter((s): s is Slice => s !== null);
+  if (slices.length === 0) {
+    throw new UserError(`${setName}: none of the ${files.length} files holds image data`);
+  }
+  const series = pickSeries(slices, options.seriesUid, setName);
+  checkConsistent(series, setName);
+  const normal = sliceNormal(series[0].orientation);
+  const sorted = series
+    .map((s) => ({ s, d: dot(s.position, normal) }))
+    .sort((a, b) => a.d - b.d);
+  const dz = sliceGap(sorted, setName);
+  const first = sorted[0].s;
+  const { rows, columns } = first;
+  const data = new Float32Array(sorted.length * rows * columns);
+  sorted.forEach(({ s }, k) => data.set(s.values, k * rows * columns));
+  const shape: [number, number, number] = [sorted.length, rows, columns];
+  assertFinite(data, shape, setName);
+  const [dy, dx] = first.pixelSpacing;
+  const last = sorted[sorted.length - 1].s;
+  const step = sorted.length > 1
+    ? last.position.map((p, i) => (p - first.position[i]) / (sorted.length - 1))
+    : normal.map((n) => n * dz);
+  const affine = rasAffine(first.orientation, [dx, dy], step, first.position);
+  const unit = options.unit ?? (first.modality === "CT" ? "HU" : "unitless");
+  return { data, shape, spacing: [dz, dy, dx], affine, unit };
+}
+
+function parseSlice(file: DicomFile): Slice | null {
+  const ds = parseFile(file);
+  const sopClass = ds.string(TAG.mediaStorageSopClass);
+  if (sopClass === MEDIA_STORAGE_DIRECTORY || !ds.elements[TAG.pixelData]) return null;
+  const syntax = ds.string(TAG.transferSyntax) ?? "1.2.840.10008.1.2";
+  if (!(syntax in UNCOMPRESSED) || ds.elements[TAG.pixelData].encapsulatedPixelData) {
+    const what = COMPRESSED[syntax] ?? "an unknown encoding";
+    throw new UserError(
+      `${file.name}: pixel data uses transfer syntax ${syntax} (${what}), which blendct does not decode; ` +
+        `decompress the series first (e.g. gdcmconv --raw, or convert it with dcm2niix)`,
+    );
+  }
+  const need = (tag: string, label: string, count: number): number[] => {
+    const values = Array.from({ length: count }, (_, i) => ds.floatString(tag, i));
+    if (values.some((v) => v === undefined || !Number.isFinite(v))) {
+      throw new UserError(`${file.name}: ${label} (${tagLabel(tag)}) is missing or invalid`);
+    }
+    return values as number[];
+  };
+  const rows = ds.uint16(TAG.rows) ?? 0;
+  const columns = ds.uint16(TAG.columns) ?? 0;
+  if (!rows || !columns) throw new UserError(`${file.name}: Rows/Columns are missing; not an image`);
+  checkImageType(ds, file.name);
+  return {
+    name: file.name,
+    seriesUid: ds.string(TAG.seriesUid) ?? "",
+    modality: ds.string(TAG.modality) ?? "",
+    rows,
+    columns,
+    position: need(TAG.imagePosition, "ImagePositionPatient", 3),
+    orientation: need(TAG.imageOrientation, "ImageOrientationPatient", 6),
+    pixelSpacing: need(TAG.pixelSpacing, "PixelSpacing", 2),
+    thickness: ds.floatString(TAG.spacingBetweenSlices) ?? ds.floatString(TAG.sliceThickness) ?? 1,
+    values: readPixels(ds, file.name, rows * columns, syntax !== "1.2.840.10008.1.2.2"),
+  };
+}
+
+function parseFile(file: DicomFile): DataSet {
+  try {
+    return dicomParser.parseDicom(file.bytes);
+  } catch (e) {
+    throw new UserError(
+      `${file.name}: is not a readable DICOM file, it may be truncated or corrupt (${errorText(e)})`,
+    );
+  }
+}
+
+/** dicom-parser throws strings, Errors, or `{ exception, dataSet }` wrappers around either. */
+function errorText(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  if (typeof e === "string") return e;
+  if (e && typeof e === "object" && "exception" in e) return errorText(e.exception);
+  return String(e);
+}
+
+function checkImageType(ds: DataSet, name: string): void {
+  const frames = ds.intString(TAG.numberOfFrames) ?? 1;
+  if (frames > 1) {
+    throw new UserError(
+      `${name}: is a multi-frame image (${frames} frames), which blendct does not read; convert it with dcm2niix`,
+    );
+  }
+  const samples = ds.uint16(TAG.samplesPerPixel) ?? 1;
+  if (samples !== 1) throw new UserError(`${name}: has ${samples} samples per pixel; CT needs grayscale (1)`);
+}
+
+function readPixels(ds: DataSet, name: string, count: number, littleEndian: boolean): Float32Array {
+  const bitsAllocated = ds.uint16(TAG.bitsAllocated) ?? 16;
+  if (bitsAllocated !== 16 && bitsAllocated !== 8) {
+    throw new UserError(`${name}: BitsAllocated is ${bitsAllocated}; blendct reads 8- and 16-bit pixel data`);
+  }
+  const bitsStored = ds.uint16(TAG.bitsStored) ?? bitsAllocated;
+  const signed = ds.uint16(TAG.pixelRepresentation) === 1;
+  const element = ds.elements[TAG.pixelData];
+  const bytes = bitsAllocated / 8;
+  if (element.length < count * bytes || element.dataOffset + count * bytes > ds.byteArray.length) {
+    throw new UserError(
+      `${name}: pixel data is truncated (${element.length} bytes for ${count} ${bitsAllocated}-bit pixels)`,
+    );
+  }
+  const view = new DataView(ds.byteArray.buffer, ds.byteArray.byteOffset + element.dataOffset, count * bytes);
+  const slope = ds.floatString(TAG.rescaleSlope) ?? 1;
+  const inter = ds.floatString(TAG.rescaleIntercept) ?? 0;
+  // Bits above BitsStored may hold overlays; mask them off, then sign-extend from BitsStored for signed data.
+  const shift = 32 - Math.min(bitsStored, bitsAllocated);
+  const out = new Float32Array(count);
+  for (let i = 0; i < count; i++) {
+    const raw = bytes === 2 ? view.getUint16(i * 2, littleEndian) : view.getUint8(i);
+    const value = signed ? (raw << shift) >> shift : (raw << shift) >>> shift;
+    out[i] = value * slope + inter;
+  }
+  return out;
+}
+
+function pickSeries(slices: Slice[], wanted: string | undefined, setName: string): Slice[] {
+  const groups = new Map<string, Slice[]>();
+  for (const s of slices) groups.set(s.seriesUid, [...(groups.get(s.seriesUid) ?? []), s]);
+  if (wanted !== undefined) {
+    const chosen = groups.get(wanted);
+    if (!chosen) {
+      throw new UserError(
+        `${setName}: no series with SeriesInstanceUID ${wanted}; found ${[...groups.keys()].join(", ")}`,
+      );
+    }
+    return chosen;
+  }
+  if (groups.size > 1) {
+    const list = [...groups].map(([uid, g]) => `${uid || "(no UID)"}: ${g.length} slices`).join("; ");
+    throw new UserError(
+      `${setName}: holds ${groups.size} different series (${list}); put each series in its own folder`,
+    );
+  }
+  return slices;
+}
+
+function checkConsistent(slices: Slice[], setName: string): void {
+  const ref = slices[0];
+  for (const s of slices) {
+    if (s.rows !== ref.rows || s.columns !== ref.columns) {
+      throw new UserError(
+        `${setName}: slices differ in size (${ref.name} is ${ref.columns}x${ref.rows}, ${s.name} is ` +
+          `${s.columns}x${s.rows}); keep only the slices of one series`,
+      );
+    }
+    if (!near(s.orientation, ref.orientation, 1e-4) || !near(s.pixelSpacing, ref.pixelSpacing, 1e-4)) {
+      throw new UserError(
+        `${setName}: slices differ in orientation or pixel spacing (${ref.name} vs ${s.name}); ` +
+          `keep only the slices of one series`,
+      );
+    }
+  }
+}
+
+/** The spacing between sorted slices, refusing duplicates and uneven gaps (a missing slice, usually). */
+function sliceGap(sorted: { s: Slice; d: number }[], setName: string): number {
+  if (sorted.length === 1) return sorted[0].s.thickness > 0 ? sorted[0].s.thickness : 1;
+  const gaps = sorted.slice(1).map((e, i) => e.d - sorted[i].d);
+  const duplicate = gaps.findIndex((g) => g < 1e-3);
+  if (duplicate >= 0) {
+    throw new UserError(
+      `${setName}: ${sorted[duplicate].s.name} and ${
+        sorted[duplicate + 1].s.name
+      } are at the same position; ` +
+        `the folder mixes series or holds a copy: keep one series`,
+    );
+  }
+  const mean = (sorted[sorted.length - 1].d - sorted[0].d) / gaps.length;
+  const min = Math.min(...gaps), max = Math.max(...gaps);
+  if (max - min > 0.01 * mean) {
+    throw new UserError(
+      `${setName}: slices are unevenly spaced (gaps from ${min.toFixed(3)} to ${max.toFixed(3)} mm); ` +
+        `a slice may be missing`,
+    );
+  }
+  return mean;
+}
+
+function sliceNormal(o: number[]): number[] {
+  const [r, c] = [o.slice(0, 3), o.slice(3, 6)];
+  return [r[1] * c[2] - r[2] * c[1], r[2] * c[0] - r[0] * c[2], r[0] * c[1] - r[1] * c[0]];
+}
+
+/** Voxel → LPS from the DICOM geometry, then LPS → RAS by negating the x and y rows. */
+function rasAffine(orientation: number[], [dx, dy]: number[], step: number[], origin: number[]): number[][] {
+  const [r, c] = [orientation.slice(0, 3), orientation.slice(3, 6)];
+  const lps = [0, 1, 2].map((i) => [r[i] * dx, c[i] * dy, step[i], origin[i]]);
+  return [...lps.map((row, i) => (i < 2 ? row.map((v) => (v === 0 ? 0 : -v)) : row)), [0, 0, 0, 1]];
+}
+
+function dot(a: number[], b: number[]): number {
+  return a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+}
+
+function near(a: number[], b: number[], tolerance: number): boolean {
+  return a.every((v, i) => Math.abs(v - b[i]) <= tolerance);
+}
+
+function tagLabel(tag: string): string {
+  return `(${tag.slice(1, 5)},${tag.slice(5, 9)})`.toUpperCase();
+}

@@ -1,0 +1,67 @@
+/**
+ * `deno task convert`: reads a volume (NIfTI, .npy, .npz, a DICOM folder or a sample) and writes it as
+ * NIfTI or .npy. Parsing and printing only; the work is in `lib/io/`.
+ *
+ * ```sh
+ * deno task convert --input dicom/series1 --output ct.nii.gz
+ * deno run -A https://host/blendct/tasks/convert.ts --input sample:lidc --output lidc.nii.gz
+ * ```
+ * @module
+ */
+import { z } from "../lib/deps.ts";
+import { readVolumeFile, VOLUME_INPUTS, VOLUME_OUTPUTS, writeVolumeFile } from "../lib/io/files.ts";
+import { UserError } from "../lib/errors.ts";
+import { type FlagSpec, parseFlags, runTask } from "./cli.ts";
+
+const USAGE = "Usage: deno task convert --input <DICOM folder | .nii[.gz] | .npy | .npz | sample:NAME> " +
+  "--output OUT.nii.gz";
+
+// Every flag has a short name: cli.ts passes `short: undefined` through, which node:util's parseArgs rejects.
+const FLAGS: Record<string, FlagSpec> = {
+  input: { type: "string", help: `Volume to read: ${VOLUME_INPUTS}`, short: "i" },
+  output: { type: "string", help: `File to write: ${VOLUME_OUTPUTS}`, short: "o" },
+  dtype: {
+    type: "string",
+    help: "Voxel type of a NIfTI output: float32 | int16",
+    default: "float32",
+    short: "t",
+  },
+  unit: { type: "string", help: "Override the unit of the values: HU | attenuation | unitless", short: "u" },
+  spacing: {
+    type: "string",
+    help: "Voxel size dz,dy,dx in mm for .npy/.npz inputs",
+    default: "1,1,1",
+    short: "s",
+  },
+};
+
+const SPACING_ERROR = "must be three positive numbers dz,dy,dx";
+const positive = z.number({ error: SPACING_ERROR }).positive(SPACING_ERROR);
+const Schema = z.object({
+  input: z.string({ error: "is required" }).min(1, "must not be empty"),
+  output: z.string({ error: "is required" }).regex(/\.(nii\.gz|nii|npy)$/i, `must end in ${VOLUME_OUTPUTS}`),
+  dtype: z.enum(["float32", "int16"], { error: "must be float32 or int16" }).default("float32"),
+  unit: z.enum(["HU", "attenuation", "unitless"], { error: "must be HU, attenuation or unitless" })
+    .optional(),
+  spacing: z.string()
+    .regex(/^\s*[^,]+,[^,]+,[^,]+\s*$/, SPACING_ERROR)
+    .transform((s) => s.split(",").map(Number))
+    .pipe(z.tuple([positive, positive, positive]))
+    .optional(),
+});
+
+async function main(): Promise<void> {
+  const flags = parseFlags(Deno.args, USAGE, FLAGS, Schema);
+  if (flags.spacing && !/\.np[yz](:[^/\\]+)?$/i.test(flags.input)) {
+    throw new UserError(`--spacing: only applies to .npy/.npz inputs, which store no voxel size`);
+  }
+  const volume = await readVolumeFile(flags.input, { unit: flags.unit, spacing: flags.spacing });
+  await writeVolumeFile(flags.output, volume, { inputs: [flags.input], datatype: flags.dtype });
+  const [dz, dy, dx] = volume.spacing.map((s) => +s.toFixed(4));
+  console.log(
+    `wrote ${flags.output}: ${volume.shape.join("x")} voxels (ZxYxX), spacing ${dz}x${dy}x${dx} mm, ` +
+      `unit ${volume.unit ?? "unitless"}`,
+  );
+}
+
+if (import.meta.main) await runTask(main);
