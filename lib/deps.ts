@@ -11,3 +11,7 @@ export { default as dicomParser } from "npm:dicom-parser@1.8.21";
 export { encode as encodePng } from "npm:fast-png@8.0.0";
 export { zipSync } from "npm:fflate@0.8.3";
 export { decode as decodePng } from "npm:fast-png@8.0.0";
+/** onnxruntime-web's WebGPU + wasm build, loaded on first use (the bare specifier lacks WebGPU). */
+export const importOrtWeb = () => import("npm:onnxruntime-web@1.30.0/webgpu");
+/** onnxruntime-node, loaded on first use: its native addon needs --allow-ffi and is absent in browsers. */
+export const importOrtNode = () => import("npm:onnxruntime-node@1.30.0");

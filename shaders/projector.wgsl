@@ -48,42 +48,31 @@ fn forward(@builtin(global_invocation_id) g: vec3<u32>) {
   dst[(z * p.A + a) * p.D + u] = acc * p.scale;
 }
 
+// The adjoint in closed form: with m = max(|cos|, |sin|), bin u meets pixel (i, j) with weight
+// hat((u − u*)·ds/m)/m, where u* = (x cos + y sin)/ds + (D−1)/2 is where the pixel centre projects: the
+// same value as the forward weight hat(f − i)/m, so only the bins within m/ds of u* are visited.
 @compute @workgroup_size(64)
 fn adjoint(@builtin(global_invocation_id) g: vec3<u32>) {
   let i = g.x; let j = g.y; let z = g.z;
   if (i >= p.W || j >= p.H || z >= p.Z) { return; }
-  let cx = 0.5 * f32(p.W - 1u); let cy = 0.5 * f32(p.H - 1u);
+  let x = f32(i) - 0.5 * f32(p.W - 1u); let y = f32(j) - 0.5 * f32(p.H - 1u);
   let cu = 0.5 * f32(p.D - 1u);
-  let x = f32(i) - cx; let y = f32(j) - cy;
+  let dmax = i32(p.D) - 1;
   var acc = 0.0;
   for (var a = 0u; a < p.A; a++) {
     let c = trig[a].x; let s = trig[a].y;
+    let m = max(abs(c), abs(s));
+    let q = p.ds / m;
+    let us = (x * c + y * s) / p.ds + cu;
+    let reach = m / p.ds;
+    let lo = max(i32(floor(us - reach)), 0);
+    let hi = min(i32(ceil(us + reach)), dmax);
     let row = (z * p.A + a) * p.D;
     var part = 0.0;
-    if (abs(c) >= abs(s)) {
-      // bins whose ray crosses row j within one column of pixel i
-      let u1 = ((x - 1.0) * c + y * s) / p.ds + cu;
-      let u2 = ((x + 1.0) * c + y * s) / p.ds + cu;
-      let lo = max(i32(floor(min(u1, u2))), 0);
-      let hi = min(i32(ceil(max(u1, u2))), i32(p.D) - 1);
-      for (var u = lo; u <= hi; u++) {
-        let su = (f32(u) - cu) * p.ds;
-        let f = (su - y * s) / c + cx;
-        part += hat(f - f32(i)) * src[row + u32(u)];
-      }
-      acc += part / abs(c);
-    } else {
-      let u1 = (x * c + (y - 1.0) * s) / p.ds + cu;
-      let u2 = (x * c + (y + 1.0) * s) / p.ds + cu;
-      let lo = max(i32(floor(min(u1, u2))), 0);
-      let hi = min(i32(ceil(max(u1, u2))), i32(p.D) - 1);
-      for (var u = lo; u <= hi; u++) {
-        let su = (f32(u) - cu) * p.ds;
-        let f = (su - x * c) / s + cy;
-        part += hat(f - f32(j)) * src[row + u32(u)];
-      }
-      acc += part / abs(s);
+    for (var u = lo; u <= hi; u++) {
+      part += hat((f32(u) - us) * q) * src[row + u32(u)];
     }
+    acc += part / m;
   }
   dst[(z * p.H + j) * p.W + i] = acc * p.scale;
 }

@@ -4,7 +4,7 @@
  * `lib/metrics/`.
  *
  * ```sh
- * deno task metrics --reference gt.nii.gz --input recon.nii.gz --window -1000,1000
+ * deno task metrics --reference gt.nii.gz --input recon.nii.gz --window=-1000,1000
  * deno task metrics --reference gt.npy --input recon.npy --json --gaussian
  * ```
  * @module
@@ -16,7 +16,7 @@ import { computeMetrics, type Metrics, PLANES } from "../lib/metrics/index.ts";
 import type { Volume } from "../lib/volume.ts";
 import { type FlagSpec, parseFlags, runTask } from "./cli.ts";
 
-const USAGE = "Usage: deno task metrics --reference GROUND_TRUTH --input RECONSTRUCTION [--window lo,hi] " +
+const USAGE = "Usage: deno task metrics --reference GROUND_TRUTH --input RECONSTRUCTION [--window=lo,hi] " +
   "[--gaussian] [--json]";
 
 // Every flag has a short name: cli.ts passes `short: undefined` through, which node:util's parseArgs rejects.
@@ -25,10 +25,15 @@ const FLAGS: Record<string, FlagSpec> = {
   input: { type: "string", help: "Volume to score, same shape as the reference", short: "i" },
   window: {
     type: "string",
-    help: "Map values lo..hi to 0..1 before clipping, e.g. -1000,1000 for HU (default: values are in [0, 1])",
+    help:
+      "Map values lo..hi to 0..1 before clipping, e.g. --window=-1000,1000 for HU (the = is needed when lo < 0)",
     short: "w",
   },
-  gaussian: { type: "boolean", help: "SSIM with the 11-tap Gaussian window (Wang et al.), not 7x7 uniform", short: "g" },
+  gaussian: {
+    type: "boolean",
+    help: "SSIM with the 11-tap Gaussian window (Wang et al.), not 7x7 uniform",
+    short: "g",
+  },
   json: { type: "boolean", help: "Print one JSON object instead of a table", short: "j" },
 };
 
@@ -37,7 +42,10 @@ const Schema = z.object({
   reference: z.string({ error: "is required" }).min(1, "must not be empty"),
   input: z.string({ error: "is required" }).min(1, "must not be empty"),
   window: z.string()
-    .regex(/^\s*[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?\s*,\s*[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?\s*$/i, WINDOW_ERROR)
+    .regex(
+      /^\s*[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?\s*,\s*[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?\s*$/i,
+      WINDOW_ERROR,
+    )
     .transform((s) => s.split(",").map(Number) as [number, number])
     .refine(([lo, hi]) => lo < hi, WINDOW_ERROR)
     .optional(),
@@ -59,7 +67,7 @@ function checkUnitRange(volume: Volume, flag: string, path: string): void {
   if (outside > 0.01 * volume.data.length) {
     throw new UserError(
       `--window: ${flag} ${path} has values in [${+lo.toFixed(3)}, ${+hi.toFixed(3)}], not [0, 1]; give ` +
-        `--window lo,hi to map them (e.g. --window -1000,1000 for HU)`,
+        `--window=lo,hi to map them (e.g. --window=-1000,1000 for HU)`,
     );
   }
 }
@@ -71,7 +79,9 @@ function table(m: Metrics, flags: z.infer<typeof Schema>, shape: number[]): stri
   const lines = [
     `reference ${flags.reference}`,
     `input     ${flags.input}`,
-    `shape ${shape.join("x")} (z, y, x), window ${window}, SSIM ${flags.gaussian ? "Gaussian 11x11" : "uniform 7x7"}`,
+    `shape ${shape.join("x")} (z, y, x), window ${window}, SSIM ${
+      flags.gaussian ? "Gaussian 11x11" : "uniform 7x7"
+    }`,
     "",
     "plane       PSNR (dB)     SSIM",
     ...PLANES.map((p) => `${p.padEnd(10)}${f(m.psnr[p], 2).padStart(11)}${f(m.ssim[p], 4).padStart(9)}`),
@@ -84,12 +94,18 @@ function table(m: Metrics, flags: z.infer<typeof Schema>, shape: number[]): stri
       f(m.zConsistencyRatio, 3).padStart(7)
     }`,
   ];
+  if (PLANES.some((p) => !Number.isFinite(m.ssim[p]))) {
+    lines.push("", "n/a: that plane's slices are smaller than the SSIM window");
+  }
   return lines.join("\n");
 }
 
 async function main(): Promise<void> {
   const flags = parseFlags(Deno.args, USAGE, FLAGS, Schema);
-  const [reference, input] = await Promise.all([readVolumeFile(flags.reference), readVolumeFile(flags.input)]);
+  const [reference, input] = await Promise.all([
+    readVolumeFile(flags.reference),
+    readVolumeFile(flags.input),
+  ]);
   if (reference.shape.some((n, i) => n !== input.shape[i])) {
     throw new UserError(
       `--input: shape ${input.shape.join("x")} differs from --reference's ${reference.shape.join("x")} ` +

@@ -1,0 +1,58 @@
+/**
+ * From a volume to a measurement: geometry from flags, `y = A x` on the GPU, optional transmission noise.
+ * Shared by `simulate`, `reconstruct` and `evaluate` so they all see the same data for the same flags.
+ * @module
+ */
+import type { GpuContext } from "../gpu/context.ts";
+import { type Geometry, limitedAngle, sparseView } from "./geometry.ts";
+import { Projector, type SliceShape } from "./projector.ts";
+import { addPoissonNoise } from "./simulate.ts";
+
+/** How to acquire. */
+export interface AcquisitionOptions {
+  /** Number of views. */
+  views: number;
+  /** Limited angle: views spread over [0, angleRange) degrees instead of [0, 180). */
+  angleRange?: number;
+  /** Incident photons per ray for Poisson noise; none when absent. */
+  photons?: number;
+  /** Noise seed. Default 0. */
+  seed?: number;
+}
+
+/** The geometry that `views` / `angleRange` describe, for slices `size` pixels wide. */
+export function acquisitionGeometry(o: AcquisitionOptions, size: number): Geometry {
+  return o.angleRange !== undefined && o.angleRange !== 180
+    ? limitedAngle(o.angleRange, o.views, { imageSize: size })
+    : sparseView(o.views, { imageSize: size });
+}
+
+/**
+ * Simulates the measurement of a [0, 1]-unit volume.
+ *
+ * @example
+ * ```ts
+ * import { GpuContext } from "../gpu/context.ts";
+ * import { measure } from "./measure.ts";
+ * const gpu = await GpuContext.create();
+ * const { y, geometry } = await measure(gpu, new Float32Array(2 * 8 * 8), { Z: 2, H: 8, W: 8 }, { views: 4 });
+ * console.log(y.length === 2 * 4 * geometry.detectorCount); // true
+ * gpu.dispose();
+ * ```
+ */
+export async function measure(
+  gpu: GpuContext,
+  unit: Float32Array,
+  shape: SliceShape,
+  o: AcquisitionOptions,
+): Promise<{ y: Float32Array; geometry: Geometry }> {
+  const geometry = acquisitionGeometry(o, Math.max(shape.H, shape.W));
+  const A = await Projector.create(gpu, geometry, shape);
+  try {
+    let y = await A.project(unit);
+    if (o.photons) y = addPoissonNoise(y, { photons: o.photons, seed: o.seed ?? 0 });
+    return { y, geometry };
+  } finally {
+    A.dispose();
+  }
+}

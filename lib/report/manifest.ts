@@ -1,0 +1,59 @@
+/**
+ * The run manifest: everything needed to rerun a reconstruction and to trust its numbers (versions,
+ * adapter, seed, full configuration, model and input checksums, per-stage timings).
+ * @module
+ */
+import { VERSION } from "../version.ts";
+import type { AdapterSummary } from "../gpu/context.ts";
+
+/** sha256 of bytes, as hex. */
+export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const d = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
+  return Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** What a caller supplies; the manifest adds versions and time. */
+export interface ManifestInput {
+  command: string[];
+  adapter: AdapterSummary;
+  seed: number;
+  config: Record<string, unknown>;
+  model?: { name: string; version: string; sha256: string; backend: string } | null;
+  inputs: { path: string; sha256: string; shape?: number[] }[];
+  timings: Record<string, number>;
+  outputs: string[];
+  ortVersion?: string;
+  extra?: Record<string, unknown>;
+}
+
+/**
+ * Builds the manifest object (written as `manifest.json`).
+ *
+ * @example
+ * ```ts
+ * import { buildManifest } from "./manifest.ts";
+ * const m = buildManifest({ command: [], seed: 0, config: {}, inputs: [], timings: {}, outputs: [],
+ *   adapter: { description: "x", vendor: "", architecture: "", isFallbackAdapter: true,
+ *     maxStorageBufferBindingSize: 0, maxBufferSize: 0 } });
+ * console.log(m.blendct); // 0.1.0
+ * ```
+ */
+export function buildManifest(input: ManifestInput): Record<string, unknown> {
+  return {
+    blendct: VERSION,
+    created: new Date().toISOString(),
+    deno: Deno.version.deno,
+    v8: Deno.version.v8,
+    onnxruntime: input.ortVersion ?? null,
+    platform: { os: Deno.build.os, arch: Deno.build.arch, cpus: navigator.hardwareConcurrency },
+    adapter: input.adapter,
+    command: input.command,
+    seed: input.seed,
+    config: input.config,
+    model: input.model ?? null,
+    inputs: input.inputs,
+    timingsSeconds: input.timings,
+    outputs: input.outputs,
+    ...input.extra,
+  };
+}
