@@ -15,3 +15,4 @@ export { decode as decodePng } from "npm:fast-png@8.0.0";
 export const importOrtWeb = () => import("npm:onnxruntime-web@1.30.0/webgpu");
 /** onnxruntime-node, loaded on first use: its native addon needs --allow-ffi and is absent in browsers. */
 export const importOrtNode = () => import("npm:onnxruntime-node@1.30.0");
+export const ORT_VERSION = "1.30.0";

@@ -1,0 +1,48 @@
+/**
+ * Opens the learned prior for a reconstruction: model card + ONNX weights, and a denoiser on the chosen
+ * back end. With the WebGPU back end, `device` is the GPU device onnxruntime uses, so blendct's kernels
+ * allocate on it and triplets never leave the GPU.
+ * @module
+ */
+import { ORT_VERSION } from "../deps.ts";
+import { loadModel, type ModelCard } from "./card.ts";
+import { createDenoiser, type Denoiser } from "./denoiser.ts";
+
+/** An opened prior. */
+export interface Prior {
+  card: ModelCard;
+  denoiser: Denoiser;
+  /** Set when the denoiser runs on WebGPU. */
+  device?: GPUDevice;
+  ortVersion: string;
+  dispose(): Promise<void>;
+}
+
+/** Options for {@linkcode openPrior}. */
+export interface OpenPriorOptions {
+  /** Model card path or URL. Default: the shipped model. */
+  model?: string;
+  /** Back end. Default "auto". */
+  backend?: "auto" | "webgpu" | "wasm" | "native";
+}
+
+/**
+ * Loads the model and creates its denoiser.
+ *
+ * @example
+ * ```ts ignore
+ * const prior = await openPrior({ backend: "native" });
+ * await prior.dispose();
+ * ```
+ */
+export async function openPrior(options: OpenPriorOptions = {}): Promise<Prior> {
+  const model = await loadModel(options.model);
+  const denoiser = await createDenoiser(model, { backend: options.backend ?? "auto" });
+  return {
+    card: model.card,
+    denoiser,
+    device: denoiser.backend === "webgpu" ? denoiser.device : undefined,
+    ortVersion: ORT_VERSION,
+    dispose: async () => await denoiser.dispose(),
+  };
+}

@@ -1,0 +1,56 @@
+/**
+ * `deno task bench reconstruct [--steps 6] [--backend auto]`: seconds per DiffusionBlend++ step at
+ * 256²×36 slices (8 views), split into network, CG data consistency, blending/DDIM kernels and host
+ * transfers, on the LIDC evaluation volume.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { GpuContext } from "../lib/gpu/context.ts";
+import { loadSample } from "../lib/io/samples.ts";
+import { cropSlices } from "../lib/cases.ts";
+import { measure } from "../lib/ct/measure.ts";
+import { reconstruct } from "../lib/reconstruct.ts";
+import { openPrior } from "../lib/diffusion/prior.ts";
+import type { StepTimings } from "../lib/diffusion/sampler.ts";
+
+/** Runs the benchmark and prints a Markdown table. */
+export async function run(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { steps: { type: "string" }, backend: { type: "string" }, slices: { type: "string" } },
+  });
+  const steps = Number(values.steps ?? 6);
+  const prior = await openPrior({ backend: (values.backend ?? "auto") as "auto" });
+  const gpu = prior.device ? await GpuContext.create({ device: prior.device }) : await GpuContext.create();
+  try {
+    const vol = cropSlices(await loadSample("lidc"), values.slices ?? "48:84");
+    const [Z, H, W] = vol.shape;
+    const { y, geometry } = await measure(gpu, vol.data, { Z, H, W }, { views: 8 });
+    let timings: StepTimings = { network: 0, transfer: 0, cg: 0, blend: 0 };
+    const t0 = performance.now();
+    await reconstruct(y, geometry, { Z, H, W }, { method: "blend++", steps }, {
+      gpu,
+      model: prior.denoiser,
+      onProgress: (_d, _t, e) => {
+        if (e) timings = e.timings;
+      },
+    });
+    const total = (performance.now() - t0) / 1000;
+    const per = (s: number) => (s / steps).toFixed(3);
+    const rest = timings.cg + timings.blend + timings.transfer;
+    console.log(`adapter: ${gpu.adapter.description}; denoiser: ${prior.denoiser.backend}; ${Z}x${H}x${W}, 8 views`);
+    console.log("| phase | s/step | share |");
+    console.log("|---|---|---|");
+    const sum = timings.network + rest;
+    for (const [k, v] of Object.entries(timings)) {
+      console.log(`| ${k} | ${per(v)} | ${(100 * v / sum).toFixed(1)}% |`);
+    }
+    console.log(`| all but network | ${per(rest)} | ${(100 * rest / sum).toFixed(1)}% |`);
+    console.log(`| wall (incl. setup) | ${(total / steps).toFixed(3)} | |`);
+  } finally {
+    await prior.dispose();
+    gpu.dispose();
+  }
+}
+
+if (import.meta.main) await run(Deno.args);
