@@ -9,7 +9,13 @@ import { Projector, type SliceShape } from "./ct/projector.ts";
 import { type FbpFilter, fbpOnGpu } from "./ct/fbp.ts";
 import { cgls } from "./solve/cgls.ts";
 import { tvPdhg } from "./solve/tv.ts";
-import { type EpsModel, type ProgressEvent, runSampler, type SamplerConfig, type SamplerState } from "./diffusion/sampler.ts";
+import {
+  type EpsModel,
+  type ProgressEvent,
+  runSampler,
+  type SamplerConfig,
+  type SamplerState,
+} from "./diffusion/sampler.ts";
 import type { LinearSchedule } from "./diffusion/schedule.ts";
 import { UserError } from "./errors.ts";
 
@@ -134,7 +140,10 @@ export async function reconstruct(
       }
       case "cgls": {
         const total = config.iterations ?? 30;
-        await cgls(gpu, A, x, yb, { iterations: total, onIteration: (k) => options.onProgress?.(k + 1, total) });
+        await cgls(gpu, A, x, yb, {
+          iterations: total,
+          onIteration: (k) => options.onProgress?.(k + 1, total),
+        });
         break;
       }
       case "tv": {

@@ -20,7 +20,9 @@ if (import.meta.main) {
       return;
     }
     const path = BENCHES[name];
-    if (!path) throw new UserError(`unknown benchmark "${name}": choose one of ${Object.keys(BENCHES).join(", ")}`);
+    if (!path) {
+      throw new UserError(`unknown benchmark "${name}": choose one of ${Object.keys(BENCHES).join(", ")}`);
+    }
     const mod = await import(path);
     await mod.run(rest);
   });

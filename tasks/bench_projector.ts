@@ -22,7 +22,9 @@ export async function run(args: string[]): Promise<void> {
   const views = Number(values.views ?? 8);
   const sizes: [number, number][] = values.quick ? [[64, 8]] : [[256, 64], [512, 16]];
   const gpu = await GpuContext.create();
-  console.log(`adapter: ${gpu.adapter.description}; ${views} views; ${navigator.hardwareConcurrency} CPU threads`);
+  console.log(
+    `adapter: ${gpu.adapter.description}; ${views} views; ${navigator.hardwareConcurrency} CPU threads`,
+  );
   console.log("| size | op | WGSL s | WGSL Gpix·view/s | TS ref s | TS Gpix·view/s | speed-up |");
   console.log("|---|---|---|---|---|---|---|");
   for (const [N, Z] of sizes) {

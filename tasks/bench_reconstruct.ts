@@ -38,7 +38,9 @@ export async function run(args: string[]): Promise<void> {
     const total = (performance.now() - t0) / 1000;
     const per = (s: number) => (s / steps).toFixed(3);
     const rest = timings.cg + timings.blend + timings.transfer;
-    console.log(`adapter: ${gpu.adapter.description}; denoiser: ${prior.denoiser.backend}; ${Z}x${H}x${W}, 8 views`);
+    console.log(
+      `adapter: ${gpu.adapter.description}; denoiser: ${prior.denoiser.backend}; ${Z}x${H}x${W}, 8 views`,
+    );
     console.log("| phase | s/step | share |");
     console.log("|---|---|---|");
     const sum = timings.network + rest;

@@ -93,4 +93,7 @@ export async function runTask(main: () => Promise<void>): Promise<void> {
 export const windowFlag = z.string().trim().regex(
   /^[-+]?[\d.]+(e[-+]?\d+)?,[-+]?[\d.]+(e[-+]?\d+)?$/i,
   "must be LO,HI (write --window=-160,240 when LO is negative)",
-).transform((s) => s.split(",").map(Number) as [number, number]).refine(([lo, hi]) => hi > lo, "HI must exceed LO");
+).transform((s) => s.split(",").map(Number) as [number, number]).refine(
+  ([lo, hi]) => hi > lo,
+  "HI must exceed LO",
+);

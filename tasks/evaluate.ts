@@ -23,26 +23,41 @@ import { intFlag, parseFlags, runTask } from "./cli.ts";
 
 const FLAGS = {
   views: { type: "string", help: "Comma-separated view counts", default: "8" },
-  "angle-range": { type: "string", help: "Limited angle in degrees (views = that many 1° steps unless --views)" },
-  methods: { type: "string", help: `Comma-separated methods (${METHODS.join(", ")})`, default: METHODS.join(",") },
-  cases: { type: "string", help: "Comma-separated VOLUME[@A:B] inputs", default: `${DEFAULT_CASE.input}@${DEFAULT_CASE.slices}` },
+  "angle-range": {
+    type: "string",
+    help: "Limited angle in degrees (views = that many 1° steps unless --views)",
+  },
+  methods: {
+    type: "string",
+    help: `Comma-separated methods (${METHODS.join(", ")})`,
+    default: METHODS.join(","),
+  },
+  cases: {
+    type: "string",
+    help: "Comma-separated VOLUME[@A:B] inputs",
+    default: `${DEFAULT_CASE.input}@${DEFAULT_CASE.slices}`,
+  },
   steps: { type: "string", help: "Diffusion steps (blend, blend++; dds uses 50)", default: "100" },
-  "tv-lambdas": { type: "string", help: "TV weights to try per setting", default: "0.0005,0.001,0.002,0.004,0.008" },
+  "tv-lambdas": {
+    type: "string",
+    help: "TV weights to try per setting",
+    default: "0.0005,0.001,0.002,0.004,0.008",
+  },
   "tv-iterations": { type: "string", help: "TV iterations", default: "300" },
   seed: { type: "string", help: "Seed", default: "0" },
   backend: { type: "string", help: "Denoiser back end", default: "auto" },
   "out-dir": { type: "string", help: "Output folder", default: "out/eval" },
 } as const;
 
-const list = (name: string) => z.string().transform((s) => s.split(",").map((v) => v.trim()).filter(Boolean));
+const list = () => z.string().transform((s) => s.split(",").map((v) => v.trim()).filter(Boolean));
 const Schema = z.object({
-  views: list("views").pipe(z.array(z.string().regex(/^\d+$/, "views must be whole numbers")).min(1)).default(["8"]),
+  views: list().pipe(z.array(z.string().regex(/^\d+$/, "views must be whole numbers")).min(1)).default(["8"]),
   "angle-range": intFlag("angle-range").pipe(z.number().int().min(1).max(360)).optional(),
-  methods: list("methods").pipe(z.array(z.enum(METHODS, { error: `methods must be among ${METHODS.join(",")}` })))
+  methods: list().pipe(z.array(z.enum(METHODS, { error: `methods must be among ${METHODS.join(",")}` })))
     .default([...METHODS]),
-  cases: list("cases").default([`${DEFAULT_CASE.input}@${DEFAULT_CASE.slices}`]),
+  cases: list().default([`${DEFAULT_CASE.input}@${DEFAULT_CASE.slices}`]),
   steps: intFlag("steps").pipe(z.number().int().min(1).max(1000)).default(100),
-  "tv-lambdas": list("tv-lambdas").transform((a) => a.map(Number)).pipe(z.array(z.number().positive()).min(1))
+  "tv-lambdas": list().transform((a) => a.map(Number)).pipe(z.array(z.number().positive()).min(1))
     .default([0.0005, 0.001, 0.002, 0.004, 0.008]),
   "tv-iterations": intFlag("tv-iterations").pipe(z.number().int().min(1)).default(300),
   seed: intFlag("seed").default(0),
@@ -75,16 +90,23 @@ export function markdownTable(rows: Row[]): string {
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.case} | ${r.setting} | ${r.method} | ${fmt(r.psnr, 2)} | ${fmt(r.ssim, 3)} | ${r.tv.toFixed(4)} (${
-        r.tvReference.toFixed(4)
-      }) | ${r.zConsistency.toFixed(4)} (${r.zConsistencyReference.toFixed(4)}) | ${r.seconds.toFixed(0)} | ${r.note} |`,
+      `| ${r.case} | ${r.setting} | ${r.method} | ${fmt(r.psnr, 2)} | ${fmt(r.ssim, 3)} | ${
+        r.tv.toFixed(4)
+      } (${r.tvReference.toFixed(4)}) | ${r.zConsistency.toFixed(4)} (${
+        r.zConsistencyReference.toFixed(4)
+      }) | ${r.seconds.toFixed(0)} | ${r.note} |`,
     );
   }
   return lines.join("\n");
 }
 
 async function main(): Promise<void> {
-  const f = parseFlags(Deno.args, "Usage: deno task evaluate --views 4,6,8 --methods fbp,cgls,tv,dds,blend,blend++", FLAGS, Schema);
+  const f = parseFlags(
+    Deno.args,
+    "Usage: deno task evaluate --views 4,6,8 --methods fbp,cgls,tv,dds,blend,blend++",
+    FLAGS,
+    Schema,
+  );
   const needPrior = f.methods.some((m) => isDiffusion(m));
   const prior = needPrior ? await openPrior({ backend: f.backend }) : null;
   const gpu = prior?.device ? await GpuContext.create({ device: prior.device }) : await GpuContext.create();
@@ -92,8 +114,16 @@ async function main(): Promise<void> {
   await Deno.mkdir(out, { recursive: true });
   const rows: Row[] = [];
   const settings = f["angle-range"]
-    ? [{ label: `${f["angle-range"]}° limited`, views: f.views.length === 1 && f.views[0] !== "8" ? Number(f.views[0]) : f["angle-range"], angleRange: f["angle-range"] }]
-    : f.views.map((v) => ({ label: `${v} views`, views: Number(v), angleRange: undefined as number | undefined }));
+    ? [{
+      label: `${f["angle-range"]}° limited`,
+      views: f.views.length === 1 && f.views[0] !== "8" ? Number(f.views[0]) : f["angle-range"],
+      angleRange: f["angle-range"],
+    }]
+    : f.views.map((v) => ({
+      label: `${v} views`,
+      views: Number(v),
+      angleRange: undefined as number | undefined,
+    }));
   try {
     for (const spec of f.cases) {
       const [path, range] = spec.split("@");
@@ -103,7 +133,10 @@ async function main(): Promise<void> {
       const truth = toUnit(volume.data, chooseMapping(volume));
       const truthV = makeVolume(truth, [Z, H, W], { spacing: volume.spacing });
       for (const s of settings) {
-        const { y, geometry } = await measure(gpu, truth, { Z, H, W }, { views: s.views, angleRange: s.angleRange });
+        const { y, geometry } = await measure(gpu, truth, { Z, H, W }, {
+          views: s.views,
+          angleRange: s.angleRange,
+        });
         const columns = [{ label: "ground truth", volume: truthV }];
         for (const method of f.methods) {
           const t0 = performance.now();
@@ -156,7 +189,10 @@ async function main(): Promise<void> {
           console.log(markdownTable([row]).split("\n")[2]);
           columns.push({ label: method, volume: makeVolume(x, [Z, H, W], { spacing: volume.spacing }) });
           // keep what is done: rewrite the results after every method
-          await writeFileAtomic(`${out}/results.json`, new TextEncoder().encode(JSON.stringify(rows, null, 2) + "\n"));
+          await writeFileAtomic(
+            `${out}/results.json`,
+            new TextEncoder().encode(JSON.stringify(rows, null, 2) + "\n"),
+          );
           await writeFileAtomic(`${out}/results.md`, new TextEncoder().encode(markdownTable(rows) + "\n"));
         }
         const name = `${path.replace(/[^a-z0-9]+/gi, "_")}_${s.label.replace(/[^a-z0-9]+/gi, "_")}.png`;
@@ -170,14 +206,22 @@ async function main(): Promise<void> {
       seed: f.seed,
       config: f,
       model: prior
-        ? { name: prior.card.name, version: prior.card.version, sha256: prior.card.sha256, backend: prior.denoiser.backend }
+        ? {
+          name: prior.card.name,
+          version: prior.card.version,
+          sha256: prior.card.sha256,
+          backend: prior.denoiser.backend,
+        }
         : null,
       inputs: f.cases.map((c) => ({ path: c, sha256: "" })),
       timings: {},
       outputs: [`${out}/results.json`, `${out}/results.md`],
       ortVersion: prior?.ortVersion,
     });
-    await writeFileAtomic(`${out}/manifest.json`, new TextEncoder().encode(JSON.stringify(manifest, null, 2) + "\n"));
+    await writeFileAtomic(
+      `${out}/manifest.json`,
+      new TextEncoder().encode(JSON.stringify(manifest, null, 2) + "\n"),
+    );
     console.log("\n" + markdownTable(rows));
   } finally {
     await prior?.dispose();

@@ -13,7 +13,7 @@ import { chooseMapping, fromUnit, type IntensityMapping, toUnit } from "../lib/i
 import { measure } from "../lib/ct/measure.ts";
 import { FBP_FILTERS } from "../lib/ct/fbp.ts";
 import type { Geometry } from "../lib/ct/geometry.ts";
-import { isDiffusion, METHODS, type MethodConfig, reconstruct, samplerConfig } from "../lib/reconstruct.ts";
+import { isDiffusion, type MethodConfig, METHODS, reconstruct, samplerConfig } from "../lib/reconstruct.ts";
 import { computeMetrics } from "../lib/metrics/index.ts";
 import { midPlanesPng } from "../lib/report/png.ts";
 import { createProgress, formatDuration } from "../lib/report/progress.ts";
@@ -25,10 +25,21 @@ import { openPrior } from "../lib/diffusion/prior.ts";
 import { intFlag, numberFlag, parseFlags, runTask, windowFlag } from "./cli.ts";
 
 const FLAGS = {
-  input: { type: "string", help: `Volume to reconstruct from simulated views (${VOLUME_INPUTS})`, default: DEFAULT_CASE.input },
-  slices: { type: "string", help: "Slice range A:B of the input (end exclusive)", default: "all (default case: 44:89)" },
+  input: {
+    type: "string",
+    help: `Volume to reconstruct from simulated views (${VOLUME_INPUTS})`,
+    default: DEFAULT_CASE.input,
+  },
+  slices: {
+    type: "string",
+    help: "Slice range A:B of the input (end exclusive)",
+    default: "all (default case: 44:89)",
+  },
   views: { type: "string", help: "Number of views", default: "8" },
-  "angle-range": { type: "string", help: "Limited angle: views over [0, DEG) degrees (e.g. 90 with --views 90)" },
+  "angle-range": {
+    type: "string",
+    help: "Limited angle: views over [0, DEG) degrees (e.g. 90 with --views 90)",
+  },
   noise: { type: "string", help: "Incident photons per ray (Poisson noise); noiseless if absent" },
   method: { type: "string", help: `One of ${METHODS.join(", ")}`, default: "blend++" },
   steps: { type: "string", help: "Sampler steps (DDIM)", default: "100 (dds: 50)" },
@@ -44,8 +55,14 @@ const FLAGS = {
   backend: { type: "string", help: "Denoiser back end: auto, webgpu, wasm, native", default: "auto" },
   model: { type: "string", help: "Model card JSON (default: the shipped models/blendct-prior.json)" },
   resample: { type: "boolean", help: "Resample slices to the model's image size instead of refusing" },
-  window: { type: "string", help: "Map input values to [0, 1] with --window=LO,HI (HU default: the model card's)" },
-  sinogram: { type: "string", help: "Measured sinogram instead of simulating (needs its .geometry.json or --geometry)" },
+  window: {
+    type: "string",
+    help: "Map input values to [0, 1] with --window=LO,HI (HU default: the model card's)",
+  },
+  sinogram: {
+    type: "string",
+    help: "Measured sinogram instead of simulating (needs its .geometry.json or --geometry)",
+  },
   geometry: { type: "string", help: "Geometry JSON of --sinogram" },
   reference: { type: "string", help: "Ground truth for metrics when reconstructing a --sinogram" },
   "out-dir": { type: "string", help: "Output folder", default: "out" },
@@ -58,7 +75,9 @@ const Schema = z.object({
   input: z.string().optional(),
   slices: z.string().regex(/^\d+:\d+$/, "must be A:B, e.g. 44:89").optional(),
   views: pos("views").default(8),
-  "angle-range": numberFlag("angle-range").pipe(z.number().gt(0, "must be in (0, 360]").max(360, "must be in (0, 360]"))
+  "angle-range": numberFlag("angle-range").pipe(
+    z.number().gt(0, "must be in (0, 360]").max(360, "must be in (0, 360]"),
+  )
     .optional(),
   noise: numberFlag("noise").pipe(z.number().positive("must be > 0 photons")).optional(),
   method: z.enum(METHODS, { error: `must be one of ${METHODS.join(", ")}` }).default("blend++"),
@@ -72,9 +91,10 @@ const Schema = z.object({
   iterations: pos("iterations").optional(),
   filter: z.enum(FBP_FILTERS, { error: `must be one of ${FBP_FILTERS.join(", ")}` }).default("ramp"),
   seed: intFlag("seed").pipe(z.number().int().min(0, "must be >= 0").max(2 ** 32 - 1)).default(0),
-  backend: z.enum(["auto", "webgpu", "wasm", "native"], { error: "must be auto, webgpu, wasm or native" }).default(
-    "auto",
-  ),
+  backend: z.enum(["auto", "webgpu", "wasm", "native"], { error: "must be auto, webgpu, wasm or native" })
+    .default(
+      "auto",
+    ),
   model: z.string().optional(),
   resample: z.boolean().default(false),
   window: windowFlag.optional(),
@@ -114,7 +134,9 @@ async function loadCase(f: Flags, gpu: GpuContext, imageSize: number | null): Pr
     if (f.reference) {
       const ref = await readVolumeFile(f.reference);
       if (ref.shape.join() !== meta.imageShape.join()) {
-        throw new UserError(`--reference is ${ref.shape.join("x")} but the sinogram's image is ${meta.imageShape.join("x")}`);
+        throw new UserError(
+          `--reference is ${ref.shape.join("x")} but the sinogram's image is ${meta.imageShape.join("x")}`,
+        );
       }
       truth = toUnit(ref.data, mapping);
     }
@@ -185,7 +207,12 @@ function methodConfig(f: Flags, schedule?: MethodConfig["schedule"]): MethodConf
 }
 
 async function main(): Promise<void> {
-  const f = parseFlags(Deno.args, "Usage: deno task reconstruct [--views 8] [--method blend++] [flags]", FLAGS, Schema);
+  const f = parseFlags(
+    Deno.args,
+    "Usage: deno task reconstruct [--views 8] [--method blend++] [flags]",
+    FLAGS,
+    Schema,
+  );
   const outDir = f["out-dir"];
   await Deno.mkdir(outDir, { recursive: true });
   const output = f.output ?? `${outDir}/recon.nii.gz`;
@@ -207,7 +234,9 @@ async function main(): Promise<void> {
     let t = performance.now();
     const c = await loadCase(f, gpu, prior ? prior.card.imageSize : null);
     const [Z, H, W] = c.shape;
-    if (diffusion && Z < 3) throw new UserError(`the 3-slice prior needs at least 3 slices (the input has ${Z})`);
+    if (diffusion && Z < 3) {
+      throw new UserError(`the 3-slice prior needs at least 3 slices (the input has ${Z})`);
+    }
     timings.load_and_measure = (performance.now() - t) / 1000;
     const shape = { Z, H, W };
     const cfg = methodConfig(f, prior?.card.schedule);
@@ -227,7 +256,9 @@ async function main(): Promise<void> {
       } catch {
         throw new UserError(`--resume: no saved state at ${statePath}; run without --resume`);
       }
-      if (!diffusion) throw new UserError(`--resume applies to diffusion methods only (got --method ${f.method})`);
+      if (!diffusion) {
+        throw new UserError(`--resume applies to diffusion methods only (got --method ${f.method})`);
+      }
       resume = decodeState(bytes, fingerprint, statePath);
       console.error(`resuming at step ${resume.step} from ${statePath}`);
     }
@@ -250,7 +281,9 @@ async function main(): Promise<void> {
     }).catch((e) => {
       progress.done();
       if (e instanceof DOMException && e.name === "AbortError") {
-        throw new UserError(`${e.message}; state saved to ${statePath}: continue with the same flags and --resume`);
+        throw new UserError(
+          `${e.message}; state saved to ${statePath}: continue with the same flags and --resume`,
+        );
       }
       throw e;
     });
@@ -283,9 +316,13 @@ async function main(): Promise<void> {
           zConsistencyReference: m.zConsistencyReference,
         };
       }
-      await writeFileAtomic(`${outDir}/metrics.json`, new TextEncoder().encode(JSON.stringify(metrics, null, 2) + "\n"), {
-        inputs: c.inputs,
-      });
+      await writeFileAtomic(
+        `${outDir}/metrics.json`,
+        new TextEncoder().encode(JSON.stringify(metrics, null, 2) + "\n"),
+        {
+          inputs: c.inputs,
+        },
+      );
       outputs.push(`${outDir}/metrics.json`);
     }
     const columns = [
@@ -303,7 +340,12 @@ async function main(): Promise<void> {
       seed: f.seed,
       config: { ...f, resolved: samplerConfig(cfg, views) ?? cfg, geometry: c.geometry, mapping: c.mapping },
       model: prior
-        ? { name: prior.card.name, version: prior.card.version, sha256: prior.card.sha256, backend: prior.denoiser.backend }
+        ? {
+          name: prior.card.name,
+          version: prior.card.version,
+          sha256: prior.card.sha256,
+          backend: prior.denoiser.backend,
+        }
         : null,
       inputs: [{ path: c.label, sha256: fingerprint.inputSha256, shape: c.shape }],
       timings,
@@ -311,15 +353,26 @@ async function main(): Promise<void> {
       ortVersion: prior?.ortVersion,
       extra: { metrics },
     });
-    await writeFileAtomic(`${outDir}/manifest.json`, new TextEncoder().encode(JSON.stringify(manifest, null, 2) + "\n"), {
-      inputs: c.inputs,
-    });
+    await writeFileAtomic(
+      `${outDir}/manifest.json`,
+      new TextEncoder().encode(JSON.stringify(manifest, null, 2) + "\n"),
+      {
+        inputs: c.inputs,
+      },
+    );
     await Deno.remove(statePath).catch(() => {});
-    for (const [name, m] of Object.entries(metrics) as [string, { psnr: Record<string, number>; ssim: Record<string, number> }][]) {
+    for (
+      const [name, m] of Object.entries(metrics) as [
+        string,
+        { psnr: Record<string, number>; ssim: Record<string, number> },
+      ][]
+    ) {
       console.log(
-        `${name.padEnd(8)} PSNR axial/coronal/sagittal ${m.psnr.axial.toFixed(2)}/${m.psnr.coronal.toFixed(2)}/${
-          m.psnr.sagittal.toFixed(2)
-        } dB  SSIM ${m.ssim.axial.toFixed(3)}/${m.ssim.coronal.toFixed(3)}/${m.ssim.sagittal.toFixed(3)}`,
+        `${name.padEnd(8)} PSNR axial/coronal/sagittal ${m.psnr.axial.toFixed(2)}/${
+          m.psnr.coronal.toFixed(2)
+        }/${m.psnr.sagittal.toFixed(2)} dB  SSIM ${m.ssim.axial.toFixed(3)}/${m.ssim.coronal.toFixed(3)}/${
+          m.ssim.sagittal.toFixed(3)
+        }`,
       );
     }
     console.log(`wrote ${outputs.join(", ")}, ${outDir}/manifest.json in ${formatDuration(timings.total)}`);

@@ -14,10 +14,16 @@ import { intFlag, numberFlag, parseFlags, runTask, windowFlag } from "./cli.ts";
 const FLAGS = {
   input: { type: "string", help: `Volume to project (${VOLUME_INPUTS})` },
   views: { type: "string", help: "Number of views", default: "8" },
-  "angle-range": { type: "string", help: "Limited angle: views over [0, DEG) degrees (default: 180, sparse view)" },
+  "angle-range": {
+    type: "string",
+    help: "Limited angle: views over [0, DEG) degrees (default: 180, sparse view)",
+  },
   noise: { type: "string", help: "Incident photons per ray (Poisson noise); none if absent" },
   seed: { type: "string", help: "Noise seed", default: "0" },
-  window: { type: "string", help: "Map values to [0, 1] with this window, e.g. --window=-160,240 (HU default)" },
+  window: {
+    type: "string",
+    help: "Map values to [0, 1] with this window, e.g. --window=-160,240 (HU default)",
+  },
   output: { type: "string", help: "Sinogram output (.nii.gz, .nii, .npy); sidecar OUTPUT.geometry.json" },
 } as const;
 
@@ -25,7 +31,9 @@ const Schema = z.object({
   input: z.string({ error: "is required" }),
   output: z.string({ error: "is required" }),
   views: intFlag("views").pipe(z.number().int().min(1, "must be at least 1")).default(8),
-  "angle-range": numberFlag("angle-range").pipe(z.number().gt(0, "must be in (0, 360]").max(360, "must be in (0, 360]"))
+  "angle-range": numberFlag("angle-range").pipe(
+    z.number().gt(0, "must be in (0, 360]").max(360, "must be in (0, 360]"),
+  )
     .optional(),
   noise: numberFlag("noise").pipe(z.number().positive("must be > 0 photons")).optional(),
   seed: intFlag("seed").default(0),
@@ -34,7 +42,12 @@ const Schema = z.object({
 
 if (import.meta.main) {
   runTask(async () => {
-    const f = parseFlags(Deno.args, "Usage: deno task simulate --input VOL --views N --output SINO.nii.gz", FLAGS, Schema);
+    const f = parseFlags(
+      Deno.args,
+      "Usage: deno task simulate --input VOL --views N --output SINO.nii.gz",
+      FLAGS,
+      Schema,
+    );
     const volume = await readVolumeFile(f.input);
     const mapping = chooseMapping(volume, { window: f.window });
     const [Z, H, W] = volume.shape;
@@ -53,7 +66,9 @@ if (import.meta.main) {
         mapping: { kind: mapping.kind, lo: mapping.lo, hi: mapping.hi, unit: mapping.unit },
         noise: f.noise ? { photons: f.noise, attenuation: 0.02, seed: f.seed } : null,
       }, { inputs: [f.input] });
-      console.log(`wrote ${f.output}: ${Z} slices x ${geometry.angles.length} views x ${geometry.detectorCount} bins`);
+      console.log(
+        `wrote ${f.output}: ${Z} slices x ${geometry.angles.length} views x ${geometry.detectorCount} bins`,
+      );
     } finally {
       gpu.dispose();
     }

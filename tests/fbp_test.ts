@@ -32,7 +32,10 @@ Deno.test("FBP row filter: GPU matches the reference; taps have no DC gain", asy
   for (const filter of FBP_FILTERS) {
     const taps = filterTaps(D, 1, filter);
     // the band-limited ramp removes the mean: taps sum to ~0 for long kernels
-    assert.ok(Math.abs(taps.reduce((a, b) => a + b, 0)) < 0.02, `${filter} DC ${taps.reduce((a, b) => a + b, 0)}`);
+    assert.ok(
+      Math.abs(taps.reduce((a, b) => a + b, 0)) < 0.02,
+      `${filter} DC ${taps.reduce((a, b) => a + b, 0)}`,
+    );
     const src = gpu.upload(sino), dst = gpu.buffer(sino.length * 4);
     const { filterSinogram } = await import("../lib/ct/fbp.ts");
     await filterSinogram(gpu, P, src, dst, filter);

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { adjacentPartition, jumpPartition, type Partition, partitionForStep } from "../lib/diffusion/partition.ts";
+import {
+  adjacentPartition,
+  jumpPartition,
+  type Partition,
+  partitionForStep,
+} from "../lib/diffusion/partition.ts";
 import { ddimTimes } from "../lib/diffusion/schedule.ts";
 import { Rng } from "../lib/random.ts";
 
@@ -44,8 +49,10 @@ Deno.test("adjacent groups are consecutive; jump groups have gap 3 inside blocks
 
 Deno.test("offsets vary across steps with a seed and repeat with the same seed", () => {
   const offsets = (seed: number) =>
-    Array.from({ length: 40 }, (_, i) =>
-      partitionForStep("blend", i, 30, new Rng(`${seed}:partition:${i}`)).slices[0]);
+    Array.from(
+      { length: 40 },
+      (_, i) => partitionForStep("blend", i, 30, new Rng(`${seed}:partition:${i}`)).slices[0],
+    );
   const a = offsets(1), b = offsets(1), c = offsets(2);
   assert.deepEqual(a, b);
   assert.notDeepEqual(a, c);

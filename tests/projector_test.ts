@@ -90,7 +90,12 @@ Deno.test("back-projection kernel matches its reference", async () => {
 
 Deno.test("volumes larger than one binding are processed in aligned slabs", async () => {
   const shape = { Z: 10, H: 12, W: 12 };
-  const g: ParallelGeometry = { type: "parallel", angles: [0.2, 1.1, 2.5], detectorCount: 16, detectorSpacing: 1 };
+  const g: ParallelGeometry = {
+    type: "parallel",
+    angles: [0.2, 1.1, 2.5],
+    detectorCount: 16,
+    detectorSpacing: 1,
+  };
   // a 4 KiB binding limit forces slabs of 4 slices (256-byte aligned offsets)
   const A = await Projector.create(gpu, g, shape, { maxBindingBytes: 4096 });
   assert.equal(A.slab, 4);

@@ -4,7 +4,13 @@ import { grid } from "../lib/gpu/vector.ts";
 import { Projector } from "../lib/ct/projector.ts";
 import { forwardRef } from "../lib/ct/projector_ref.ts";
 import { sparseView } from "../lib/ct/geometry.ts";
-import { type EpsModel, normalAt, runSampler, type SamplerConfig, type SamplerState } from "../lib/diffusion/sampler.ts";
+import {
+  type EpsModel,
+  normalAt,
+  runSampler,
+  type SamplerConfig,
+  type SamplerState,
+} from "../lib/diffusion/sampler.ts";
 import { alphasCumprod } from "../lib/diffusion/schedule.ts";
 import { relErr } from "./helpers.ts";
 
@@ -29,7 +35,9 @@ function oracle(truth: Float32Array, Z: number, hw: number): EpsModel & { slices
           let best = 0, bestErr = Infinity;
           for (let z = 0; z < Z; z++) {
             let e = 0;
-            for (let i = 0; i < hw; i += 7) e += (x[off + i] - Math.sqrt(a) * (2 * truth[z * hw + i] - 1)) ** 2;
+            for (let i = 0; i < hw; i += 7) {
+              e += (x[off + i] - Math.sqrt(a) * (2 * truth[z * hw + i] - 1)) ** 2;
+            }
             if (e < bestErr) [best, bestErr] = [z, e];
           }
           for (let i = 0; i < hw; i++) {

@@ -22,7 +22,10 @@ function normalRef(v: Float32Array, A: Projector, rho: number): Float64Array {
 Deno.test("z differences: GPU kernels match references and Dzᵀ is the adjoint of Dz", async () => {
   const hw = 12, n = 5 * hw;
   const x = seededArray(n, 1), w = seededArray(n, 2);
-  const xb = gpu.upload(x), wb = gpu.upload(w), out = gpu.buffer(n * 4), out2 = gpu.upload(new Float32Array(n));
+  const xb = gpu.upload(x),
+    wb = gpu.upload(w),
+    out = gpu.buffer(n * 4),
+    out2 = gpu.upload(new Float32Array(n));
   await applyDz(gpu, xb, out, n, hw);
   const dz = await gpu.download(out, n);
   assert.ok(relErr(dz, dzRef(x, hw)) < 1e-6);

@@ -39,7 +39,9 @@ function windowAt(filter: FbpFilter, f: number): number {
  * ```
  */
 export function filterTaps(D: number, ds: number, filter: FbpFilter): Float32Array {
-  const ramp = (m: number) => (m === 0 ? 1 / (4 * ds) : m % 2 === 0 ? 0 : -1 / (m * m * Math.PI * Math.PI * ds));
+  const ramp = (
+    m: number,
+  ) => (m === 0 ? 1 / (4 * ds) : m % 2 === 0 ? 0 : -1 / (m * m * Math.PI * Math.PI * ds));
   const taps = new Float32Array(2 * D - 1);
   if (filter === "ramp") {
     for (let m = -(D - 1); m <= D - 1; m++) taps[m + D - 1] = ramp(m);

@@ -79,7 +79,9 @@ export function limitedAngle(degrees: number, n?: number, options: PresetOptions
     throw new UserError(`angle range must be in (0, 360] degrees (got ${degrees})`);
   }
   const count = n ?? Math.max(1, Math.round(degrees));
-  if (!Number.isInteger(count) || count < 1) throw new UserError(`views must be a whole number >= 1 (got ${n})`);
+  if (!Number.isInteger(count) || count < 1) {
+    throw new UserError(`views must be a whole number >= 1 (got ${n})`);
+  }
   const step = (degrees * Math.PI) / 180 / count;
   return finish(Array.from({ length: count }, (_, i) => i * step), options);
 }

@@ -179,7 +179,9 @@ export class Projector implements LinearOperator {
 export function slabSlices(maxBindingBytes: number, shape: SliceShape, rangePerSlice: number): number {
   const per = Math.max(shape.H * shape.W, rangePerSlice) * 4;
   const fit = Math.floor(maxBindingBytes / per);
-  if (fit < 1) throw new RangeError(`one slice (${per} bytes) exceeds the GPU binding limit ${maxBindingBytes}`);
+  if (fit < 1) {
+    throw new RangeError(`one slice (${per} bytes) exceeds the GPU binding limit ${maxBindingBytes}`);
+  }
   if (fit >= shape.Z) return shape.Z;
   const m1 = ALIGN_FLOATS / gcd(shape.H * shape.W, ALIGN_FLOATS);
   const m2 = ALIGN_FLOATS / gcd(rangePerSlice, ALIGN_FLOATS);

@@ -147,7 +147,10 @@ async function readUrl(url: URL): Promise<Uint8Array | null> {
   try {
     res = await fetch(url);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound || (e instanceof TypeError && /not ?found|no such file/i.test(e.message))) {
+    if (
+      e instanceof Deno.errors.NotFound ||
+      (e instanceof TypeError && /not ?found|no such file/i.test(e.message))
+    ) {
       return null;
     }
     throw e;
@@ -220,7 +223,9 @@ export async function loadModel(source?: string | URL, options: LoadModelOptions
           "(deno task train, then deno task export) or pass the path of a model card",
       );
     }
-    throw new UserError(`model card not found: ${shown(cardUrl)} (give the .json card written by train/export.py)`);
+    throw new UserError(
+      `model card not found: ${shown(cardUrl)} (give the .json card written by train/export.py)`,
+    );
   }
   let json: unknown;
   try {
@@ -271,7 +276,12 @@ function decodeF32(b64: string): Float32Array {
 }
 
 const ParitySchema = z.object({
-  x_shape: z.tuple([z.number().int().positive(), z.literal(3), z.number().int().positive(), z.number().int().positive()]),
+  x_shape: z.tuple([
+    z.number().int().positive(),
+    z.literal(3),
+    z.number().int().positive(),
+    z.number().int().positive(),
+  ]),
   t: z.array(z.number()),
   k: z.array(z.number()),
   x: z.string(),
@@ -293,13 +303,17 @@ export async function loadParity(model: { card: ModelCard; cardUrl: URL }): Prom
   const bytes = await readUrl(url);
   if (bytes === null) throw new UserError(`model card field \`parity.file\`: ${shown(url)} is missing`);
   if (await sha256Hex(bytes) !== model.card.parity.sha256) {
-    throw new UserError(`model card field \`parity.sha256\` does not match ${shown(url)}: re-export the model`);
+    throw new UserError(
+      `model card field \`parity.sha256\` does not match ${shown(url)}: re-export the model`,
+    );
   }
   const p = ParitySchema.safeParse(JSON.parse(new TextDecoder().decode(bytes)));
   if (!p.success) throw new UserError(`parity fixture ${shown(url)}: ${p.error.issues[0].message}`);
   const [b, c, h, w] = p.data.x_shape;
   const x = decodeF32(p.data.x), eps = decodeF32(p.data.eps);
-  if (x.length !== b * c * h * w || eps.length !== x.length || p.data.t.length !== b || p.data.k.length !== b) {
+  if (
+    x.length !== b * c * h * w || eps.length !== x.length || p.data.t.length !== b || p.data.k.length !== b
+  ) {
     throw new UserError(`parity fixture ${shown(url)}: array sizes do not match x_shape ${p.data.x_shape}`);
   }
   return {
@@ -375,7 +389,11 @@ const PROBE: readonly [number, number, number, number] = [1, 3, 16, 16];
  * console.log(typeof check); // function
  * ```
  */
-export async function validateContract(session: ContractSession, ort: TensorModule, name = "model"): Promise<void> {
+export async function validateContract(
+  session: ContractSession,
+  ort: TensorModule,
+  name = "model",
+): Promise<void> {
   const want = ["x", "t", "k"];
   const got = [...session.inputNames];
   if (got.length !== 3 || !want.every((n) => got.includes(n))) {
@@ -383,7 +401,9 @@ export async function validateContract(session: ContractSession, ort: TensorModu
     const extra = got.filter((n) => !want.includes(n));
     throw new UserError(
       `${name}: its inputs are [${got.join(", ")}], the contract needs exactly x, t, k` +
-        (missing.length ? ` (missing ${missing.join(", ")}` + (extra.length ? `; unexpected ${extra.join(", ")})` : ")") : "") +
+        (missing.length
+          ? ` (missing ${missing.join(", ")}` + (extra.length ? `; unexpected ${extra.join(", ")})` : ")")
+          : "") +
         `: re-export with input_names=["x", "t", "k"]`,
     );
   }

@@ -33,7 +33,12 @@ function build(Z: number, groups: number[][], gap: number, kind: Partition["kind
       if (owner[z] === 0xffffffff) owner[z] = 3 * gi + c;
     })
   );
-  return { slices: Uint32Array.from(groups.flat()), gaps: new Float32Array(groups.length).fill(gap), owner, kind };
+  return {
+    slices: Uint32Array.from(groups.flat()),
+    gaps: new Float32Array(groups.length).fill(gap),
+    owner,
+    kind,
+  };
 }
 
 /**
@@ -72,7 +77,7 @@ export function jumpPartition(Z: number): Partition {
   const groups: number[][] = [];
   const full = Math.floor(Z / 9) * 9;
   for (let b = 0; b < full; b += 9) for (let m = 0; m < 3; m++) groups.push([b + m, b + m + 3, b + m + 6]);
-  if (full < Z) for (let m = 0; m < 3; m++) groups.push([Z - 9 + m, Z - 6 + m, Z - 3 + m]);
+  if (full < Z) { for (let m = 0; m < 3; m++) groups.push([Z - 9 + m, Z - 6 + m, Z - 3 + m]); }
   return build(Z, groups, 3, "jump");
 }
 

@@ -21,7 +21,12 @@ import { type BlendMode, type Partition, partitionForStep } from "./partition.ts
 /** What the sampler needs from a denoiser (see `createDenoiser`). */
 export interface EpsModel {
   /** ε for a batch `[B, 3, H, W]` of host data. */
-  predict(x: Float32Array, t: Float32Array, k: Float32Array, shape: [number, number, number, number]): Promise<
+  predict(
+    x: Float32Array,
+    t: Float32Array,
+    k: Float32Array,
+    shape: [number, number, number, number],
+  ): Promise<
     Float32Array
   >;
   /** ε for a batch in a GPU buffer on `device`, written to `out`: no host round trip. */
@@ -130,7 +135,11 @@ export const INIT_STREAM = 0x7fffffff;
  *   cgIters: 5, jumpEvery: 2, rho: 0, lambda: 0, seed: 0 });
  * ```
  */
-export async function runSampler(inputs: SamplerInputs, config: SamplerConfig, options: RunOptions = {}): Promise<
+export async function runSampler(
+  inputs: SamplerInputs,
+  config: SamplerConfig,
+  options: RunOptions = {},
+): Promise<
   Float32Array
 > {
   const { gpu, A, model, y } = inputs;
@@ -144,7 +153,8 @@ export async function runSampler(inputs: SamplerInputs, config: SamplerConfig, o
 
   const x = gpu.buffer(n * 4, "x_t"), v = gpu.buffer(n * 4, "x0 [0,1]"), eps = gpu.buffer(n * 4, "eps");
   const aty = gpu.buffer(n * 4, "Aᵀy"), b = gpu.buffer(n * 4, "cg rhs");
-  const zb = useZtv ? gpu.buffer(n * 4, "admm z") : undefined, ub = useZtv ? gpu.buffer(n * 4, "admm u") : undefined;
+  const zb = useZtv ? gpu.buffer(n * 4, "admm z") : undefined,
+    ub = useZtv ? gpu.buffer(n * 4, "admm u") : undefined;
   const tmp = useZtv ? gpu.buffer(n * 4, "admm tmp") : undefined;
   const cg = new NormalCg(gpu, A);
   let batch: GPUBuffer | undefined, epsBatch: GPUBuffer | undefined, slicesBuf: GPUBuffer | undefined;
@@ -223,7 +233,11 @@ export async function runSampler(inputs: SamplerInputs, config: SamplerConfig, o
         await addDzt(gpu, tmp!, b, n, hw, 1, config.rho);
       }
       if (config.cgIters > 0) {
-        await cg.solve(v, useZtv ? b : aty, { iterations: config.cgIters, rho: config.rho, readResidual: false });
+        await cg.solve(v, useZtv ? b : aty, {
+          iterations: config.cgIters,
+          rho: config.rho,
+          readResidual: false,
+        });
       }
       if (useZtv) {
         await applyDz(gpu, v, tmp!, n, hw);

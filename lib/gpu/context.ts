@@ -100,7 +100,9 @@ export class GpuContext {
       const d = options.device;
       return new GpuContext(d, summarize(d.adapterInfo, d.limits), false);
     }
-    const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? "high-performance" });
+    const adapter = await gpu.requestAdapter({
+      powerPreference: options.powerPreference ?? "high-performance",
+    });
     if (!adapter) {
       throw new UserError(
         "no WebGPU adapter found: install a GPU driver or Mesa's software rasterizer (apt-get install mesa-vulkan-drivers)",
@@ -149,7 +151,13 @@ export class GpuContext {
 
   /** Copies host data into an existing buffer at a byte offset. */
   write(buffer: GPUBuffer, data: Float32Array | Uint32Array | Int32Array, byteOffset = 0): void {
-    this.device.queue.writeBuffer(buffer, byteOffset, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+    this.device.queue.writeBuffer(
+      buffer,
+      byteOffset,
+      data.buffer as ArrayBuffer,
+      data.byteOffset,
+      data.byteLength,
+    );
   }
 
   /** Reads `count` floats from `buffer` (starting at float `offset`) back to the host. */

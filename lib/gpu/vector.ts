@@ -62,7 +62,12 @@ export class VectorOps {
   }
 
   /** Queues `y = c·y + (a + b·s[slot])·x` over `n` elements. */
-  axpby(x: GPUBuffer, y: GPUBuffer, n: number, o: { a?: number; b?: number; slot?: number; c?: number }): Promise<void> {
+  axpby(
+    x: GPUBuffer,
+    y: GPUBuffer,
+    n: number,
+    o: { a?: number; b?: number; slot?: number; c?: number },
+  ): Promise<void> {
     return this.gpu.run(
       "vector",
       "axpby",
@@ -85,7 +90,9 @@ export class VectorOps {
 
   /** Sets slots from the host. */
   set(values: Record<number, number>): void {
-    for (const [k, v] of Object.entries(values)) this.gpu.write(this.scalars, new Float32Array([v]), Number(k) * 4);
+    for (const [k, v] of Object.entries(values)) {
+      this.gpu.write(this.scalars, new Float32Array([v]), Number(k) * 4);
+    }
   }
 
   /** Reads all slots back. */

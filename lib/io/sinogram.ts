@@ -24,7 +24,9 @@ export const SinogramMetaSchema = z.object({
     hi: z.number(),
     unit: z.enum(["HU", "attenuation", "unitless"]).optional(),
   }).default({ kind: "identity", lo: 0, hi: 1 }),
-  noise: z.object({ photons: z.number(), attenuation: z.number(), seed: z.number() }).nullable().default(null),
+  noise: z.object({ photons: z.number(), attenuation: z.number(), seed: z.number() }).nullable().default(
+    null,
+  ),
 });
 /** The sidecar's content. */
 export type SinogramMeta = z.infer<typeof SinogramMetaSchema>;
@@ -44,7 +46,11 @@ export async function writeSinogram(
   const [Z] = meta.imageShape;
   const A = meta.geometry.angles.length, D = meta.geometry.detectorCount;
   await writeVolumeFile(path, makeVolume(y, [Z, A, D]), options);
-  await writeFileAtomic(sidecarPath(path), new TextEncoder().encode(JSON.stringify(meta, null, 2) + "\n"), options);
+  await writeFileAtomic(
+    sidecarPath(path),
+    new TextEncoder().encode(JSON.stringify(meta, null, 2) + "\n"),
+    options,
+  );
 }
 
 /**
@@ -56,13 +62,18 @@ export async function writeSinogram(
  * const { y, meta } = await readSinogram("sino.nii.gz");
  * ```
  */
-export async function readSinogram(path: string, geometryPath?: string): Promise<{ y: Float32Array; meta: SinogramMeta }> {
+export async function readSinogram(
+  path: string,
+  geometryPath?: string,
+): Promise<{ y: Float32Array; meta: SinogramMeta }> {
   const gpath = geometryPath ?? sidecarPath(path);
   let text: string;
   try {
     text = await Deno.readTextFile(gpath);
   } catch {
-    throw new UserError(`geometry file ${gpath} not found: pass --geometry FILE.json (written by deno task simulate)`);
+    throw new UserError(
+      `geometry file ${gpath} not found: pass --geometry FILE.json (written by deno task simulate)`,
+    );
   }
   let raw: unknown;
   try {

@@ -20,7 +20,9 @@ export function encodeState(state: SamplerState, fingerprint: Record<string, unk
   const out = new Uint8Array(header.length + pad + parts.length * n * 4);
   out.set(header);
   out.fill(32, header.length, header.length + pad);
-  parts.forEach((a, i) => out.set(new Uint8Array(a.buffer, a.byteOffset, n * 4), header.length + pad + i * n * 4));
+  parts.forEach((a, i) =>
+    out.set(new Uint8Array(a.buffer, a.byteOffset, n * 4), header.length + pad + i * n * 4)
+  );
   return out;
 }
 
@@ -35,7 +37,11 @@ export function encodeState(state: SamplerState, fingerprint: Record<string, unk
  * console.log(decodeState(bytes, { steps: 10 }).step); // 3
  * ```
  */
-export function decodeState(bytes: Uint8Array, fingerprint: Record<string, unknown>, name = "state"): SamplerState {
+export function decodeState(
+  bytes: Uint8Array,
+  fingerprint: Record<string, unknown>,
+  name = "state",
+): SamplerState {
   const text = new TextDecoder().decode(bytes.subarray(0, Math.min(bytes.length, 65536)));
   if (!text.startsWith(MAGIC)) throw new UserError(`${name} is not a blendct state file`);
   const end = text.indexOf("\n", MAGIC.length);
@@ -51,12 +57,23 @@ export function decodeState(bytes: Uint8Array, fingerprint: Record<string, unkno
   const headerLen = new TextEncoder().encode(text.slice(0, end + 1)).length;
   const start = headerLen + ((4 - (headerLen % 4)) % 4);
   const n: number = head.n;
-  if (bytes.length < start + head.arrays * n * 4) throw new UserError(`${name} is truncated; delete it and rerun`);
+  if (bytes.length < start + head.arrays * n * 4) {
+    throw new UserError(`${name} is truncated; delete it and rerun`);
+  }
   const arr = (i: number) => new Float32Array(bytes.slice(start + i * n * 4, start + (i + 1) * n * 4).buffer);
-  return { step: head.step, x: arr(0), z: head.arrays > 1 ? arr(1) : undefined, u: head.arrays > 2 ? arr(2) : undefined };
+  return {
+    step: head.step,
+    x: arr(0),
+    z: head.arrays > 1 ? arr(1) : undefined,
+    u: head.arrays > 2 ? arr(2) : undefined,
+  };
 }
 
 /** Writes a state file atomically. */
-export function saveState(path: string, state: SamplerState, fingerprint: Record<string, unknown>): Promise<void> {
+export function saveState(
+  path: string,
+  state: SamplerState,
+  fingerprint: Record<string, unknown>,
+): Promise<void> {
   return writeFileAtomic(path, encodeState(state, fingerprint));
 }

@@ -26,13 +26,22 @@ export function formatDuration(seconds: number): string {
 }
 
 /** A progress line's text for `done` of `total` after `elapsed` seconds. */
-export function progressText(label: string, done: number, total: number, elapsed: number, unit: string, width = 24) {
+export function progressText(
+  label: string,
+  done: number,
+  total: number,
+  elapsed: number,
+  unit: string,
+  width = 24,
+) {
   const frac = total > 0 ? done / total : 1;
   const rate = elapsed > 0 ? done / elapsed : 0;
   const eta = rate > 0 ? (total - done) / rate : Infinity;
   const filled = Math.round(frac * width);
   const bar = "#".repeat(filled) + "-".repeat(width - filled);
-  const speed = rate >= 1 ? `${rate.toFixed(2)} ${unit}/s` : `${rate > 0 ? (1 / rate).toFixed(2) : "?"} s/${unit}`;
+  const speed = rate >= 1
+    ? `${rate.toFixed(2)} ${unit}/s`
+    : `${rate > 0 ? (1 / rate).toFixed(2) : "?"} s/${unit}`;
   return `${label} [${bar}] ${done}/${total} ${unit}s, ETA ${formatDuration(eta)}, ${speed}`;
 }
 

@@ -88,7 +88,13 @@ export function tv3d(x: Float32Array, shape: SliceShape): number {
 }
 
 /** The TV objective ½‖Ax − y‖² + λ‖∇x‖₁ given `Ax` already computed. */
-export function tvObjective(x: Float32Array, ax: Float32Array, y: Float32Array, shape: SliceShape, lambda: number): number {
+export function tvObjective(
+  x: Float32Array,
+  ax: Float32Array,
+  y: Float32Array,
+  shape: SliceShape,
+  lambda: number,
+): number {
   let d = 0;
   for (let i = 0; i < y.length; i++) d += (ax[i] - y[i]) ** 2;
   return 0.5 * d + lambda * tv3d(x, shape);

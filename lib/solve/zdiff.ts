@@ -24,7 +24,14 @@ export function addDzt(
 }
 
 /** Queues `y = y + b·D_zᵀD_z x`. */
-export function addLapZ(gpu: GpuContext, x: GPUBuffer, y: GPUBuffer, n: number, hw: number, b: number): Promise<void> {
+export function addLapZ(
+  gpu: GpuContext,
+  x: GPUBuffer,
+  y: GPUBuffer,
+  n: number,
+  hw: number,
+  b: number,
+): Promise<void> {
   return gpu.run("zdiff", "add_lapz", params(n, hw, 0, 0, { f: 0 }, { f: b }), [x, y], grid(n));
 }
 

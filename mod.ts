@@ -1,0 +1,102 @@
+/**
+ * blendct: sparse-view and limited-angle 3D CT reconstruction with a learned 3-slice diffusion prior
+ * (DiffusionBlend++), on WebGPU, in Deno.
+ *
+ * The API follows the seams of deepinv and diffusers: physics operators (`Projector`, geometries, FBP),
+ * solvers (`NormalCg`, `cgls`, `tvPdhg`), the denoiser (`createDenoiser`, model cards), the sampler
+ * (`runSampler`, partitions, schedules), and the task-level `reconstruct` that runs any method on the same
+ * data. Everything is importable by URL: no import map is needed.
+ *
+ * @example
+ * ```ts
+ * import { GpuContext, makeVolume, measure, reconstruct, sheppLogan3d, computeMetrics } from "./mod.ts";
+ * const gpu = await GpuContext.create();
+ * const truth = sheppLogan3d([4, 32, 32]);
+ * const shape = { Z: 4, H: 32, W: 32 };
+ * const { y, geometry } = await measure(gpu, truth.data, shape, { views: 16 });
+ * const x = await reconstruct(y, geometry, shape, { method: "cgls", iterations: 10 }, { gpu });
+ * const m = computeMetrics(makeVolume(x, [4, 32, 32]), truth);
+ * console.log(m.psnr.axial > 15); // true
+ * gpu.dispose();
+ * ```
+ * @module
+ */
+
+export { makeVolume, type MakeVolumeOptions, type Volume, voxelCount } from "./lib/volume.ts";
+export { UserError } from "./lib/errors.ts";
+export { VERSION } from "./lib/version.ts";
+export { Rng } from "./lib/random.ts";
+
+// GPU
+export { type AdapterSummary, GpuContext, type GpuContextOptions, loadShader } from "./lib/gpu/context.ts";
+export { VectorOps } from "./lib/gpu/vector.ts";
+
+// physics
+export {
+  angularStep,
+  defaultDetectorCount,
+  type Geometry,
+  limitedAngle,
+  type ParallelGeometry,
+  ParallelGeometrySchema,
+  type PresetOptions,
+  sparseView,
+} from "./lib/ct/geometry.ts";
+export { type LinearOperator, Projector, type SliceShape } from "./lib/ct/projector.ts";
+export { adjointRef, backprojectRef, forwardRef } from "./lib/ct/projector_ref.ts";
+export { fbp, FBP_FILTERS, type FbpFilter, type FbpOptions, filterTaps } from "./lib/ct/fbp.ts";
+export { acquisitionGeometry, type AcquisitionOptions, measure } from "./lib/ct/measure.ts";
+export { addPoissonNoise, type NoiseOptions } from "./lib/ct/simulate.ts";
+export { anatomicalPhantom, type Anatomy, huToUnit, sheppLogan3d } from "./lib/ct/phantom.ts";
+
+// solvers
+export { NormalCg } from "./lib/solve/cg.ts";
+export { cgls, type CglsOptions } from "./lib/solve/cgls.ts";
+export { tv3d, tvObjective, type TvOptions, tvPdhg } from "./lib/solve/tv.ts";
+
+// diffusion
+export { alphasCumprod, ddimTimes, DEFAULT_SCHEDULE, type LinearSchedule } from "./lib/diffusion/schedule.ts";
+export {
+  adjacentPartition,
+  type BlendMode,
+  jumpPartition,
+  type Partition,
+  partitionForStep,
+} from "./lib/diffusion/partition.ts";
+export {
+  type EpsModel,
+  type ProgressEvent,
+  runSampler,
+  type SamplerConfig,
+  type SamplerState,
+  type StepTimings,
+} from "./lib/diffusion/sampler.ts";
+export { loadModel, type ModelCard, ModelCardSchema } from "./lib/diffusion/card.ts";
+export { createDenoiser, type Denoiser } from "./lib/diffusion/denoiser.ts";
+export { openPrior, type Prior } from "./lib/diffusion/prior.ts";
+
+// tasks as functions
+export {
+  fromReferenceUnits,
+  isDiffusion,
+  type Method,
+  type MethodConfig,
+  METHODS,
+  reconstruct,
+  type ReconstructOptions,
+} from "./lib/reconstruct.ts";
+export { chooseMapping, fromUnit, type IntensityMapping, toUnit } from "./lib/intensity.ts";
+export { cropSlices, DEFAULT_CASE, resampleSlices } from "./lib/cases.ts";
+
+// data
+export { readNifti, writeNifti } from "./lib/io/nifti.ts";
+export { readNpy, readNpz, writeNpy } from "./lib/io/npy.ts";
+export { readDicomSeries } from "./lib/io/dicom.ts";
+export { loadSample, type SampleName, SAMPLES } from "./lib/io/samples.ts";
+export { readVolumeFile, writeFileAtomic, writeVolumeFile } from "./lib/io/files.ts";
+export { readSinogram, type SinogramMeta, writeSinogram } from "./lib/io/sinogram.ts";
+
+// metrics and reports
+export { computeMetrics, type Metrics, toUnitRange } from "./lib/metrics/index.ts";
+export { midPlanesPng, slicePng } from "./lib/report/png.ts";
+export { buildManifest } from "./lib/report/manifest.ts";
