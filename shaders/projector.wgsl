@@ -26,22 +26,31 @@ fn forward(@builtin(global_invocation_id) g: vec3<u32>) {
   let cx = 0.5 * f32(p.W - 1u); let cy = 0.5 * f32(p.H - 1u);
   let base = z * p.H * p.W;
   var acc = 0.0;
+  // march along the dominant axis; the two neighbours on the other axis get hat weights, and a neighbour
+  // outside the slice contributes 0 (select keeps the loop free of per-lane branches)
   if (abs(c) >= abs(s)) {
     for (var j = 0u; j < p.H; j++) {
       let f = (su - (f32(j) - cy) * s) / c + cx;
       let i0 = i32(floor(f));
-      for (var i = max(i0, 0); i <= min(i0 + 1, i32(p.W) - 1); i++) {
-        acc += hat(f - f32(i)) * src[base + j * p.W + u32(i)];
-      }
+      let row = base + j * p.W;
+      let w1 = f - f32(i0);
+      let ia = clamp(i0, 0, i32(p.W) - 1);
+      let ib = clamp(i0 + 1, 0, i32(p.W) - 1);
+      let va = select(0.0, src[row + u32(ia)], i0 >= 0 && i0 < i32(p.W));
+      let vb = select(0.0, src[row + u32(ib)], i0 + 1 >= 0 && i0 + 1 < i32(p.W));
+      acc += (1.0 - w1) * va + w1 * vb;
     }
     acc = acc / abs(c);
   } else {
     for (var i = 0u; i < p.W; i++) {
       let f = (su - (f32(i) - cx) * c) / s + cy;
       let j0 = i32(floor(f));
-      for (var j = max(j0, 0); j <= min(j0 + 1, i32(p.H) - 1); j++) {
-        acc += hat(f - f32(j)) * src[base + u32(j) * p.W + i];
-      }
+      let w1 = f - f32(j0);
+      let ja = clamp(j0, 0, i32(p.H) - 1);
+      let jb = clamp(j0 + 1, 0, i32(p.H) - 1);
+      let va = select(0.0, src[base + u32(ja) * p.W + i], j0 >= 0 && j0 < i32(p.H));
+      let vb = select(0.0, src[base + u32(jb) * p.W + i], j0 + 1 >= 0 && j0 + 1 < i32(p.H));
+      acc += (1.0 - w1) * va + w1 * vb;
     }
     acc = acc / abs(s);
   }
@@ -69,8 +78,18 @@ fn adjoint(@builtin(global_invocation_id) g: vec3<u32>) {
     let hi = min(i32(ceil(us + reach)), dmax);
     let row = (z * p.A + a) * p.D;
     var part = 0.0;
-    for (var u = lo; u <= hi; u++) {
-      part += hat((f32(u) - us) * q) * src[row + u32(u)];
+    if (p.ds >= 1.0) {
+      // m/ds <= 1: only the two bins around u* can be reached (uniform control flow)
+      let u0 = i32(floor(us));
+      let ua = clamp(u0, 0, dmax);
+      let ub = clamp(u0 + 1, 0, dmax);
+      let va = select(0.0, src[row + u32(ua)], u0 >= 0 && u0 <= dmax);
+      let vb = select(0.0, src[row + u32(ub)], u0 + 1 >= 0 && u0 + 1 <= dmax);
+      part = hat((f32(u0) - us) * q) * va + hat((f32(u0 + 1) - us) * q) * vb;
+    } else {
+      for (var u = lo; u <= hi; u++) {
+        part += hat((f32(u) - us) * q) * src[row + u32(u)];
+      }
     }
     acc += part / m;
   }

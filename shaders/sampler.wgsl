@@ -65,7 +65,9 @@ fn scatter(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups)
   eps_vol[i] = src_batch[owner[z] * p.hw + (i % p.hw)];
 }
 
-// --- Tweedie in [0, 1] units: v = ((x − √(1−ᾱ) ε) / √ᾱ + 1) / 2;  a = √ᾱ, b = √(1−ᾱ) ----------------------
+// --- Tweedie in [0, 1] units: v = clip(((x − √(1−ᾱ) ε) / √ᾱ + 1) / 2, 0, 1);  a = √ᾱ, b = √(1−ᾱ) ---------
+// Clipped to the data range before data consistency, as the reference code does (METHOD.md omits it): early,
+// high-noise estimates are far outside [0, 1], and 5 CG iterations cannot pull them back.
 @group(0) @binding(1) var<storage, read> xt: array<f32>;
 @group(0) @binding(2) var<storage, read> eps: array<f32>;
 @group(0) @binding(3) var<storage, read_write> v: array<f32>;
@@ -74,7 +76,7 @@ fn scatter(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups)
 fn tweedie(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
   let i = idx(g, nw);
   if (i >= p.n) { return; }
-  v[i] = 0.5 * ((xt[i] - p.b * eps[i]) / p.a + 1.0);
+  v[i] = clamp(0.5 * ((xt[i] - p.b * eps[i]) / p.a + 1.0), 0.0, 1.0);
 }
 
 // --- DDIM update: x = √ᾱ' (2v − 1) + √(1−ᾱ') (η ξ + √(1−η²) ε);  a = √ᾱ', b = √(1−ᾱ'), c = η ------------

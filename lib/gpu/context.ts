@@ -184,8 +184,9 @@ export class GpuContext {
     this.encoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
   }
 
-  /** Releases a buffer made by this context. */
+  /** Releases buffers made by this context (after submitting queued work that may still use them). */
   release(...buffers: (GPUBuffer | undefined)[]): void {
+    this.flush();
     for (const b of buffers) {
       if (b && this.#owned.delete(b)) b.destroy();
     }
