@@ -11,8 +11,26 @@ export { default as dicomParser } from "npm:dicom-parser@1.8.21";
 export { encode as encodePng } from "npm:fast-png@8.0.0";
 export { zipSync } from "npm:fflate@0.8.3";
 export { decode as decodePng } from "npm:fast-png@8.0.0";
-/** onnxruntime-web's WebGPU + wasm build, loaded on first use (the bare specifier lacks WebGPU). */
+/**
+ * onnxruntime-web's WebGPU + wasm build, loaded on first use (the bare specifier lacks WebGPU).
+ *
+ * @example
+ * ```ts
+ * import { importOrtWeb } from "./deps.ts";
+ * const ort = () => importOrtWeb(); // deferred: only the denoiser's web back end needs it
+ * console.log(typeof ort); // function
+ * ```
+ */
 export const importOrtWeb = () => import("npm:onnxruntime-web@1.30.0/webgpu");
-/** onnxruntime-node, loaded on first use: its native addon needs --allow-ffi and is absent in browsers. */
+/**
+ * onnxruntime-node, loaded on first use: its native addon needs --allow-ffi and is absent in browsers.
+ *
+ * @example
+ * ```ts
+ * import { importOrtNode } from "./deps.ts";
+ * const ort = () => importOrtNode(); // deferred: a static import would demand --allow-ffi of every user
+ * console.log(typeof ort); // function
+ * ```
+ */
 export const importOrtNode = () => import("npm:onnxruntime-node@1.30.0");
 export const ORT_VERSION = "1.30.0";

@@ -206,7 +206,7 @@ export async function run(args: string[]): Promise<void> {
   for (const r of rows) {
     const ms = 1000 / r.tripletsPerSecond;
     console.log(
-      `| ${r.runtime}${r.note ? ` (${r.note})` : ""} | ${r.batch} | ${r.tripletsPerSecond.toFixed(2)} | ${
+      `| ${r.runtime}${r.note ? ` (${r.note})` : ""} | ${r.batch} | ${r.tripletsPerSecond.toPrecision(3)} | ${
         ms.toFixed(0)
       } | ${r.calls} |`,
     );

@@ -52,7 +52,8 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / "ckpt.pt"
     base = 8 if args.tiny else args.base
-    mults = (1, 2) if args.tiny else (1, 2, 3, 4)
+    # four levels even when tiny: attention at the lowest level must stay small at 256² (32² tokens)
+    mults = (1, 1, 2, 2) if args.tiny else (1, 2, 3, 4)
     model = SliceUNet(base=base, mults=mults)
     ema = copy.deepcopy(model).requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)

@@ -34,7 +34,7 @@ export const NATIVE_DEFAULT_BATCH = 4;
 
 /** Options for {@linkcode createNativeEngine}. */
 export interface NativeEngineOptions {
-  /** Triplets per call; default {@linkcode NATIVE_DEFAULT_BATCH} at 256², scaled by area for other sizes. */
+  /** Triplets per call; default {@linkcode NATIVE_DEFAULT_BATCH} at 256², scaled by area (at most 64). */
   maxBatch?: number;
   /** Intra-op threads; default: onnxruntime's choice (all physical cores). */
   threads?: number;
@@ -89,7 +89,7 @@ export async function createNativeEngine(
     description: `onnxruntime-node ${ort.env.versions.node ?? "?"} cpu, ${threads}`,
     batchFor(height: number, width: number): number {
       if (options.maxBatch) return options.maxBatch;
-      return Math.max(1, Math.floor(NATIVE_DEFAULT_BATCH * (256 * 256) / (height * width)));
+      return Math.max(1, Math.min(64, Math.floor(NATIVE_DEFAULT_BATCH * (256 * 256) / (height * width))));
     },
     async run(x: Float32Array, t: Float32Array, k: Float32Array, shape: TripletShape): Promise<Float32Array> {
       const out = await session.run({

@@ -36,8 +36,8 @@ function loadOrtWeb(): Promise<OrtWeb> {
 }
 
 /**
- * Triplets per call for wasm when not overridden, at 256² (scaled by area otherwise): one thread gains
- * nothing from bigger batches, and wasm32's 4 GiB heap must hold every activation.
+ * Triplets per call for wasm when not overridden, at 256² (scaled by area otherwise, at most 64): batches
+ * amortize per-call overhead a little, while wasm32's 4 GiB heap must hold every activation.
  *
  * @example
  * ```ts
@@ -45,7 +45,7 @@ function loadOrtWeb(): Promise<OrtWeb> {
  * console.log(WASM_DEFAULT_BATCH >= 1); // true
  * ```
  */
-export const WASM_DEFAULT_BATCH = 2;
+export const WASM_DEFAULT_BATCH = 4;
 
 /**
  * The most triplets per WebGPU call whatever the limits say: beyond this the GPU is busy anyway and the
@@ -115,13 +115,15 @@ export async function createWebEngine(
 
   const batchFor = (height: number, width: number): number => {
     if (options.maxBatch) return options.maxBatch;
-    if (!device) return Math.max(1, Math.floor(WASM_DEFAULT_BATCH * (256 * 256) / (height * width)));
+    if (!device) {
+      return Math.max(1, Math.min(64, Math.floor(WASM_DEFAULT_BATCH * (256 * 256) / (height * width))));
+    }
     const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
     const fit = Math.floor(limit / largestTensorBytes(model.card, height, width));
     return Math.max(1, Math.min(WEBGPU_BATCH_CAP, fit));
   };
 
-  const feeds = (x: unknown, t: Float32Array, k: Float32Array, n: number) => ({
+  const feeds = (x: InstanceType<typeof ort.Tensor>, t: Float32Array, k: Float32Array, n: number) => ({
     x,
     t: new ort.Tensor("float32", t, [n]),
     k: new ort.Tensor("float32", k, [n]),

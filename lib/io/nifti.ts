@@ -314,7 +314,8 @@ export function writeNifti(volume: Volume, options: WriteNiftiOptions = {}): Uin
   } else {
     new Float32Array(out.buffer, 352, data.length).set(data);
   }
-  return options.gzip === false ? out : gzipSync(out);
+  // mtime 0: the same volume always gives the same bytes (reproducible runs compare files)
+  return options.gzip === false ? out : gzipSync(out, { mtime: 0 });
 }
 
 /** Exact for integer data in the int16 range; otherwise [min, max] spread over [-32767, 32767]. */

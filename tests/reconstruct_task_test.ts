@@ -1,0 +1,194 @@
+/**
+ * End-to-end runs of `tasks/reconstruct.ts` as a user runs it: a small phantom case with the tiny test
+ * model (fast), reproducibility, interruption and resume, and the bad inputs of the issue.
+ */
+import assert from "node:assert/strict";
+import { writeNpy } from "../lib/io/npy.ts";
+import { makeVolume } from "../lib/volume.ts";
+import { sheppLogan3d } from "../lib/ct/phantom.ts";
+
+const TASK = new URL("../tasks/reconstruct.ts", import.meta.url).pathname;
+const SIM = new URL("../tasks/simulate.ts", import.meta.url).pathname;
+const TINY = new URL("../fixtures/tiny-prior/tiny.json", import.meta.url).pathname;
+
+async function run(args: string[], cwd: string) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", TASK, ...args],
+    cwd,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+}
+
+/** A 9-slice 256² Shepp-Logan volume as .npy in a fresh folder. */
+async function setup(slices = 9): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "blendct-e2e-" });
+  const v = sheppLogan3d([slices, 256, 256]);
+  await Deno.writeFile(`${dir}/phantom.npy`, writeNpy(makeVolume(v.data, [slices, 256, 256])));
+  return dir;
+}
+
+const FAST = [
+  "--input",
+  "phantom.npy",
+  "--views",
+  "8",
+  "--model",
+  TINY,
+  "--backend",
+  "native",
+  "--steps",
+  "3",
+];
+
+Deno.test("reconstruct writes volume, preview, metrics and manifest; same seed gives the same bytes", async () => {
+  const dir = await setup();
+  try {
+    const a = await run([...FAST, "--out-dir", "a"], dir);
+    assert.equal(a.code, 0, a.stderr);
+    for (const f of ["recon.nii.gz", "preview.png", "metrics.json", "manifest.json"]) {
+      assert.ok((await Deno.stat(`${dir}/a/${f}`)).size > 0, f);
+    }
+    const metrics = JSON.parse(await Deno.readTextFile(`${dir}/a/metrics.json`));
+    assert.ok(metrics.fbp.psnr.axial > 10 && metrics["blend++"].psnr.coronal > 0);
+    const manifest = JSON.parse(await Deno.readTextFile(`${dir}/a/manifest.json`));
+    assert.equal(manifest.seed, 0);
+    assert.equal(manifest.model.name, "tiny");
+    assert.match(manifest.adapter.description, /./);
+    assert.ok(manifest.timingsSeconds["blend++_network"] >= 0);
+    assert.equal(manifest.config.resolved.steps, 3);
+    const b = await run([...FAST, "--out-dir", "b"], dir);
+    assert.equal(b.code, 0, b.stderr);
+    assert.deepEqual(
+      await Deno.readFile(`${dir}/a/recon.nii.gz`),
+      await Deno.readFile(`${dir}/b/recon.nii.gz`),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an interrupted run saves its state and --resume finishes it identically", async () => {
+  const dir = await setup();
+  try {
+    const args = [...FAST.slice(0, -1), "12"];
+    const full = await run([...args, "--out-dir", "full"], dir);
+    assert.equal(full.code, 0, full.stderr);
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", TASK, ...args, "--out-dir", "cut"],
+      cwd: dir,
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    // wait until the sampler has started stepping, then press Ctrl-C
+    const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    let seen = "";
+    while (!/ [1-9]\/12 steps/.test(seen)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += value;
+    }
+    child.kill("SIGINT");
+    while (!(await reader.read()).done) { /* drain */ }
+    const status = await child.status;
+    await child.stdout.cancel();
+    assert.equal(status.code, 2);
+    assert.ok((await Deno.stat(`${dir}/cut/state.bin`)).isFile, "state saved");
+    await assert.rejects(Deno.stat(`${dir}/cut/recon.nii.gz`), "no partial output");
+    const wrong = await run([...args.slice(0, -1), "13", "--out-dir", "cut", "--resume"], dir);
+    assert.equal(wrong.code, 2);
+    assert.match(wrong.stderr, /different configuration \(steps: 12 then, 13 now\)/);
+    const resumed = await run([...args, "--out-dir", "cut", "--resume"], dir);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.deepEqual(
+      await Deno.readFile(`${dir}/cut/recon.nii.gz`),
+      await Deno.readFile(`${dir}/full/recon.nii.gz`),
+    );
+    await assert.rejects(Deno.stat(`${dir}/cut/state.bin`), "state removed after success");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("bad inputs get one-line errors and exit code 2, and nothing is overwritten", async () => {
+  const dir = await setup(2);
+  try {
+    const before = await Deno.readFile(`${dir}/phantom.npy`);
+    const cases: [string[], RegExp][] = [
+      [["--input", "phantom.npy", "--model", TINY, "--steps", "2"], /at least 3 slices/],
+      [["--input", "missing.nii.gz", "--method", "fbp"], /does not exist/],
+      [["--input", "phantom.npy", "--views", "0"], /--views: must be at least 1/],
+      [["--input", "phantom.npy", "--angle-range", "400"], /--angle-range: must be in \(0, 360\]/],
+      [["--input", "phantom.npy", "--method", "magic"], /--method: must be one of/],
+      [["--input", "phantom.npy", "--method", "fbp", "--output", "phantom.npy"], /is the input/],
+      [["--input", "phantom.npy", "--method", "fbp", "--output", "nowhere/x.nii.gz"], /does not exist/],
+      [["--input", "phantom.npy", "--method", "fbp", "--resume"], /no saved state/],
+    ];
+    for (const [args, re] of cases) {
+      const r = await run(args, dir);
+      assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, re, args.join(" "));
+      assert.equal(r.stderr.trim().split("\n").filter((l) => l.startsWith("error:")).length, 1);
+    }
+    // a model whose image size differs from the slices: refused, or resampled with --resample
+    const small = makeVolume(sheppLogan3d([3, 64, 64]).data, [3, 64, 64]);
+    await Deno.writeFile(`${dir}/small.npy`, writeNpy(small));
+    const refused = await run(["--input", "small.npy", "--model", TINY, "--steps", "1"], dir);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /256x256 slices but small.npy has 64x64: pass --resample/);
+    const resampled = await run([
+      "--input",
+      "small.npy",
+      "--model",
+      TINY,
+      "--steps",
+      "1",
+      "--resample",
+      "--out-dir",
+      "r",
+    ], dir);
+    assert.equal(resampled.code, 0, resampled.stderr);
+    assert.match(resampled.stderr, /resampled 64x64 slices to 256x256/);
+    assert.deepEqual(await Deno.readFile(`${dir}/phantom.npy`), before);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a simulated sinogram reconstructs with its geometry; mismatched geometry is refused", async () => {
+  const dir = await setup(3);
+  try {
+    const sim = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", SIM, "--input", "phantom.npy", "--views", "6", "--output", "s.nii.gz"],
+      cwd: dir,
+      stderr: "piped",
+    }).output();
+    assert.equal(sim.code, 0, new TextDecoder().decode(sim.stderr));
+    const ok = await run([
+      "--sinogram",
+      "s.nii.gz",
+      "--method",
+      "cgls",
+      "--reference",
+      "phantom.npy",
+      "--out-dir",
+      "o",
+    ], dir);
+    assert.equal(ok.code, 0, ok.stderr);
+    const m = JSON.parse(await Deno.readTextFile(`${dir}/o/metrics.json`));
+    assert.ok(m.cgls.psnr.axial > m.fbp.psnr.axial - 3);
+    const g = JSON.parse(await Deno.readTextFile(`${dir}/s.geometry.json`));
+    g.geometry.angles = g.geometry.angles.slice(0, 4);
+    await Deno.writeTextFile(`${dir}/g4.json`, JSON.stringify(g));
+    const bad = await run(["--sinogram", "s.nii.gz", "--geometry", "g4.json", "--method", "fbp"], dir);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /has 6 views but the geometry lists 4 angles/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
