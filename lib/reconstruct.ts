@@ -36,7 +36,7 @@ export interface MethodConfig {
   filter?: FbpFilter;
   /** CGLS / TV iterations. Defaults 30 / 300. */
   iterations?: number;
-  /** TV weight for `tv`. Default 0.002. */
+  /** TV weight for `tv`. Default 0.05 (tuned on LIDC at 8 views; `evaluate` tunes it per setting). */
   tvLambda?: number;
   /** Sampler steps. Default 100 (`dds`: 50). */
   steps?: number;
@@ -149,7 +149,7 @@ export async function reconstruct(
       case "tv": {
         const total = config.iterations ?? 300;
         await tvPdhg(gpu, A, x, yb, {
-          lambda: config.tvLambda ?? 0.002,
+          lambda: config.tvLambda ?? 0.05,
           iterations: total,
           onIteration: async (k) => {
             if (k % 10 === 9 || k === total - 1) {

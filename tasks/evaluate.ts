@@ -41,7 +41,7 @@ const FLAGS = {
   "tv-lambdas": {
     type: "string",
     help: "TV weights to try per setting",
-    default: "0.0005,0.001,0.002,0.004,0.008",
+    default: "0.003,0.01,0.03,0.1,0.3",
   },
   "tv-iterations": { type: "string", help: "TV iterations", default: "300" },
   seed: { type: "string", help: "Seed", default: "0" },
@@ -58,7 +58,7 @@ const Schema = z.object({
   cases: list().default([`${DEFAULT_CASE.input}@${DEFAULT_CASE.slices}`]),
   steps: intFlag("steps").pipe(z.number().int().min(1).max(1000)).default(100),
   "tv-lambdas": list().transform((a) => a.map(Number)).pipe(z.array(z.number().positive()).min(1))
-    .default([0.0005, 0.001, 0.002, 0.004, 0.008]),
+    .default([0.003, 0.01, 0.03, 0.1, 0.3]),
   "tv-iterations": intFlag("tv-iterations").pipe(z.number().int().min(1)).default(300),
   seed: intFlag("seed").default(0),
   backend: z.enum(["auto", "webgpu", "wasm", "native"]).default("auto"),

@@ -48,7 +48,7 @@ const FLAGS = {
   "jump-every": { type: "string", help: "blend++: jump partition every N steps", default: "2" },
   rho: { type: "string", help: "z-TV ADMM penalty (blendct units)", default: "0 (dds: reference 10)" },
   lambda: { type: "string", help: "z-TV weight (blendct units)", default: "0 (dds: reference 0.04)" },
-  "tv-lambda": { type: "string", help: "tv: TV weight", default: "0.002" },
+  "tv-lambda": { type: "string", help: "tv: TV weight", default: "0.05" },
   iterations: { type: "string", help: "cgls / tv iterations", default: "30 / 300" },
   filter: { type: "string", help: `FBP filter: ${FBP_FILTERS.join(", ")}`, default: "ramp" },
   seed: { type: "string", help: "Seed of every random choice", default: "0" },

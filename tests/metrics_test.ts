@@ -235,3 +235,22 @@ Deno.test("256x256x133 metrics run in a few seconds", () => {
   assert.ok(ms < 10000, `took ${ms} ms`);
   console.log(`computeMetrics 256x256x133: ${ms.toFixed(0)} ms`);
 });
+
+Deno.test("per-plane means leave out slices whose reference is constant (empty air)", () => {
+  const shape: [number, number, number] = [4, 8, 8];
+  const ref = new Float32Array(4 * 64);
+  const rec = new Float32Array(4 * 64);
+  // slices 0..2 hold structure, slice 3 is empty in both: only the first three count in the axial mean
+  for (let i = 0; i < 3 * 64; i++) {
+    ref[i] = (i % 8) / 8;
+    rec[i] = ref[i] + 0.01;
+  }
+  const p = psnrPerPlane(makeVolume(rec, shape), makeVolume(ref, shape));
+  assert.ok(Math.abs(p.axial - 40) < 1e-3, `axial ${p.axial}`);
+  const all = psnrPerPlane(makeVolume(rec, shape), makeVolume(ref, shape), { keepEmptySlices: true });
+  assert.ok(Math.abs(all.axial - (3 * 40 + 100) / 4) < 1e-3);
+  const s = ssimPerPlane(makeVolume(rec, shape), makeVolume(ref, shape));
+  const sAll = ssimPerPlane(makeVolume(rec, shape), makeVolume(ref, shape), { keepEmptySlices: true });
+  assert.ok(s.axial < 1);
+  assert.ok(Math.abs(sAll.axial - (3 * s.axial + 1) / 4) < 1e-9);
+});

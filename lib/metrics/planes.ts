@@ -133,3 +133,21 @@ export function checkSameShape(a: Volume, b: Volume): void {
     throw new RangeError(`volume shapes differ: ${a.shape.join("x")} vs ${b.shape.join("x")}`);
   }
 }
+
+/**
+ * Indices of the slices of `plane` whose reference (clipped to [0, 1]) is not constant; all indices when
+ * `keepAll` or when every slice is constant. Per-plane means skip constant slices: they carry no structure
+ * and a perfect one would count as an infinite (capped) PSNR or an SSIM of 1.
+ */
+export function informativeSlices(reference: Volume, plane: Plane, keepAll = false): number[] {
+  const l = planeLayout(reference.shape, plane);
+  const all = Array.from({ length: l.count }, (_, k) => k);
+  if (keepAll) return all;
+  const s = new Float64Array(l.width * l.height);
+  const kept = all.filter((k) => {
+    extractSlice(reference, plane, k, { clip: true, out: s });
+    for (let i = 1; i < s.length; i++) if (s[i] !== s[0]) return true;
+    return false;
+  });
+  return kept.length ? kept : all;
+}

@@ -12,7 +12,15 @@
  * @module
  */
 import type { Volume } from "../volume.ts";
-import { checkSameShape, extractSlice, type PerPlane, type Plane, planeLayout, PLANES } from "./planes.ts";
+import {
+  checkSameShape,
+  extractSlice,
+  informativeSlices,
+  type PerPlane,
+  type Plane,
+  planeLayout,
+  PLANES,
+} from "./planes.ts";
 
 /** Options for {@linkcode psnr2d}. */
 export interface Psnr2dOptions {
@@ -52,10 +60,15 @@ export interface PsnrPerPlaneOptions {
   maxDb?: number;
   /** Planes to compute. Default all three; others come back as `NaN`. */
   planes?: readonly Plane[];
+  /** Average over constant reference slices too. Default false. */
+  keepEmptySlices?: boolean;
 }
 
 /**
- * Mean per-slice PSNR (data range 1, both volumes clipped to [0, 1]) for each plane.
+ * Mean per-slice PSNR (data range 1, both volumes clipped to [0, 1]) for each plane. Slices whose reference
+ * is constant (empty air outside the body) are left out of the mean unless `keepEmptySlices`: a perfect
+ * empty slice would count as `maxDb` and swamp the mean (their voxels still count in the other planes).
+ * When every slice is constant, all are used.
  *
  * @example
  * ```ts
@@ -78,13 +91,14 @@ export function psnrPerPlane(
     const l = planeLayout(reference.shape, plane);
     const a = new Float64Array(l.width * l.height);
     const b = new Float64Array(l.width * l.height);
+    const kept = informativeSlices(reference, plane, options.keepEmptySlices);
     let sum = 0;
-    for (let k = 0; k < l.count; k++) {
+    for (const k of kept) {
       extractSlice(recon, plane, k, { clip: true, out: a });
       extractSlice(reference, plane, k, { clip: true, out: b });
       sum += psnr2d(a, b, { dataRange: 1, maxDb: options.maxDb });
     }
-    result[plane] = sum / l.count;
+    result[plane] = sum / kept.length;
   }
   return result;
 }

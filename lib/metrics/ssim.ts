@@ -21,6 +21,7 @@ import type { Volume } from "../volume.ts";
 import {
   checkSameShape,
   extractSlice,
+  informativeSlices,
   type PerPlane,
   type Plane,
   planeLayout,
@@ -264,6 +265,8 @@ export function ssim2d(
 export interface SsimPerPlaneOptions extends SsimOptions {
   /** Planes to compute. Default all three; others come back as `NaN`. */
   planes?: readonly Plane[];
+  /** Average over constant reference slices too (see `informativeSlices`). Default false. */
+  keepEmptySlices?: boolean;
 }
 
 /**
@@ -298,13 +301,14 @@ export function ssimPerPlane(
     if (l.width < d || l.height < d) continue;
     const a = new Float64Array(l.width * l.height);
     const b = new Float64Array(l.width * l.height);
+    const kept = informativeSlices(reference, plane, options.keepEmptySlices);
     let sum = 0;
-    for (let k = 0; k < l.count; k++) {
+    for (const k of kept) {
       extractSlice(recon, plane, k, { clip: true, out: a });
       extractSlice(reference, plane, k, { clip: true, out: b });
       sum += ssimCore(a, b, l.width, l.height, win, c1, c2, ws);
     }
-    result[plane] = sum / l.count;
+    result[plane] = sum / kept.length;
   }
   return result;
 }
