@@ -16,7 +16,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> partial: array<f32>;
 
 const RW: u32 = 256u;   // reduction workgroup size
-const PER: u32 = 16u;   // elements per thread in the first pass
+const PER: u32 = 256u;   // elements per thread in the first pass (fewer workgroups: barriers are costly on CPU adapters)
 var<workgroup> tree: array<f32, 256>;
 
 fn reduce_tree(t: u32) {
@@ -74,18 +74,22 @@ fn ratio(@builtin(global_invocation_id) g: vec3<u32>) {
 @group(0) @binding(2) var<storage, read_write> ay: array<f32>;
 @group(0) @binding(3) var<storage, read> as_: array<f32>;
 
+// Each invocation updates 4 consecutive elements: per-invocation overhead dominates on CPU adapters.
 @compute @workgroup_size(64)
 fn axpby(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
-  let i = g.x + g.y * nw.x * 64u;
-  if (i >= p.n) { return; }
+  let base = 4u * (g.x + g.y * nw.x * 64u);
   let k = p.a + p.b * as_[p.slot];
-  ay[i] = p.c * ay[i] + k * ax[i];
+  for (var i = base; i < min(base + 4u, p.n); i++) {
+    ay[i] = p.c * ay[i] + k * ax[i];
+  }
 }
 
 // --- y = x + s[slot] * y  (CG's p = r + beta p) -----------------------------------------------------------
 @compute @workgroup_size(64)
 fn xpby(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
-  let i = g.x + g.y * nw.x * 64u;
-  if (i >= p.n) { return; }
-  ay[i] = ax[i] + (p.a + p.b * as_[p.slot]) * ay[i];
+  let base = 4u * (g.x + g.y * nw.x * 64u);
+  let k = p.a + p.b * as_[p.slot];
+  for (var i = base; i < min(base + 4u, p.n); i++) {
+    ay[i] = ax[i] + k * ay[i];
+  }
 }

@@ -1,6 +1,6 @@
 /**
  * `deno task reconstruct [--views 8] [--method blend++] [...]`: the main job. With no flag it reconstructs
- * the bundled default case (45 slices of the LIDC chest CT, never seen in training) from 8 simulated views
+ * the bundled default case (36 slices of the LIDC chest CT, never seen in training) from 8 simulated views
  * and writes the volume, a preview PNG, metrics.json and manifest.json to `out/`.
  * @module
  */
@@ -33,7 +33,7 @@ const FLAGS = {
   slices: {
     type: "string",
     help: "Slice range A:B of the input (end exclusive)",
-    default: "all (default case: 44:89)",
+    default: "all (default case: 48:84)",
   },
   views: { type: "string", help: "Number of views", default: "8" },
   "angle-range": {
@@ -73,7 +73,7 @@ const FLAGS = {
 const pos = (name: string) => intFlag(name).pipe(z.number().int().min(1, "must be at least 1"));
 const Schema = z.object({
   input: z.string().optional(),
-  slices: z.string().regex(/^\d+:\d+$/, "must be A:B, e.g. 44:89").optional(),
+  slices: z.string().regex(/^\d+:\d+$/, "must be A:B, e.g. 48:84").optional(),
   views: pos("views").default(8),
   "angle-range": numberFlag("angle-range").pipe(
     z.number().gt(0, "must be in (0, 360]").max(360, "must be in (0, 360]"),

@@ -120,7 +120,11 @@ export class Projector implements LinearOperator {
       const nz = Math.min(this.slab, Z - z0);
       const s: Binding = { buffer: src, offset: z0 * srcPer * 4, size: nz * srcPer * 4 };
       const d: Binding = { buffer: dst, offset: z0 * dstPer * 4, size: nz * dstPer * 4 };
-      const wg: [number, number, number] = entry === "forward" ? [groups(D), A, nz] : [groups(W), H, nz];
+      const wg: [number, number, number] = entry === "forward"
+        ? [groups(Math.ceil(D / 4)), A, nz] // 4 bins per invocation
+        : entry === "adjoint"
+        ? [groups(Math.ceil(W / 4)), H, nz] // 4 pixels per invocation
+        : [groups(W), H, nz];
       await this.gpu.run(
         "projector",
         entry,

@@ -5,7 +5,7 @@
  */
 import { type GpuContext, params } from "./context.ts";
 
-const RW = 256, PER = 16;
+const RW = 256, PER = 256;
 
 /** A 2D workgroup grid covering `n` invocations of a 64-wide kernel (1D grids stop at 65535 groups). */
 export function grid(n: number, width = 64): [number, number] {
@@ -73,7 +73,7 @@ export class VectorOps {
       "axpby",
       params(n, o.slot ?? 0, 0, 0, { f: o.a ?? 0 }, { f: o.b ?? 0 }, { f: o.c ?? 1 }),
       [x, y, this.scalars],
-      grid(n),
+      grid(Math.ceil(n / 4)),
     );
   }
 
@@ -84,7 +84,7 @@ export class VectorOps {
       "xpby",
       params(n, o.slot ?? 0, 0, 0, { f: o.a ?? 0 }, { f: o.b ?? 0 }),
       [x, y, this.scalars],
-      grid(n),
+      grid(Math.ceil(n / 4)),
     );
   }
 
