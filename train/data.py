@@ -139,7 +139,13 @@ class TripletSampler:
     def __init__(self, seed, crop=96, pool=12):
         self.rng = np.random.default_rng(seed)
         self.crop = crop
-        self.real = {"headsq": load_headsq(), "stent": load_stent(), "mri": load_mri_head()}
+        self.real = {}
+        for name, load in (("headsq", load_headsq), ("stent", load_stent), ("mri", load_mri_head)):
+            try:
+                self.real[name] = load()
+            except (OSError, SystemExit, ImportError) as e:
+                # a missing source narrows the training data; say so instead of failing
+                print(f"warning: training source {name} unavailable ({e}); using the others", flush=True)
         self.pool_size = pool
         self.pool = [self._new_phantom() for _ in range(pool)]
         self.drawn = 0
@@ -166,12 +172,16 @@ class TripletSampler:
 
     def sample(self):
         r = self.rng
-        u = r.uniform()
-        if u < 0.5:
+        # source weights: procedural 0.5, stent 0.18, headsq 0.12, MRI pseudo-CT 0.2 (renormalized over the
+        # sources present)
+        names = ["phantom"] + [n for n in ("stent", "headsq", "mri") if n in self.real]
+        w = np.array([{"phantom": 0.5, "stent": 0.18, "headsq": 0.12, "mri": 0.2}[n] for n in names])
+        src = names[int(r.choice(len(names), p=w / w.sum()))]
+        if src == "phantom":
             vol, stride, clipped = self.pool[int(r.integers(self.pool_size))], 1, False
-        elif u < 0.68:
+        elif src == "stent":
             vol, stride, clipped = self.real["stent"], int(r.integers(1, 3)), True
-        elif u < 0.8:
+        elif src == "headsq":
             vol, stride, clipped = self.real["headsq"], 1, False
         else:
             vol, stride, clipped = self.real["mri"], int(r.integers(2, 4)), False
