@@ -37,7 +37,7 @@ const FLAGS = {
     help: "Comma-separated VOLUME[@A:B] inputs",
     default: `${DEFAULT_CASE.input}@${DEFAULT_CASE.slices}`,
   },
-  steps: { type: "string", help: "Diffusion steps (blend, blend++; dds uses 50)", default: "100" },
+  steps: { type: "string", help: "Diffusion steps (blend, blend++; dds uses 50)", default: "80" },
   "tv-lambdas": {
     type: "string",
     help: "TV weights to try per setting",
@@ -56,7 +56,7 @@ const Schema = z.object({
   methods: list().pipe(z.array(z.enum(METHODS, { error: `methods must be among ${METHODS.join(",")}` })))
     .default([...METHODS]),
   cases: list().default([`${DEFAULT_CASE.input}@${DEFAULT_CASE.slices}`]),
-  steps: intFlag("steps").pipe(z.number().int().min(1).max(1000)).default(100),
+  steps: intFlag("steps").pipe(z.number().int().min(1).max(1000)).default(80),
   "tv-lambdas": list().transform((a) => a.map(Number)).pipe(z.array(z.number().positive()).min(1))
     .default([0.003, 0.01, 0.03, 0.1, 0.3]),
   "tv-iterations": intFlag("tv-iterations").pipe(z.number().int().min(1)).default(300),

@@ -42,7 +42,7 @@ const FLAGS = {
   },
   noise: { type: "string", help: "Incident photons per ray (Poisson noise); noiseless if absent" },
   method: { type: "string", help: `One of ${METHODS.join(", ")}`, default: "blend++" },
-  steps: { type: "string", help: "Sampler steps (DDIM)", default: "100 (dds: 50)" },
+  steps: { type: "string", help: "Sampler steps (DDIM)", default: "80 (dds: 50)" },
   "cg-iters": { type: "string", help: "CG iterations of data consistency per step", default: "5" },
   eta: { type: "string", help: "DDIM eta", default: "0.85" },
   "jump-every": { type: "string", help: "blend++: jump partition every N steps", default: "2" },
