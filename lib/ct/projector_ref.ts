@@ -28,6 +28,43 @@ export function trigTable(angles: readonly number[]): Float32Array {
 }
 
 /**
+ * Visits every nonzero Joseph weight of one ray: `visit(pixel, weight)` for ray (angle `a`, bin `u`) of a
+ * `H`×`W` slice. Forward and adjoint references both walk these weights, so they are each other's transpose
+ * by construction and independent of the kernels' closed-form gathers.
+ */
+function rayWeights(
+  trig: Float32Array,
+  a: number,
+  u: number,
+  g: ParallelGeometry,
+  H: number,
+  W: number,
+  visit: (pixel: number, weight: number) => void,
+): void {
+  const D = g.detectorCount;
+  const c = trig[2 * a], s = trig[2 * a + 1];
+  const su = (u - (D - 1) / 2) * g.detectorSpacing;
+  const cx = (W - 1) / 2, cy = (H - 1) / 2;
+  if (Math.abs(c) >= Math.abs(s)) {
+    for (let j = 0; j < H; j++) {
+      const f = (su - (j - cy) * s) / c + cx;
+      const i0 = Math.floor(f);
+      for (let i = Math.max(i0, 0); i <= Math.min(i0 + 1, W - 1); i++) {
+        visit(j * W + i, hat(f - i) / Math.abs(c));
+      }
+    }
+  } else {
+    for (let i = 0; i < W; i++) {
+      const f = (su - (i - cx) * c) / s + cy;
+      const j0 = Math.floor(f);
+      for (let j = Math.max(j0, 0); j <= Math.min(j0 + 1, H - 1); j++) {
+        visit(j * W + i, hat(f - j) / Math.abs(s));
+      }
+    }
+  }
+}
+
+/**
  * Reference forward projection `y = A x` of slices `[Z][H][W]` into sinograms `[Z][A][D]`.
  *
  * @example
@@ -41,36 +78,15 @@ export function trigTable(angles: readonly number[]): Float32Array {
  */
 export function forwardRef(x: Float32Array, g: ParallelGeometry, shape: SliceShape): Float32Array {
   const { Z, H, W } = shape;
-  const A = g.angles.length, D = g.detectorCount, ds = g.detectorSpacing;
+  const A = g.angles.length, D = g.detectorCount;
   const trig = trigTable(g.angles);
   const y = new Float32Array(Z * A * D);
-  const cx = (W - 1) / 2, cy = (H - 1) / 2, cu = (D - 1) / 2;
   for (let z = 0; z < Z; z++) {
     const base = z * H * W;
     for (let a = 0; a < A; a++) {
-      const c = trig[2 * a], s = trig[2 * a + 1];
       for (let u = 0; u < D; u++) {
-        const su = (u - cu) * ds;
         let acc = 0;
-        if (Math.abs(c) >= Math.abs(s)) {
-          for (let j = 0; j < H; j++) {
-            const f = (su - (j - cy) * s) / c + cx;
-            const i0 = Math.floor(f);
-            for (let i = Math.max(i0, 0); i <= Math.min(i0 + 1, W - 1); i++) {
-              acc += hat(f - i) * x[base + j * W + i];
-            }
-          }
-          acc /= Math.abs(c);
-        } else {
-          for (let i = 0; i < W; i++) {
-            const f = (su - (i - cx) * c) / s + cy;
-            const j0 = Math.floor(f);
-            for (let j = Math.max(j0, 0); j <= Math.min(j0 + 1, H - 1); j++) {
-              acc += hat(f - j) * x[base + j * W + i];
-            }
-          }
-          acc /= Math.abs(s);
-        }
+        rayWeights(trig, a, u, g, H, W, (k, w) => acc += w * x[base + k]);
         y[(z * A + a) * D + u] = acc;
       }
     }
@@ -93,35 +109,15 @@ export function forwardRef(x: Float32Array, g: ParallelGeometry, shape: SliceSha
  */
 export function adjointRef(y: Float32Array, g: ParallelGeometry, shape: SliceShape): Float32Array {
   const { Z, H, W } = shape;
-  const A = g.angles.length, D = g.detectorCount, ds = g.detectorSpacing;
+  const A = g.angles.length, D = g.detectorCount;
   const trig = trigTable(g.angles);
   const x = new Float64Array(Z * H * W);
-  const cx = (W - 1) / 2, cy = (H - 1) / 2, cu = (D - 1) / 2;
   for (let z = 0; z < Z; z++) {
     const base = z * H * W;
     for (let a = 0; a < A; a++) {
-      const c = trig[2 * a], s = trig[2 * a + 1];
       for (let u = 0; u < D; u++) {
         const v = y[(z * A + a) * D + u];
-        if (v === 0) continue;
-        const su = (u - cu) * ds;
-        if (Math.abs(c) >= Math.abs(s)) {
-          for (let j = 0; j < H; j++) {
-            const f = (su - (j - cy) * s) / c + cx;
-            const i0 = Math.floor(f);
-            for (let i = Math.max(i0, 0); i <= Math.min(i0 + 1, W - 1); i++) {
-              x[base + j * W + i] += (hat(f - i) * v) / Math.abs(c);
-            }
-          }
-        } else {
-          for (let i = 0; i < W; i++) {
-            const f = (su - (i - cx) * c) / s + cy;
-            const j0 = Math.floor(f);
-            for (let j = Math.max(j0, 0); j <= Math.min(j0 + 1, H - 1); j++) {
-              x[base + j * W + i] += (hat(f - j) * v) / Math.abs(s);
-            }
-          }
-        }
+        if (v !== 0) rayWeights(trig, a, u, g, H, W, (k, w) => x[base + k] += w * v);
       }
     }
   }
