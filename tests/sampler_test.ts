@@ -137,4 +137,47 @@ Deno.test("the same seed gives the same bytes; a resumed run equals the uninterr
   A.dispose();
 });
 
+Deno.test("on WebGPU the sampler keeps triplets on the device and matches the native back end", async () => {
+  const { createDenoiser } = await import("../lib/diffusion/denoiser.ts");
+  const { loadModel } = await import("../lib/diffusion/card.ts");
+  const tiny = await loadModel(new URL("../fixtures/tiny-prior/tiny.json", import.meta.url));
+  let web;
+  try {
+    web = await createDenoiser(tiny, { backend: "webgpu" });
+  } catch (e) {
+    console.log(`skipping WebGPU sampler test: ${(e as Error).message}`);
+    return;
+  }
+  const native = await createDenoiser(tiny, { backend: "native" });
+  const Z = 9, N = 32;
+  const truth = phantom(Z, N);
+  const cfg = { ...base, steps: 2, cgIters: 1 };
+  const run = async (model: EpsModel, ctx: GpuContext) => {
+    const A = await Projector.create(ctx, sparseView(4, { imageSize: N }), { Z, H: N, W: N });
+    const y = ctx.upload(forwardRef(truth, A.geometry, A.shape));
+    const out = await runSampler({ gpu: ctx, A, model, y }, cfg);
+    ctx.release(y);
+    A.dispose();
+    return out;
+  };
+  // the web denoiser's device is the one blendct's kernels must use for predictGpu to apply
+  const shared = await GpuContext.create({ device: web.device });
+  let gpuCalls = 0;
+  const counting: EpsModel = {
+    device: web.device,
+    predict: (x, t, k, s) => web.predict(x, t, k, s),
+    predictGpu: (x, t, k, s, o) => {
+      gpuCalls++;
+      return web.predictGpu!(x, t, k, s, o);
+    },
+  };
+  const a = await run(counting, shared);
+  const b = await run(native, gpu);
+  assert.equal(gpuCalls, 2, "one on-device call per step");
+  assert.ok(relErr(a, b) < 1e-3, `webgpu vs native ${relErr(a, b)}`);
+  shared.dispose();
+  await web.dispose();
+  await native.dispose();
+});
+
 Deno.test("sampler tests release the device", () => gpu.dispose());

@@ -180,19 +180,20 @@ export async function runSampler(
       u: useZtv ? await gpu.download(ub!, n) : undefined,
     });
     let stepDone = start;
-    let maxGroups = 0;
+    let groupsAllocated = 0;
     for (let i = start; i < times.length; i++) {
       const t0 = performance.now();
       const t = times[i];
       const part = partitionForStep(config.mode, i, Z, new Rng(`${seed}:partition:${i}`), config.jumpEvery);
       const G = part.gaps.length;
-      if (G > maxGroups) {
+      // exact sizes: the WebGPU denoiser binds whole buffers as tensors
+      if (G !== groupsAllocated) {
         gpu.release(batch, epsBatch, slicesBuf, ownerBuf);
         batch = gpu.buffer(G * 3 * hw * 4, "triplets");
         epsBatch = gpu.buffer(G * 3 * hw * 4, "eps triplets");
         slicesBuf = gpu.buffer(G * 3 * 4, "slices");
         ownerBuf = gpu.buffer(Z * 4, "owner");
-        maxGroups = G;
+        groupsAllocated = G;
       }
       gpu.write(slicesBuf!, part.slices);
       gpu.write(ownerBuf!, part.owner);
