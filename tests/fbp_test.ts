@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { GpuContext } from "../lib/gpu/context.ts";
 import { Projector } from "../lib/ct/projector.ts";
 import { fbp, FBP_FILTERS, filterRowsRef, filterTaps } from "../lib/ct/fbp.ts";
-import { angularStep, limitedAngle, sparseView } from "../lib/ct/geometry.ts";
+import { angularStep, defaultDetectorCount, limitedAngle, sparseView } from "../lib/ct/geometry.ts";
 import { sheppLogan3d } from "../lib/ct/phantom.ts";
 import { psnrPerPlane } from "../lib/metrics/psnr.ts";
 import { makeVolume } from "../lib/volume.ts";
@@ -13,7 +13,13 @@ const gpu = await GpuContext.create();
 Deno.test("180-view FBP of a 3D Shepp-Logan phantom reaches 30 dB", async () => {
   const N = 128, Z = 8;
   const phantom = sheppLogan3d([Z, N, N]);
-  const g = sparseView(180, { imageSize: N });
+  // half-pixel bins: with 1-pixel bins the projections of the pixel-sampled phantom alias and ramp FBP stops
+  // at 27 dB (128²) / 29 dB (256²); 0.5-pixel bins give 34 dB
+  const g = sparseView(180, {
+    imageSize: N,
+    detectorSpacing: 0.5,
+    detectorCount: 2 * defaultDetectorCount(N),
+  });
   const A = await Projector.create(gpu, g, { Z, H: N, W: N });
   const sino = await A.project(phantom.data);
   for (const filter of ["ramp", "shepp-logan"] as const) {
