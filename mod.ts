@@ -24,11 +24,18 @@
 
 export { makeVolume, type MakeVolumeOptions, type Volume, voxelCount } from "./lib/volume.ts";
 export { UserError } from "./lib/errors.ts";
+export type { SafeParseResult, Schema, SchemaIssue } from "./lib/schema.ts";
 export { VERSION } from "./lib/version.ts";
-export { Rng } from "./lib/random.ts";
+export { type FillNormalOptions, Rng } from "./lib/random.ts";
 
 // GPU
-export { type AdapterSummary, GpuContext, type GpuContextOptions, loadShader } from "./lib/gpu/context.ts";
+export {
+  type AdapterSummary,
+  type Binding,
+  GpuContext,
+  type GpuContextOptions,
+  loadShader,
+} from "./lib/gpu/context.ts";
 export { VectorOps } from "./lib/gpu/vector.ts";
 
 // physics
@@ -47,7 +54,15 @@ export { adjointRef, backprojectRef, forwardRef } from "./lib/ct/projector_ref.t
 export { fbp, FBP_FILTERS, type FbpFilter, type FbpOptions, filterTaps } from "./lib/ct/fbp.ts";
 export { acquisitionGeometry, type AcquisitionOptions, measure } from "./lib/ct/measure.ts";
 export { addPoissonNoise, type NoiseOptions } from "./lib/ct/simulate.ts";
-export { anatomicalPhantom, type Anatomy, huToUnit, sheppLogan3d } from "./lib/ct/phantom.ts";
+export {
+  anatomicalPhantom,
+  type AnatomicalPhantomOptions,
+  type Anatomy,
+  huToUnit,
+  type HuToUnitOptions,
+  sheppLogan3d,
+  type SheppLoganOptions,
+} from "./lib/ct/phantom.ts";
 
 // solvers
 export { NormalCg } from "./lib/solve/cg.ts";
@@ -66,14 +81,29 @@ export {
 export {
   type EpsModel,
   type ProgressEvent,
+  type RunOptions,
   runSampler,
   type SamplerConfig,
+  type SamplerInputs,
   type SamplerState,
   type StepTimings,
 } from "./lib/diffusion/sampler.ts";
-export { loadModel, type ModelCard, ModelCardSchema } from "./lib/diffusion/card.ts";
-export { createDenoiser, type Denoiser } from "./lib/diffusion/denoiser.ts";
-export { openPrior, type Prior } from "./lib/diffusion/prior.ts";
+export {
+  type LoadedModel,
+  loadModel,
+  type LoadModelOptions,
+  type ModelCard,
+  ModelCardSchema,
+} from "./lib/diffusion/card.ts";
+export {
+  type Backend,
+  type BackendChoice,
+  createDenoiser,
+  type Denoiser,
+  type DenoiserOptions,
+  type TripletShape,
+} from "./lib/diffusion/denoiser.ts";
+export { openPrior, type OpenPriorOptions, type Prior } from "./lib/diffusion/prior.ts";
 
 // tasks as functions
 export {
@@ -85,18 +115,60 @@ export {
   reconstruct,
   type ReconstructOptions,
 } from "./lib/reconstruct.ts";
-export { chooseMapping, fromUnit, type IntensityMapping, toUnit } from "./lib/intensity.ts";
+export {
+  chooseMapping,
+  fromUnit,
+  type IntensityMapping,
+  type MappingOptions,
+  toUnit,
+} from "./lib/intensity.ts";
 export { cropSlices, DEFAULT_CASE, resampleSlices } from "./lib/cases.ts";
 
 // data
-export { readNifti, writeNifti } from "./lib/io/nifti.ts";
-export { readNpy, readNpz, writeNpy } from "./lib/io/npy.ts";
-export { readDicomSeries } from "./lib/io/dicom.ts";
-export { loadSample, type SampleName, SAMPLES } from "./lib/io/samples.ts";
-export { readVolumeFile, writeFileAtomic, writeVolumeFile } from "./lib/io/files.ts";
+export { readNifti, type ReadNiftiOptions, writeNifti, type WriteNiftiOptions } from "./lib/io/nifti.ts";
+export {
+  type NpyArray,
+  type NpyData,
+  type NpyDtype,
+  readNpy,
+  type ReadNpyOptions,
+  readNpz,
+  writeNpy,
+} from "./lib/io/npy.ts";
+export { type DicomFile, type ReadDicomOptions, readDicomSeries } from "./lib/io/dicom.ts";
+export {
+  loadSample,
+  type LoadSampleOptions,
+  type SampleInfo,
+  type SampleName,
+  SAMPLES,
+} from "./lib/io/samples.ts";
+export {
+  readVolumeFile,
+  type ReadVolumeFileOptions,
+  writeFileAtomic,
+  type WriteFileOptions,
+  writeVolumeFile,
+  type WriteVolumeFileOptions,
+} from "./lib/io/files.ts";
 export { readSinogram, type SinogramMeta, writeSinogram } from "./lib/io/sinogram.ts";
 
 // metrics and reports
-export { computeMetrics, type Metrics, toUnitRange } from "./lib/metrics/index.ts";
-export { midPlanesPng, slicePng } from "./lib/report/png.ts";
-export { buildManifest } from "./lib/report/manifest.ts";
+export {
+  computeMetrics,
+  type ComputeMetricsOptions,
+  type Metrics,
+  type PerPlane,
+  type Plane,
+  type SsimOptions,
+  type TotalVariation,
+  toUnitRange,
+} from "./lib/metrics/index.ts";
+export {
+  midPlanesPng,
+  type MidPlanesPngOptions,
+  type PngColumn,
+  slicePng,
+  type SlicePngOptions,
+} from "./lib/report/png.ts";
+export { buildManifest, type ManifestInput } from "./lib/report/manifest.ts";

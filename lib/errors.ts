@@ -6,6 +6,7 @@
 
 /** A one-line, user-facing error: says what is wrong and how to fix it. */
 export class UserError extends Error {
+  /** Makes the error; line breaks in `message` become single spaces, so it prints as one line. */
   constructor(message: string) {
     super(message.replace(/\s*\n\s*/g, " "));
     this.name = "UserError";

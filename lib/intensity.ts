@@ -10,7 +10,9 @@ import { UserError } from "./errors.ts";
 export interface IntensityMapping {
   /** `window` for HU or an explicit window; `identity` for data already in [0, 1]. */
   kind: "window" | "identity";
+  /** The value mapped to 0. */
   lo: number;
+  /** The value mapped to 1. */
   hi: number;
   /** The unit the values came in. */
   unit: Volume["unit"];

@@ -85,6 +85,8 @@ export class Rng {
   #hasSpare = false;
 
   /**
+   * Starts the stream of `seed`.
+   *
    * @param seed a safe integer or a string; default 0.
    */
   constructor(seed: number | string = 0) {

@@ -31,6 +31,7 @@ export function isDiffusion(m: Method): boolean {
 
 /** Settings of all methods; each method reads its own. */
 export interface MethodConfig {
+  /** The method to run. */
   method: Method;
   /** FBP filter. Default "ramp". */
   filter?: FbpFilter;
@@ -83,6 +84,7 @@ export function samplerConfig(c: MethodConfig, views: number): SamplerConfig | n
 
 /** Options for {@linkcode reconstruct}. */
 export interface ReconstructOptions {
+  /** The context to run on; {@linkcode reconstruct} releases its own buffers and leaves the context open. */
   gpu: GpuContext;
   /** The prior, required by diffusion methods. */
   model?: EpsModel;

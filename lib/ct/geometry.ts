@@ -5,20 +5,33 @@
  */
 import { z } from "../deps.ts";
 import { UserError } from "../errors.ts";
+import type { Schema } from "../schema.ts";
 
-/** Zod schema of a parallel-beam geometry (what `--geometry file.json` holds). */
-export const ParallelGeometrySchema = z.object({
-  type: z.literal("parallel"),
+/** Parallel-beam geometry: rays perpendicular to `(cos θ, sin θ)`, detector coordinate `s = x cos θ + y sin θ`. */
+export interface ParallelGeometry {
+  /** The beam type; parallel is the only one blendct implements. */
+  type: "parallel";
   /** Projection angles in radians. */
-  angles: z.array(z.number().finite()).min(1, "a geometry needs at least one angle"),
+  angles: number[];
   /** Number of detector bins. */
+  detectorCount: number;
+  /** Bin width in pixel units (1 when a geometry file leaves it out). */
+  detectorSpacing: number;
+}
+
+/**
+ * The zod object behind {@linkcode ParallelGeometrySchema}, for embedding in other schemas (the sinogram
+ * sidecar's). Not re-exported by `mod.ts`, which keeps zod's types out of the public API.
+ */
+export const parallelGeometryZod = z.object({
+  type: z.literal("parallel"),
+  angles: z.array(z.number().finite()).min(1, "a geometry needs at least one angle"),
   detectorCount: z.number().int().min(1),
-  /** Bin width in pixel units. */
   detectorSpacing: z.number().positive().default(1),
 });
 
-/** Parallel-beam geometry: rays perpendicular to `(cos θ, sin θ)`, detector coordinate `s = x cos θ + y sin θ`. */
-export type ParallelGeometry = z.infer<typeof ParallelGeometrySchema>;
+/** Schema of a parallel-beam geometry (what `--geometry file.json` holds); fills in `detectorSpacing` 1. */
+export const ParallelGeometrySchema: Schema<ParallelGeometry> = parallelGeometryZod;
 
 /** Any geometry blendct can project. */
 export type Geometry = ParallelGeometry;

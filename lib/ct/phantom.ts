@@ -148,7 +148,9 @@ export interface HuToUnitOptions {
  * ```
  */
 export function huToUnit(hu: number, options?: HuToUnitOptions): number;
+/** Maps an array of HU onto [0, 1]; a new Float32Array comes back. */
 export function huToUnit(hu: Float32Array, options?: HuToUnitOptions): Float32Array;
+/** Maps a HU volume onto [0, 1]; a new unitless Volume comes back. */
 export function huToUnit(hu: Volume, options?: HuToUnitOptions): Volume;
 export function huToUnit(
   hu: number | Float32Array | Volume,

@@ -47,8 +47,11 @@ function gcd(a: number, b: number): number {
  * ```
  */
 export class Projector implements LinearOperator {
+  /** The context the kernels run on. */
   readonly gpu: GpuContext;
+  /** The acquisition geometry. */
   readonly geometry: Geometry;
+  /** The `[Z][H][W]` stack shape of the image side. */
   readonly shape: SliceShape;
   readonly domainSize: number;
   readonly rangeSize: number;

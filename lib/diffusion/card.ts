@@ -19,12 +19,81 @@
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { z } from "../deps.ts";
 import { UserError } from "../errors.ts";
+import type { Schema } from "../schema.ts";
+import type { LinearSchedule } from "./schedule.ts";
 
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex digits");
 const range = z.tuple([z.number(), z.number()]);
 
 /**
- * The zod schema of a model card, as `train/export.py` writes it. Fields blendct does not read are kept
+ * A validated model card, as `train/export.py` writes it. Only the fields blendct reads or checks are
+ * spelled out; the card and its loose sections keep any other field (hence the index signatures), so a
+ * newer exporter's extra fields do not break an older blendct.
+ */
+export interface ModelCard {
+  /** Model name, used in messages and run manifests. */
+  name: string;
+  /** Model version (the exporter writes `0.1.<training step>`). */
+  version: string;
+  /** The ONNX file, relative to the card. */
+  file: string;
+  /** sha256 of the ONNX file, lowercase hex. */
+  sha256: string;
+  /** ONNX opset the file was exported with. */
+  opset?: number;
+  /** Optional, used only to size batches to GPU limits: UNet base channels and per-level multipliers. */
+  architecture?: { base?: number; mults?: number[]; [key: string]: unknown };
+  /** Slices per input triplet; the model contract fixes it at 3. */
+  slices: 3;
+  /** Slice width and height in pixels the model works on; other sizes must be resampled. */
+  imageSize: number;
+  /** The slice gaps `k` the model was trained on; others are refused. */
+  gaps: number[];
+  /** The DDPM noise schedule the model was trained with; `beta_start` is below `beta_end`. */
+  schedule: LinearSchedule;
+  /**
+   * The model's units: `modelRange` of its images (e.g. [−1, 1]) against blendct's `unitRange`, the HU
+   * window it suggests, and the conversions in words.
+   */
+  intensity: {
+    modelRange: [number, number];
+    unitRange: [number, number];
+    huWindow?: [number, number];
+    fromUnit?: string;
+    fromHU?: string;
+    [key: string]: unknown;
+  };
+  /** Training provenance: optimizer steps and the data sources of the training and test sets. */
+  training: {
+    steps: number;
+    data: {
+      training: { source: string; [key: string]: unknown }[];
+      test: { source: string; [key: string]: unknown }[];
+      [key: string]: unknown;
+    };
+    [key: string]: unknown;
+  };
+  /** Held-out scores: eps MSE per timestep, and the Tweedie denoising gain at t = 200 in dB. */
+  evaluation: {
+    eps_mse?: Record<string, number>;
+    tweedie_t200?: { gain_db: number; [key: string]: unknown };
+    [key: string]: unknown;
+  };
+  /** The parity fixture that lets any back end prove it computes what PyTorch computed. */
+  parity: {
+    /** The parity fixture, relative to the card. */
+    file: string;
+    /** sha256 of the parity fixture, lowercase hex. */
+    sha256: string;
+    /** Largest allowed `max|a − b| / max|b|` between a back end's eps and the fixture's. */
+    tolerance: number;
+  };
+  /** Fields blendct does not read (`created`, `parameters`, `inputs`, …), kept as they are. */
+  [key: string]: unknown;
+}
+
+/**
+ * The schema of a model card, as `train/export.py` writes it. Fields blendct does not read are kept
  * (loose objects), so a newer exporter's extra fields do not break an older blendct.
  *
  * @example
@@ -34,22 +103,18 @@ const range = z.tuple([z.number(), z.number()]);
  * console.log(r.success); // false
  * ```
  */
-export const ModelCardSchema = z.looseObject({
+export const ModelCardSchema: Schema<ModelCard> = z.looseObject({
   name: z.string().min(1),
   version: z.string().min(1),
-  /** The ONNX file, relative to the card. */
   file: z.string().min(1),
-  /** sha256 of the ONNX file, lowercase hex. */
   sha256: hex64,
   opset: z.number().int().positive().optional(),
-  /** Optional, used only to size batches to GPU limits. */
   architecture: z.looseObject({
     base: z.number().int().positive().optional(),
     mults: z.array(z.number().int().positive()).min(1).optional(),
   }).optional(),
   slices: z.literal(3),
   imageSize: z.number().int().positive(),
-  /** The slice gaps `k` the model was trained on; others are refused. */
   gaps: z.array(z.number().int().positive()).min(1),
   schedule: z.object({
     type: z.literal("linear"),
@@ -76,19 +141,15 @@ export const ModelCardSchema = z.looseObject({
     tweedie_t200: z.looseObject({ gain_db: z.number() }).optional(),
   }),
   parity: z.object({
-    /** The parity fixture, relative to the card. */
     file: z.string().min(1),
     sha256: hex64,
-    /** Largest allowed `max|a − b| / max|b|` between a back end's eps and the fixture's. */
     tolerance: z.number().positive(),
   }),
 });
 
-/** A validated model card. */
-export type ModelCard = z.infer<typeof ModelCardSchema>;
-
 /** A model ready for a back end: the card, the verified ONNX bytes, and where both came from. */
 export interface LoadedModel {
+  /** The validated card. */
   card: ModelCard;
   /** The ONNX file's bytes; their sha256 equals `card.sha256`. */
   bytes: Uint8Array;

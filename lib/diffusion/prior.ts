@@ -10,11 +10,15 @@ import { createDenoiser, type Denoiser } from "./denoiser.ts";
 
 /** An opened prior. */
 export interface Prior {
+  /** The validated model card. */
   card: ModelCard;
+  /** The denoiser running the model. */
   denoiser: Denoiser;
   /** Set when the denoiser runs on WebGPU. */
   device?: GPUDevice;
+  /** The onnxruntime version blendct pins, for run manifests. */
   ortVersion: string;
+  /** Releases the denoiser's runtime session. */
   dispose(): Promise<void>;
 }
 

@@ -65,34 +65,51 @@ export interface SamplerConfig {
 
 /** The state a run can be resumed from: the step to run next and the GPU-resident variables. */
 export interface SamplerState {
+  /** Steps completed, which is the index of the step to run next. */
   step: number;
+  /** The noisy volume x_t in model units ([−1, 1] images plus noise), `A.domainSize` floats. */
   x: Float32Array;
+  /** z-TV ADMM split variable (≈ D_z x), present when `rho > 0`. */
   z?: Float32Array;
+  /** z-TV ADMM scaled dual variable, present when `rho > 0`. */
   u?: Float32Array;
 }
 
 /** Seconds spent per phase, summed over steps. */
 export interface StepTimings {
+  /** In the denoiser. */
   network: number;
+  /** Moving triplets between GPU and host; 0 when the denoiser works on the GPU. */
   transfer: number;
+  /** Data consistency: CG and the z-TV ADMM updates. */
   cg: number;
+  /** Everything else: gathering triplets, scattering eps, Tweedie and the DDIM update. */
   blend: number;
 }
 
 /** Emitted after every step. */
 export interface ProgressEvent {
+  /** Steps completed, counting this one (1-based). */
   step: number;
+  /** Steps in the whole run. */
   steps: number;
+  /** DDPM timestep of this step. */
   t: number;
+  /** The kind of partition this step used. */
   partition: Partition["kind"];
+  /** Wall time of this step in seconds. */
   seconds: number;
+  /** Seconds per phase, summed over all steps so far. */
   timings: StepTimings;
 }
 
 /** Inputs the sampler works on; all buffers live on `gpu`. */
 export interface SamplerInputs {
+  /** The context that owns every buffer. */
   gpu: GpuContext;
+  /** The projector; its shape is the volume's. */
   A: Projector;
+  /** The prior's noise predictor. */
   model: EpsModel;
   /** Measurements of the [0, 1]-unit volume, `A.rangeSize` floats. */
   y: GPUBuffer;

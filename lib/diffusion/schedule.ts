@@ -5,9 +5,13 @@
 
 /** A linear-β schedule as the model card states it. */
 export interface LinearSchedule {
+  /** The only schedule type blendct knows: β rises linearly with t. */
   type: "linear";
+  /** β at t = 0. */
   beta_start: number;
+  /** β at t = T − 1. */
   beta_end: number;
+  /** Number of diffusion timesteps. */
   T: number;
 }
 

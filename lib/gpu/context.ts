@@ -8,11 +8,17 @@ import { UserError } from "../errors.ts";
 
 /** What a run manifest records about the adapter. */
 export interface AdapterSummary {
+  /** The adapter in words: its description, else its device name, else `"unknown adapter"`. */
   description: string;
+  /** GPU vendor as the adapter reports it (may be empty). */
   vendor: string;
+  /** GPU architecture as the adapter reports it (may be empty). */
   architecture: string;
+  /** Whether the adapter is a fallback (typically a software rasterizer). */
   isFallbackAdapter: boolean;
+  /** Largest storage-buffer binding, in bytes. */
   maxStorageBufferBindingSize: number;
+  /** Largest buffer, in bytes. */
   maxBufferSize: number;
 }
 
@@ -59,7 +65,9 @@ export function loadShader(name: string): Promise<string> {
  * ```
  */
 export class GpuContext {
+  /** The device every buffer and pipeline of this context lives on. */
   readonly device: GPUDevice;
+  /** What run manifests record about the adapter. */
   readonly adapter: AdapterSummary;
   #pipelines = new Map<string, Promise<GPUComputePipeline>>();
   #owned = new Set<GPUBuffer>();
@@ -270,6 +278,7 @@ export class GpuContext {
     if (this.#ownsDevice) this.device.destroy();
   }
 
+  /** The encoder that queued work goes into until the next {@linkcode GpuContext.flush}; made on demand. */
   private encoder(): GPUCommandEncoder {
     if (!this.#encoder) this.#encoder = this.device.createCommandEncoder();
     return this.#encoder;

@@ -30,13 +30,16 @@ export function grid(n: number, width = 64): [number, number] {
  * ```
  */
 export class VectorOps {
+  /** The context the slots and kernels belong to. */
   readonly gpu: GpuContext;
   /** The scalar slots (f32). */
   readonly scalars: GPUBuffer;
+  /** Number of scalar slots. */
   readonly slots: number;
   #partials: GPUBuffer | null = null;
   #partialCap = 0;
 
+  /** Allocates `slots` scalar slots (default 16), all zero. */
   constructor(gpu: GpuContext, slots = 16) {
     this.gpu = gpu;
     this.slots = slots;
@@ -100,6 +103,7 @@ export class VectorOps {
     return this.gpu.download(this.scalars, this.slots);
   }
 
+  /** Releases the slots and the dot-product scratch buffer. */
   dispose(): void {
     this.gpu.release(this.scalars, this.#partials ?? undefined);
   }

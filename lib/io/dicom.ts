@@ -15,7 +15,9 @@ import { assertFinite } from "./checks.ts";
 
 /** One file of a series: its name (for messages) and its bytes. */
 export interface DicomFile {
+  /** The file's name, used in messages. */
   name: string;
+  /** The file's contents. */
   bytes: Uint8Array;
 }
 

@@ -26,8 +26,11 @@ export type NpyData =
 
 /** One array read from a `.npy` file: its dtype, its shape (C order, slowest axis first) and its values. */
 export interface NpyArray {
+  /** The dtype, as the header's `descr` states it. */
   dtype: NpyDtype;
+  /** The shape, C order, slowest axis first. */
   shape: number[];
+  /** The values, in the typed array that matches `dtype`. */
   data: NpyData;
 }
 

@@ -20,6 +20,7 @@ export type SampleName = "lidc" | "headsq" | "stent";
 
 /** Provenance and geometry of one sample, as a run manifest records it. */
 export interface SampleInfo {
+  /** The name {@linkcode loadSample} takes. */
   name: SampleName;
   /** Registry package and exact version the file comes from. */
   source: string;
@@ -27,6 +28,7 @@ export interface SampleInfo {
   origin: string;
   /** Path of the data file inside the package. */
   path: string;
+  /** The data's licence. */
   licence: string;
   /** sha256 of the data file at `path` (the gzipped raw array, or the .npz). */
   sha256: string;
@@ -34,6 +36,7 @@ export interface SampleInfo {
   shape: [number, number, number];
   /** `[dz, dy, dx]` in mm. */
   spacing: [number, number, number];
+  /** What the volume shows, and how its axes run. */
   anatomy: string;
   /** What the loaded values are. */
   values: string;

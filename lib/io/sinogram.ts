@@ -5,19 +5,39 @@
  * @module
  */
 import { z } from "../deps.ts";
-import { ParallelGeometrySchema } from "../ct/geometry.ts";
+import { type ParallelGeometry, parallelGeometryZod } from "../ct/geometry.ts";
 import { UserError } from "../errors.ts";
+import type { Schema } from "../schema.ts";
 import { makeVolume } from "../volume.ts";
 import { readVolumeFile, writeFileAtomic, writeVolumeFile } from "./files.ts";
 
-/** Zod schema of the sidecar. */
-export const SinogramMetaSchema = z.object({
-  geometry: ParallelGeometrySchema,
+/** The sidecar's content. */
+export interface SinogramMeta {
+  /** The geometry the measurements were taken with. */
+  geometry: ParallelGeometry;
   /** Slices, rows, columns of the image the rays pass through. */
+  imageShape: [number, number, number];
+  /** Voxel size of that image `[dz, dy, dx]` in mm. Default `[1, 1, 1]`. */
+  spacing: [number, number, number];
+  /**
+   * How the image's values map to the [0, 1] units of the line integrals:
+   * `unit = clip((value − lo) / (hi − lo), 0, 1)`. Default identity (`lo` 0, `hi` 1).
+   */
+  mapping: {
+    kind: "window" | "identity";
+    lo: number;
+    hi: number;
+    unit?: "HU" | "attenuation" | "unitless";
+  };
+  /** The Poisson noise that was simulated (see `addPoissonNoise`); null (the default) for noise-free data. */
+  noise: { photons: number; attenuation: number; seed: number } | null;
+}
+
+/** Zod schema of the sidecar; it fills in the defaults of {@linkcode SinogramMeta}. */
+export const SinogramMetaSchema: Schema<SinogramMeta> = z.object({
+  geometry: parallelGeometryZod,
   imageShape: z.tuple([z.number().int().min(1), z.number().int().min(1), z.number().int().min(1)]),
-  /** Voxel size of that image `[dz, dy, dx]` in mm. */
   spacing: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]).default([1, 1, 1]),
-  /** How the image's values map to the [0, 1] units of the line integrals. */
   mapping: z.object({
     kind: z.enum(["window", "identity"]),
     lo: z.number(),
@@ -28,8 +48,6 @@ export const SinogramMetaSchema = z.object({
     null,
   ),
 });
-/** The sidecar's content. */
-export type SinogramMeta = z.infer<typeof SinogramMetaSchema>;
 
 /** `a/b/sino.nii.gz` → `a/b/sino.geometry.json`. */
 export function sidecarPath(path: string): string {

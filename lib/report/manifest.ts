@@ -14,15 +14,25 @@ export async function sha256Hex(bytes: Uint8Array): Promise<string> {
 
 /** What a caller supplies; the manifest adds versions and time. */
 export interface ManifestInput {
+  /** The command line that produced the run. */
   command: string[];
+  /** The GPU adapter it ran on. */
   adapter: AdapterSummary;
+  /** The seed of every random choice. */
   seed: number;
+  /** The full configuration, resolved defaults included. */
   config: Record<string, unknown>;
+  /** The prior used (name, version, ONNX sha256, back end); absent or null for classic methods. */
   model?: { name: string; version: string; sha256: string; backend: string } | null;
+  /** The input files with their sha256 and, optionally, shape. */
   inputs: { path: string; sha256: string; shape?: number[] }[];
+  /** Seconds per stage; the manifest stores them as `timingsSeconds`. */
   timings: Record<string, number>;
+  /** Paths of the files the run wrote. */
   outputs: string[];
+  /** The onnxruntime version, when a prior ran; the manifest stores null otherwise. */
   ortVersion?: string;
+  /** Further fields (e.g. metrics), merged into the manifest's top level. */
   extra?: Record<string, unknown>;
 }
 

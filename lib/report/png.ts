@@ -233,6 +233,7 @@ export function slicePng(
 export interface PngColumn {
   /** Text above the column (the built-in font's characters; others show as `?`). */
   label: string;
+  /** The volume whose planes fill the column. */
   volume: Volume;
 }
 

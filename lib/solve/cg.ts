@@ -32,14 +32,18 @@ const RR = 0, PQ = 1, ALPHA = 2, RRN = 3, BETA = 4, ONE = 5;
  * ```
  */
 export class NormalCg {
+  /** The context the buffers and kernels belong to. */
   readonly gpu: GpuContext;
+  /** The operator of the normal equations. */
   readonly A: Projector;
+  /** The vector kernels and scalar slots the iterations use. */
   readonly ops: VectorOps;
   #r: GPUBuffer;
   #p: GPUBuffer;
   #q: GPUBuffer;
   #t: GPUBuffer;
 
+  /** Allocates the scratch buffers for `A`'s domain and range sizes. */
   constructor(gpu: GpuContext, A: Projector) {
     this.gpu = gpu;
     this.A = A;
@@ -95,6 +99,7 @@ export class NormalCg {
     return Math.sqrt(Math.max(0, s[RR]));
   }
 
+  /** Releases the scratch buffers and scalar slots; `A` stays usable. */
   dispose(): void {
     this.ops.dispose();
     this.gpu.release(this.#r, this.#p, this.#q, this.#t);
