@@ -17,7 +17,8 @@ import { isDiffusion, type MethodConfig, METHODS, reconstruct, samplerConfig } f
 import { computeMetrics } from "../lib/metrics/index.ts";
 import { midPlanesPng } from "../lib/report/png.ts";
 import { createProgress, formatDuration } from "../lib/report/progress.ts";
-import { buildManifest, sha256Hex } from "../lib/report/manifest.ts";
+import { buildManifest } from "../lib/report/manifest.ts";
+import { sha256Hex } from "../lib/hash.ts";
 import { makeVolume, type Volume } from "../lib/volume.ts";
 import { UserError } from "../lib/errors.ts";
 import { cropSlices, DEFAULT_CASE, resampleSlices } from "../lib/cases.ts";

@@ -20,6 +20,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { z } from "../deps.ts";
 import { UserError } from "../errors.ts";
 import type { Schema } from "../schema.ts";
+import { sha256Hex } from "../hash.ts";
 import type { LinearSchedule } from "./schedule.ts";
 
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex digits");
@@ -174,6 +175,7 @@ export interface LoadModelOptions {
  * console.log(SHIPPED_MODEL.pathname.endsWith("/models/blendct-prior.json")); // true
  * ```
  */
+
 export const SHIPPED_MODEL: URL = new URL("../../models/blendct-prior.json", import.meta.url);
 
 /**
@@ -225,20 +227,6 @@ async function readUrl(url: URL): Promise<Uint8Array | null> {
     throw new UserError(`could not read ${shown(url)}: HTTP ${res.status} ${res.statusText}`);
   }
   return new Uint8Array(await res.arrayBuffer());
-}
-
-/**
- * Lowercase hex sha256 of some bytes.
- *
- * @example
- * ```ts
- * import { sha256Hex } from "./card.ts";
- * console.log((await sha256Hex(new Uint8Array())).slice(0, 8)); // e3b0c442
- * ```
- */
-export async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /**

@@ -11,6 +11,7 @@
 import { dirname, join } from "node:path";
 import { gunzipSync, z } from "../deps.ts";
 import { UserError } from "../errors.ts";
+import { sha256Hex } from "../hash.ts";
 import type { Volume } from "../volume.ts";
 import { alignedCopy, assertFinite } from "./checks.ts";
 import { npyToVolume, readNpz } from "./npy.ts";
@@ -367,11 +368,6 @@ function tarNumber(field: Uint8Array): number {
 function cString(bytes: Uint8Array): string {
   const end = bytes.indexOf(0);
   return new TextDecoder().decode(end < 0 ? bytes : bytes.subarray(0, end));
-}
-
-async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 async function verify(bytes: Uint8Array, expected: string, what: string): Promise<void> {

@@ -6,12 +6,6 @@
 import { VERSION } from "../version.ts";
 import type { AdapterSummary } from "../gpu/context.ts";
 
-/** sha256 of bytes, as hex. */
-export async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const d = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
-  return Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 /** What a caller supplies; the manifest adds versions and time. */
 export interface ManifestInput {
   /** The command line that produced the run. */
