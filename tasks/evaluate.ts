@@ -22,7 +22,7 @@ import { openPrior } from "../lib/diffusion/prior.ts";
 import { intFlag, parseFlags, runTask } from "./cli.ts";
 
 const FLAGS = {
-  views: { type: "string", help: "Comma-separated view counts", default: "8" },
+  views: { type: "string", help: "Comma-separated view counts (limited angle: default one per degree)", default: "8" },
   "angle-range": {
     type: "string",
     help: "Limited angle in degrees (views = that many 1° steps unless --views)",
@@ -51,7 +51,7 @@ const FLAGS = {
 
 const list = () => z.string().transform((s) => s.split(",").map((v) => v.trim()).filter(Boolean));
 const Schema = z.object({
-  views: list().pipe(z.array(z.string().regex(/^\d+$/, "views must be whole numbers")).min(1)).default(["8"]),
+  views: list().pipe(z.array(z.string().regex(/^\d+$/, "views must be whole numbers")).min(1)).optional(),
   "angle-range": intFlag("angle-range").pipe(z.number().int().min(1).max(360)).optional(),
   methods: list().pipe(z.array(z.enum(METHODS, { error: `methods must be among ${METHODS.join(",")}` })))
     .default([...METHODS]),
@@ -113,17 +113,13 @@ async function main(): Promise<void> {
   const out = f["out-dir"];
   await Deno.mkdir(out, { recursive: true });
   const rows: Row[] = [];
-  const settings = f["angle-range"]
-    ? [{
-      label: `${f["angle-range"]}° limited`,
-      views: f.views.length === 1 && f.views[0] !== "8" ? Number(f.views[0]) : f["angle-range"],
-      angleRange: f["angle-range"],
-    }]
-    : f.views.map((v) => ({
-      label: `${v} views`,
-      views: Number(v),
-      angleRange: undefined as number | undefined,
-    }));
+  const angle = f["angle-range"];
+  // limited angle defaults to METHOD.md's 1° steps (90 views over 90°)
+  const settings = (f.views ?? [String(angle ?? 8)]).map((v) => ({
+    label: angle ? `${angle}° limited, ${v} views` : `${v} views`,
+    views: Number(v),
+    angleRange: angle,
+  }));
   try {
     for (const spec of f.cases) {
       const [path, range] = spec.split("@");
