@@ -121,7 +121,12 @@ interface Case {
   label: string;
 }
 
-async function loadCase(f: Flags, gpu: GpuContext, imageSize: number | null): Promise<Case> {
+async function loadCase(
+  f: Flags,
+  gpu: GpuContext,
+  imageSize: number | null,
+  huWindow?: [number, number],
+): Promise<Case> {
   if (f.sinogram) {
     const { y, meta } = await readSinogram(f.sinogram, f.geometry);
     const [Z, H, W] = meta.imageShape;
@@ -158,7 +163,7 @@ async function loadCase(f: Flags, gpu: GpuContext, imageSize: number | null): Pr
   let volume: Volume = await readVolumeFile(input);
   const range = f.slices ?? (f.input ? undefined : DEFAULT_CASE.slices);
   if (range) volume = cropSlices(volume, range);
-  const mapping = chooseMapping(volume, { window: f.window });
+  const mapping = chooseMapping(volume, { window: f.window, huWindow });
   let [Z, H, W] = volume.shape;
   if (imageSize && (H !== imageSize || W !== imageSize)) {
     if (!f.resample) {
@@ -233,7 +238,7 @@ async function main(): Promise<void> {
   try {
     timings.setup = (performance.now() - t0) / 1000;
     let t = performance.now();
-    const c = await loadCase(f, gpu, prior ? prior.card.imageSize : null);
+    const c = await loadCase(f, gpu, prior ? prior.card.imageSize : null, prior?.card.intensity.huWindow);
     const [Z, H, W] = c.shape;
     if (diffusion && Z < 3) {
       throw new UserError(`the 3-slice prior needs at least 3 slices (the input has ${Z})`);
