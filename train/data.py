@@ -122,7 +122,7 @@ def manifest():
              "sha256": sha256(MRICRON / "ch2.nii.gz") if (MRICRON / "ch2.nii.gz").exists() else None,
              "mask": str(MRICRON / "ch2bet.nii.gz"),
              "anatomy": "head", "kind": "pseudo-CT from T1 MRI (colin27)", "licence": "BSD-3-Clause (MRIcron)",
-             "slices": "all 181, z stride 1-3"},
+             "slices": "all 181, z stride 2-3"},
             {"source": "train/phantoms.py", "anatomy": "head, chest, abdomen", "kind": "procedural HU anatomy",
              "slices": "fresh seeded volumes 48x256x256"},
         ],
