@@ -18,11 +18,15 @@ import { buildManifest } from "../lib/report/manifest.ts";
 import { makeVolume } from "../lib/volume.ts";
 import { UserError } from "../lib/errors.ts";
 import { cropSlices, DEFAULT_CASE } from "../lib/cases.ts";
-import { openPrior } from "../lib/diffusion/prior.ts";
+import { openPrior, priorSummary } from "../lib/diffusion/prior.ts";
 import { intFlag, parseFlags, runTask } from "./cli.ts";
 
 const FLAGS = {
-  views: { type: "string", help: "Comma-separated view counts (limited angle: default one per degree)", default: "8" },
+  views: {
+    type: "string",
+    help: "Comma-separated view counts (limited angle: default one per degree)",
+    default: "8",
+  },
   "angle-range": {
     type: "string",
     help: "Limited angle in degrees (views = that many 1° steps unless --views)",
@@ -201,14 +205,7 @@ async function main(): Promise<void> {
       adapter: gpu.adapter,
       seed: f.seed,
       config: f,
-      model: prior
-        ? {
-          name: prior.card.name,
-          version: prior.card.version,
-          sha256: prior.card.sha256,
-          backend: prior.denoiser.backend,
-        }
-        : null,
+      model: priorSummary(prior),
       inputs: f.cases.map((c) => ({ path: c, sha256: "" })),
       timings: {},
       outputs: [`${out}/results.json`, `${out}/results.md`],

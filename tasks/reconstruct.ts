@@ -22,7 +22,7 @@ import { sha256Hex } from "../lib/hash.ts";
 import { makeVolume, type Volume } from "../lib/volume.ts";
 import { UserError } from "../lib/errors.ts";
 import { cropSlices, DEFAULT_CASE, resampleSlices } from "../lib/cases.ts";
-import { openPrior } from "../lib/diffusion/prior.ts";
+import { openPrior, priorSummary } from "../lib/diffusion/prior.ts";
 import { intFlag, numberFlag, parseFlags, runTask, windowFlag } from "./cli.ts";
 
 const FLAGS = {
@@ -345,14 +345,7 @@ async function main(): Promise<void> {
       adapter: gpu.adapter,
       seed: f.seed,
       config: { ...f, resolved: samplerConfig(cfg, views) ?? cfg, geometry: c.geometry, mapping: c.mapping },
-      model: prior
-        ? {
-          name: prior.card.name,
-          version: prior.card.version,
-          sha256: prior.card.sha256,
-          backend: prior.denoiser.backend,
-        }
-        : null,
+      model: priorSummary(prior),
       inputs: [{ path: c.label, sha256: fingerprint.inputSha256, shape: c.shape }],
       timings,
       outputs: [...outputs, `${outDir}/manifest.json`],

@@ -50,3 +50,12 @@ export async function openPrior(options: OpenPriorOptions = {}): Promise<Prior> 
     dispose: async () => await denoiser.dispose(),
   };
 }
+
+/** What a run manifest records about the prior: card name, version, ONNX sha256 and back end. */
+export function priorSummary(
+  prior: Prior | null,
+): { name: string; version: string; sha256: string; backend: string } | null {
+  if (!prior) return null;
+  const { name, version, sha256 } = prior.card;
+  return { name, version, sha256, backend: prior.denoiser.backend };
+}
