@@ -5,12 +5,11 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { GpuContext } from "../lib/gpu/context.ts";
 import { loadSample } from "../lib/io/samples.ts";
 import { cropSlices } from "../lib/cases.ts";
 import { measure } from "../lib/ct/measure.ts";
 import { reconstruct } from "../lib/reconstruct.ts";
-import { openPrior } from "../lib/diffusion/prior.ts";
+import { gpuFor, openPrior } from "../lib/diffusion/prior.ts";
 import type { StepTimings } from "../lib/diffusion/sampler.ts";
 
 /** Runs the benchmark and prints a Markdown table. */
@@ -21,7 +20,7 @@ export async function run(args: string[]): Promise<void> {
   });
   const steps = Number(values.steps ?? 6);
   const prior = await openPrior({ backend: (values.backend ?? "auto") as "auto" });
-  const gpu = prior.device ? await GpuContext.create({ device: prior.device }) : await GpuContext.create();
+  const gpu = await gpuFor(prior);
   try {
     const vol = cropSlices(await loadSample("lidc"), values.slices ?? "48:84");
     const [Z, H, W] = vol.shape;

@@ -6,7 +6,6 @@
  * @module
  */
 import { z } from "../lib/deps.ts";
-import { GpuContext } from "../lib/gpu/context.ts";
 import { readVolumeFile, writeFileAtomic } from "../lib/io/files.ts";
 import { chooseMapping, toUnit } from "../lib/intensity.ts";
 import { measure } from "../lib/ct/measure.ts";
@@ -18,7 +17,7 @@ import { buildManifest } from "../lib/report/manifest.ts";
 import { makeVolume } from "../lib/volume.ts";
 import { UserError } from "../lib/errors.ts";
 import { cropSlices, DEFAULT_CASE } from "../lib/cases.ts";
-import { openPrior, priorSummary } from "../lib/diffusion/prior.ts";
+import { gpuFor, openPrior, priorSummary } from "../lib/diffusion/prior.ts";
 import { intFlag, parseFlags, runTask } from "./cli.ts";
 
 const FLAGS = {
@@ -113,7 +112,7 @@ async function main(): Promise<void> {
   );
   const needPrior = f.methods.some((m) => isDiffusion(m));
   const prior = needPrior ? await openPrior({ backend: f.backend }) : null;
-  const gpu = prior?.device ? await GpuContext.create({ device: prior.device }) : await GpuContext.create();
+  const gpu = await gpuFor(prior);
   const out = f["out-dir"];
   await Deno.mkdir(out, { recursive: true });
   const rows: Row[] = [];

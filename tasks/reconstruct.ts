@@ -22,7 +22,7 @@ import { sha256Hex } from "../lib/hash.ts";
 import { makeVolume, type Volume } from "../lib/volume.ts";
 import { UserError } from "../lib/errors.ts";
 import { cropSlices, DEFAULT_CASE, resampleSlices } from "../lib/cases.ts";
-import { openPrior, priorSummary } from "../lib/diffusion/prior.ts";
+import { gpuFor, openPrior, priorSummary } from "../lib/diffusion/prior.ts";
 import { intFlag, numberFlag, parseFlags, runTask, windowFlag } from "./cli.ts";
 
 const FLAGS = {
@@ -227,7 +227,7 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const diffusion = isDiffusion(f.method);
   const prior = diffusion ? await openPrior({ model: f.model, backend: f.backend }) : null;
-  const gpu = prior?.device ? await GpuContext.create({ device: prior.device }) : await GpuContext.create();
+  const gpu = await gpuFor(prior);
   const controller = new AbortController();
   const onSigint = () => {
     if (controller.signal.aborted) Deno.exit(130);

@@ -5,6 +5,7 @@
  * @module
  */
 import { ORT_VERSION } from "../deps.ts";
+import { GpuContext } from "../gpu/context.ts";
 import { loadModel, type ModelCard } from "./card.ts";
 import { createDenoiser, type Denoiser } from "./denoiser.ts";
 
@@ -58,4 +59,12 @@ export function priorSummary(
   if (!prior) return null;
   const { name, version, sha256 } = prior.card;
   return { name, version, sha256, backend: prior.denoiser.backend };
+}
+
+/**
+ * The GPU context blendct's kernels should use next to `prior`: onnxruntime's own device when the
+ * denoiser runs on WebGPU (so triplets never leave it), else a new one.
+ */
+export function gpuFor(prior: Prior | null): Promise<GpuContext> {
+  return prior?.device ? GpuContext.create({ device: prior.device }) : GpuContext.create();
 }
