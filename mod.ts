@@ -58,8 +58,6 @@ export {
   anatomicalPhantom,
   type AnatomicalPhantomOptions,
   type Anatomy,
-  huToUnit,
-  type HuToUnitOptions,
   sheppLogan3d,
   type SheppLoganOptions,
 } from "./lib/ct/phantom.ts";
@@ -116,13 +114,20 @@ export {
   type ReconstructOptions,
 } from "./lib/reconstruct.ts";
 export {
-  chooseMapping,
-  fromUnit,
-  type IntensityMapping,
-  type MappingOptions,
-  toUnit,
-} from "./lib/intensity.ts";
+  DEFAULT_MU_WATER,
+  defaultMetricRange,
+  DISPLAY_PRESETS,
+  displayWindow,
+  fromU,
+  inferUnit,
+  toU,
+  type Unit,
+  type UnitGuess,
+  type UnitMap,
+} from "./lib/units.ts";
 export { cropSlices, DEFAULT_CASE, resampleSlices } from "./lib/cases.ts";
+export { type Case, type CaseSpec, loadCase } from "./lib/case.ts";
+export { displayOriented } from "./lib/report/orient.ts";
 
 // data
 export { readNifti, type ReadNiftiOptions, writeNifti, type WriteNiftiOptions } from "./lib/io/nifti.ts";

@@ -16,8 +16,15 @@ export interface Volume {
    * sform does.
    */
   affine: number[][];
-  /** What the numbers mean: Hounsfield units, linear attenuation, or a unitless [0, 1] image. */
-  unit?: "HU" | "attenuation" | "unitless";
+  /**
+   * What the numbers mean: Hounsfield units, linear attenuation μ in 1/mm, or a unitless image (such as an
+   * 8-bit windowed export). See `lib/units.ts`.
+   */
+  unit?: "HU" | "attenuation" | "image";
+  /** For `image` volumes: the HU their values 0 and 1 stand for, when known (e.g. a display window). */
+  imageHu?: [number, number];
+  /** How the unit was decided, when it was guessed from the values (a one-line notice). */
+  unitNotice?: string;
 }
 
 /** Options for {@linkcode makeVolume}. */
@@ -26,7 +33,7 @@ export interface MakeVolumeOptions {
   spacing?: [number, number, number];
   /** Voxel-to-world matrix. Default: diagonal from `spacing`. */
   affine?: number[][];
-  /** Unit of the values. Default `"unitless"`. */
+  /** Unit of the values. Default `"image"`. */
   unit?: Volume["unit"];
 }
 
@@ -56,7 +63,7 @@ export function makeVolume(
     [0, 0, spacing[0], 0],
     [0, 0, 0, 1],
   ];
-  return { data, shape, spacing, affine, unit: options.unit ?? "unitless" };
+  return { data, shape, spacing, affine, unit: options.unit ?? "image" };
 }
 
 /** Number of voxels of a shape. */

@@ -65,9 +65,9 @@ fn scatter(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups)
   eps_vol[i] = src_batch[owner[z] * p.hw + (i % p.hw)];
 }
 
-// --- Tweedie in [0, 1] units: v = clip(((x − √(1−ᾱ) ε) / √ᾱ + 1) / 2, 0, 1);  a = √ᾱ, b = √(1−ᾱ) ---------
-// Clipped to the data range before data consistency, as the reference code does (METHOD.md omits it): early,
-// high-noise estimates are far outside [0, 1], and 5 CG iterations cannot pull them back.
+// --- Tweedie in attenuation units u: v = ((x − √(1−ᾱ) ε) / √ᾱ − o) / s  for the model's map m = s u + o ---
+// a = √ᾱ · s, b = √(1−ᾱ), c = o / s, d > 0.5: non-negative (attenuation cannot be below zero; this is the
+// only constraint: nothing clips at the top, so bone and contrast keep their values).
 @group(0) @binding(1) var<storage, read> xt: array<f32>;
 @group(0) @binding(2) var<storage, read> eps: array<f32>;
 @group(0) @binding(3) var<storage, read_write> v: array<f32>;
@@ -76,10 +76,11 @@ fn scatter(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups)
 fn tweedie(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
   let i = idx(g, nw);
   if (i >= p.n) { return; }
-  v[i] = clamp(0.5 * ((xt[i] - p.b * eps[i]) / p.a + 1.0), 0.0, 1.0);
+  let u = (xt[i] - p.b * eps[i]) / p.a - p.c;
+  v[i] = select(u, max(u, 0.0), p.d > 0.5);
 }
 
-// --- DDIM update: x = √ᾱ' (2v − 1) + √(1−ᾱ') (η ξ + √(1−η²) ε);  a = √ᾱ', b = √(1−ᾱ'), c = η ------------
+// --- DDIM update: x = √ᾱ' (s v + o) + √(1−ᾱ') (η ξ + √(1−η²) ε);  a = √ᾱ' s, b = √(1−ᾱ'), c = η, d = √ᾱ' o --
 @group(0) @binding(1) var<storage, read> v0: array<f32>;
 @group(0) @binding(2) var<storage, read> eps_in: array<f32>;
 @group(0) @binding(3) var<storage, read_write> x: array<f32>;
@@ -89,5 +90,5 @@ fn ddim(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw
   let i = idx(g, nw);
   if (i >= p.n) { return; }
   let xi = normal_at(p.seed, p.stream, i);
-  x[i] = p.a * (2.0 * v0[i] - 1.0) + p.b * (p.c * xi + sqrt(1.0 - p.c * p.c) * eps_in[i]);
+  x[i] = p.a * v0[i] + p.d + p.b * (p.c * xi + sqrt(1.0 - p.c * p.c) * eps_in[i]);
 }

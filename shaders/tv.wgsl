@@ -1,10 +1,11 @@
-// PDHG (Chambolle-Pock) for min_x ½‖Ax − y‖² + λ‖∇x‖₁ + ι[0,1](x), 3D anisotropic TV, with the diagonal
+// PDHG (Chambolle-Pock) for min_x ½‖Ax − y‖² + λ‖∇x‖₁ + (γ/2)‖x − a‖² + ι[x ≥ 0], 3D anisotropic TV with an
+// optional proximity term to an anchor a (the diffusion sampler's Tweedie estimate; γ = 0 without), the diagonal
 // preconditioning of Pock & Chambolle (2011): σ = 1/(row sums of |K|), τ = 1/(column sums of |K|).
 // ∇ is the forward difference along x, y, z with 0 on the last index; q holds its 3 components [3][n].
 
 struct Params {
   n: u32, W: u32, hw: u32, Z: u32,
-  lambda: f32, pad0: f32, pad1: f32, pad2: f32,
+  lambda: f32, gamma: f32, pad1: f32, pad2: f32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -55,6 +56,7 @@ fn dual_tv(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups)
 @group(0) @binding(3) var<storage, read> tau: array<f32>;
 @group(0) @binding(4) var<storage, read_write> xv: array<f32>;
 @group(0) @binding(5) var<storage, read_write> xbar: array<f32>;
+@group(0) @binding(6) var<storage, read> anchor: array<f32>;
 
 // ∇ᵀq: for each axis, q[i − step] (if i has a predecessor) − q[i] (if i is not last)
 fn gradT(i: u32) -> f32 {
@@ -77,7 +79,9 @@ fn primal(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) 
   let i = idx(g, nw);
   if (i >= p.n) { return; }
   let old = xv[i];
-  let nx = clamp(old - tau[i] * (atp[i] + gradT(i)), 0.0, 1.0);
+  // prox of τ((γ/2)‖x − a‖² + ι[x ≥ 0]); non-negativity is the only constraint: attenuation has no upper bound
+  let t = tau[i];
+  let nx = max((old - t * (atp[i] + gradT(i)) + t * p.gamma * anchor[i]) / (1.0 + t * p.gamma), 0.0);
   xv[i] = nx;
   xbar[i] = 2.0 * nx - old;
 }

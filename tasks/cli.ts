@@ -29,9 +29,26 @@ export function parseFlags<S extends z.ZodType>(
     // parseArgs rejects an explicit `short: undefined`
     options[name] = f.short ? { type: f.type, short: f.short } : { type: f.type };
   }
+  // parseArgs keeps the last of a repeated flag; a repeated flag is almost always a mistake (which wins?)
+  const shorts = Object.fromEntries(
+    Object.entries(flags).filter(([, f]) => f.short).map(([n, f]) => [f.short, n]),
+  );
+  const seen = new Set<string>();
+  for (const a of args) {
+    const m = /^--([^=]+)/.exec(a) ?? /^-([a-zA-Z])$/.exec(a);
+    const name = m ? (a.startsWith("--") ? m[1] : shorts[m[1]]) : undefined;
+    if (!name || !(name in flags)) continue;
+    if (seen.has(name)) throw new UserError(`--${name} is given more than once; give it once`);
+    seen.add(name);
+  }
   let values: Record<string, unknown>;
   try {
-    ({ values } = parseArgs({ args, options, strict: true, allowPositionals: false }));
+    ({ values } = parseArgs({
+      args: joinNegativeValues(args, flags),
+      options,
+      strict: true,
+      allowPositionals: false,
+    }));
   } catch (e) {
     throw new UserError(`${(e as Error).message.split("\n")[0]} (see --help)`);
   }
@@ -48,6 +65,25 @@ export function parseFlags<S extends z.ZodType>(
     throw new UserError(`${flag}: ${issue.message}${shown}`);
   }
   return parsed.data;
+}
+
+/**
+ * `--flag -160,240` → `--flag=-160,240`: parseArgs takes a value that starts with "-" for a flag, so string
+ * flags followed by a negative number (or a LO,HI pair) are joined first.
+ */
+export function joinNegativeValues(args: string[], flags: Record<string, FlagSpec>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const m = /^--([^=]+)$/.exec(args[i]);
+    const next = args[i + 1];
+    if (m && flags[m[1]]?.type === "string" && next !== undefined && /^-[\d.]/.test(next)) {
+      out.push(`${args[i]}=${next}`);
+      i++;
+    } else {
+      out.push(args[i]);
+    }
+  }
+  return out;
 }
 
 /** The `--help` text: usage line, then one line per flag. */
@@ -89,11 +125,28 @@ export async function runTask(main: () => Promise<void>): Promise<void> {
   }
 }
 
-/** A `--window=LO,HI` flag: two numbers, LO < HI. */
-export const windowFlag = z.string().trim().regex(
-  /^[-+]?[\d.]+(e[-+]?\d+)?,[-+]?[\d.]+(e[-+]?\d+)?$/i,
-  "must be LO,HI (write --window=-160,240 when LO is negative)",
-).transform((s) => s.split(",").map(Number) as [number, number]).refine(
-  ([lo, hi]) => hi > lo,
-  "HI must exceed LO",
+/** A `LO,HI` flag (e.g. `--metric-range -1024,3071`): two numbers, LO < HI. */
+export const rangeFlag = (name: string) =>
+  z.string().trim().regex(
+    /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?\s*,\s*[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i,
+    `${name} must be two numbers LO,HI`,
+  ).transform((s) => s.split(",").map(Number) as [number, number]).refine(
+    ([lo, hi]) => hi > lo,
+    "HI must exceed LO",
+  );
+
+/** `--unit hu|mu|image` → blendct's unit names. */
+export const unitFlag = z.enum(["hu", "mu", "image", "HU", "attenuation"], {
+  error: "must be hu, mu (attenuation in 1/mm) or image",
+}).transform((u) =>
+  (u === "hu" || u === "HU" ? "HU" : u === "mu" || u === "attenuation" ? "attenuation" : "image") as
+    | "HU"
+    | "attenuation"
+    | "image"
 );
+
+/** `--display-window soft|brain|bone|lung` or `LO,HI` in the volume's unit. */
+export const displayFlag = z.union([
+  z.enum(["soft", "brain", "bone", "lung"]),
+  rangeFlag("display-window"),
+], { error: "must be soft, brain, bone, lung or LO,HI with LO < HI" });

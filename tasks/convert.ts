@@ -11,7 +11,7 @@
 import { z } from "../lib/deps.ts";
 import { readVolumeFile, VOLUME_INPUTS, VOLUME_OUTPUTS, writeVolumeFile } from "../lib/io/files.ts";
 import { UserError } from "../lib/errors.ts";
-import { type FlagSpec, parseFlags, runTask } from "./cli.ts";
+import { type FlagSpec, parseFlags, runTask, unitFlag } from "./cli.ts";
 
 const USAGE = "Usage: deno task convert --input <DICOM folder | .nii[.gz] | .npy | .npz | sample:NAME> " +
   "--output OUT.nii.gz";
@@ -26,7 +26,11 @@ const FLAGS: Record<string, FlagSpec> = {
     default: "float32",
     short: "t",
   },
-  unit: { type: "string", help: "Override the unit of the values: HU | attenuation | unitless", short: "u" },
+  unit: {
+    type: "string",
+    help: "Unit of the values when the input does not say: hu, mu or image",
+    short: "u",
+  },
   spacing: {
     type: "string",
     help: "Voxel size dz,dy,dx in mm for .npy/.npz inputs",
@@ -41,8 +45,7 @@ const Schema = z.object({
   input: z.string({ error: "is required" }).min(1, "must not be empty"),
   output: z.string({ error: "is required" }).regex(/\.(nii\.gz|nii|npy)$/i, `must end in ${VOLUME_OUTPUTS}`),
   dtype: z.enum(["float32", "int16"], { error: "must be float32 or int16" }).default("float32"),
-  unit: z.enum(["HU", "attenuation", "unitless"], { error: "must be HU, attenuation or unitless" })
-    .optional(),
+  unit: unitFlag.optional(),
   spacing: z.string()
     .regex(/^\s*[^,]+,[^,]+,[^,]+\s*$/, SPACING_ERROR)
     .transform((s) => s.split(",").map(Number))
@@ -56,11 +59,12 @@ async function main(): Promise<void> {
     throw new UserError(`--spacing: only applies to .npy/.npz inputs, which store no voxel size`);
   }
   const volume = await readVolumeFile(flags.input, { unit: flags.unit, spacing: flags.spacing });
+  if (volume.unitNotice) console.error(`note: ${volume.unitNotice}`);
   await writeVolumeFile(flags.output, volume, { inputs: [flags.input], datatype: flags.dtype });
   const [dz, dy, dx] = volume.spacing.map((s) => +s.toFixed(4));
   console.log(
     `wrote ${flags.output}: ${volume.shape.join("x")} voxels (ZxYxX), spacing ${dz}x${dy}x${dx} mm, ` +
-      `unit ${volume.unit ?? "unitless"}`,
+      `unit ${volume.unit ?? "image"}`,
   );
 }
 

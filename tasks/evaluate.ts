@@ -6,9 +6,11 @@
  * @module
  */
 import { z } from "../lib/deps.ts";
-import { readVolumeFile, writeFileAtomic } from "../lib/io/files.ts";
-import { chooseMapping, toUnit } from "../lib/intensity.ts";
-import { measure } from "../lib/ct/measure.ts";
+import { writeFileAtomic } from "../lib/io/files.ts";
+import { defaultMetricRange, displayWindow, fromU } from "../lib/units.ts";
+import { loadCase } from "../lib/case.ts";
+import { modelMap } from "../lib/diffusion/card.ts";
+import { displayOriented } from "../lib/report/orient.ts";
 import { isDiffusion, type Method, METHODS, reconstruct } from "../lib/reconstruct.ts";
 import { computeMetrics } from "../lib/metrics/index.ts";
 import { midPlanesPng } from "../lib/report/png.ts";
@@ -16,9 +18,9 @@ import { createProgress } from "../lib/report/progress.ts";
 import { buildManifest } from "../lib/report/manifest.ts";
 import { makeVolume } from "../lib/volume.ts";
 import { UserError } from "../lib/errors.ts";
-import { cropSlices, DEFAULT_CASE } from "../lib/cases.ts";
+import { DEFAULT_CASE } from "../lib/cases.ts";
 import { gpuFor, openPrior, priorSummary } from "../lib/diffusion/prior.ts";
-import { intFlag, parseFlags, runTask } from "./cli.ts";
+import { intFlag, numberFlag, parseFlags, runTask } from "./cli.ts";
 
 const FLAGS = {
   views: {
@@ -50,6 +52,8 @@ const FLAGS = {
   seed: { type: "string", help: "Seed", default: "0" },
   backend: { type: "string", help: "Denoiser back end", default: "auto" },
   "out-dir": { type: "string", help: "Output folder", default: "out/eval" },
+  resample: { type: "boolean", help: "Resample slices to the model's size (e.g. 64x64 headsq)" },
+  "mu-water": { type: "string", help: "Attenuation of water in 1/mm", default: "0.0193" },
 } as const;
 
 const list = () => z.string().transform((s) => s.split(",").map((v) => v.trim()).filter(Boolean));
@@ -66,6 +70,8 @@ const Schema = z.object({
   seed: intFlag("seed").default(0),
   backend: z.enum(["auto", "webgpu", "wasm", "native"]).default("auto"),
   "out-dir": z.string().default("out/eval"),
+  resample: z.boolean().default(false),
+  "mu-water": numberFlag("mu-water").pipe(z.number().positive("must be > 0 (1/mm)")).optional(),
 });
 
 interface Row {
@@ -126,17 +132,27 @@ async function main(): Promise<void> {
   try {
     for (const spec of f.cases) {
       const [path, range] = spec.split("@");
-      let volume = await readVolumeFile(path);
-      if (range) volume = cropSlices(volume, range);
-      const [Z, H, W] = volume.shape;
-      const truth = toUnit(volume.data, chooseMapping(volume));
-      const truthV = makeVolume(truth, [Z, H, W], { spacing: volume.spacing });
       for (const s of settings) {
-        const { y, geometry } = await measure(gpu, truth, { Z, H, W }, {
+        const c = await loadCase(gpu, {
+          input: path,
+          slices: range,
+          muWater: f["mu-water"],
           views: s.views,
           angleRange: s.angleRange,
+          imageSize: prior ? prior.card.imageSize : 256,
+          resample: f.resample,
         });
-        const columns = [{ label: "ground truth", volume: truthV }];
+        const [Z, H, W] = c.shape;
+        const { y, geometry } = c;
+        const metricRange = defaultMetricRange(c.units);
+        const own = (u: Float32Array) =>
+          makeVolume(fromU(u, c.units), c.shape, {
+            spacing: c.spacing,
+            affine: c.affine,
+            unit: c.units.unit,
+          });
+        const truthV = own(c.truthU!);
+        const columns = [{ label: "ground truth", volume: displayOriented(truthV) }];
         for (const method of f.methods) {
           const t0 = performance.now();
           let x: Float32Array;
@@ -150,7 +166,7 @@ async function main(): Promise<void> {
                 tvLambda: lam,
                 iterations: f["tv-iterations"],
               }, { gpu });
-              const p = computeMetrics(makeVolume(cand, [Z, H, W]), truthV).psnr;
+              const p = computeMetrics(own(cand), truthV, { range: metricRange }).psnr;
               const score = (p.axial + p.coronal + p.sagittal) / 3;
               console.error(`  tv λ=${lam}: mean PSNR ${score.toFixed(2)} dB`);
               if (!best || score > best.score) best = { x: cand, lam, score };
@@ -164,13 +180,14 @@ async function main(): Promise<void> {
               steps: method === "dds" ? undefined : f.steps,
               seed: f.seed,
               schedule: prior?.card.schedule,
+              modelMap: prior ? modelMap(prior.card) : undefined,
             }, { gpu, model: prior?.denoiser, onProgress: (d, t) => progress.update(d, t) });
             progress.done();
             if (method === "dds") note = "50 steps, fixed groups, z-TV ρ=10 λ=0.04 (reference units)";
             if (method === "blend" || method === "blend++") note = `${f.steps} steps, η=0.85, CG 5`;
           }
           const seconds = (performance.now() - t0) / 1000;
-          const m = computeMetrics(makeVolume(x, [Z, H, W], { spacing: volume.spacing }), truthV);
+          const m = computeMetrics(own(x), truthV, { range: metricRange });
           const row: Row = {
             case: range ? `${path}@${range}` : path,
             setting: s.label,
@@ -186,7 +203,7 @@ async function main(): Promise<void> {
           };
           rows.push(row);
           console.log(markdownTable([row]).split("\n")[2]);
-          columns.push({ label: method, volume: makeVolume(x, [Z, H, W], { spacing: volume.spacing }) });
+          columns.push({ label: method, volume: displayOriented(own(x)) });
           // keep what is done: rewrite the results after every method
           await writeFileAtomic(
             `${out}/results.json`,
@@ -195,7 +212,7 @@ async function main(): Promise<void> {
           await writeFileAtomic(`${out}/results.md`, new TextEncoder().encode(markdownTable(rows) + "\n"));
         }
         const name = `${path.replace(/[^a-z0-9]+/gi, "_")}_${s.label.replace(/[^a-z0-9]+/gi, "_")}.png`;
-        await writeFileAtomic(`${out}/${name}`, midPlanesPng(columns));
+        await writeFileAtomic(`${out}/${name}`, midPlanesPng(columns, { window: displayWindow(c.units) }));
       }
     }
     if (rows.length === 0) throw new UserError("nothing was evaluated: check --cases and --methods");

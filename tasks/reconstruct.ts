@@ -6,24 +6,31 @@
  */
 import { z } from "../lib/deps.ts";
 import { GpuContext } from "../lib/gpu/context.ts";
-import { readVolumeFile, VOLUME_INPUTS, writeFileAtomic, writeVolumeFile } from "../lib/io/files.ts";
-import { readSinogram } from "../lib/io/sinogram.ts";
+import { VOLUME_INPUTS, writeFileAtomic, writeVolumeFile } from "../lib/io/files.ts";
 import { decodeState, saveState } from "../lib/io/state.ts";
-import { chooseMapping, fromUnit, type IntensityMapping, toUnit } from "../lib/intensity.ts";
-import { measure } from "../lib/ct/measure.ts";
+import { defaultMetricRange, displayWindow, fromU, uAffine } from "../lib/units.ts";
+import { loadCase } from "../lib/case.ts";
 import { FBP_FILTERS } from "../lib/ct/fbp.ts";
-import type { Geometry } from "../lib/ct/geometry.ts";
-import { isDiffusion, type MethodConfig, METHODS, reconstruct, samplerConfig } from "../lib/reconstruct.ts";
+import { displayOriented } from "../lib/report/orient.ts";
+import { modelMap } from "../lib/diffusion/card.ts";
+import {
+  isDiffusion,
+  type MethodConfig,
+  METHODS,
+  reconstruct,
+  samplerConfig,
+  STARTS,
+} from "../lib/reconstruct.ts";
 import { computeMetrics } from "../lib/metrics/index.ts";
 import { midPlanesPng } from "../lib/report/png.ts";
 import { createProgress, formatDuration } from "../lib/report/progress.ts";
 import { buildManifest } from "../lib/report/manifest.ts";
 import { sha256Hex } from "../lib/hash.ts";
-import { makeVolume, type Volume } from "../lib/volume.ts";
+import { makeVolume } from "../lib/volume.ts";
 import { UserError } from "../lib/errors.ts";
-import { cropSlices, DEFAULT_CASE, resampleSlices } from "../lib/cases.ts";
-import { gpuFor, openPrior, priorSummary } from "../lib/diffusion/prior.ts";
-import { intFlag, numberFlag, parseFlags, runTask, windowFlag } from "./cli.ts";
+import { DEFAULT_CASE } from "../lib/cases.ts";
+import { gpuFor, openPrior, type Prior, priorSummary } from "../lib/diffusion/prior.ts";
+import { displayFlag, intFlag, numberFlag, parseFlags, rangeFlag, runTask, unitFlag } from "./cli.ts";
 
 const FLAGS = {
   input: {
@@ -56,9 +63,25 @@ const FLAGS = {
   backend: { type: "string", help: "Denoiser back end: auto, webgpu, wasm, native", default: "auto" },
   model: { type: "string", help: "Model card JSON (default: the shipped models/blendct-prior.json)" },
   resample: { type: "boolean", help: "Resample slices to the model's image size instead of refusing" },
-  window: {
+  unit: {
     type: "string",
-    help: "Map input values to [0, 1] with --window=LO,HI (HU default: the model card's)",
+    help: "Unit of the input when its file does not say: hu, mu (1/mm) or image",
+    default: "header note, else inferred from the values (with a notice)",
+  },
+  "mu-water": {
+    type: "string",
+    help: "Attenuation of water in 1/mm (links HU to line integrals)",
+    default: "0.0193 (water at 70 keV)",
+  },
+  "metric-range": {
+    type: "string",
+    help: "Data range LO,HI of PSNR/SSIM in the input's unit",
+    default: "HU -1024,3071; image 0,1",
+  },
+  "display-window": {
+    type: "string",
+    help: "Preview window: soft, brain, bone, lung or LO,HI in the input's unit",
+    default: "soft (image: 0,1)",
   },
   sinogram: {
     type: "string",
@@ -69,6 +92,37 @@ const FLAGS = {
   "out-dir": { type: "string", help: "Output folder", default: "out" },
   output: { type: "string", help: "Reconstructed volume path", default: "OUT-DIR/recon.nii.gz" },
   resume: { type: "boolean", help: "Continue an interrupted run from OUT-DIR/state.bin" },
+  start: {
+    type: "string",
+    help: "Diffusion: start from noise, or from fbp, cgls or tv forward-noised to --t0",
+    default: "noise",
+  },
+  t0: { type: "string", help: "Diffusion: timestep to start at (1..999); steps then run from t0 to 0" },
+  samples: {
+    type: "string",
+    help: "Diffusion: K independent chains; output their mean, std.nii.gz their std",
+    default: "1",
+  },
+  dc: {
+    type: "string",
+    help: "Diffusion data consistency: cg or tv (PDHG with a proximity term)",
+    default: "cg",
+  },
+  "dc-lambda": { type: "string", help: "--dc tv: TV weight (attenuation units)", default: "0.005" },
+  "dc-gamma": { type: "string", help: "--dc tv: proximity weight to Tweedie's estimate", default: "0.1" },
+  finish: {
+    type: "string",
+    help: "Diffusion: tv adds a final TV solve anchored to the output (weight --finish-gamma)",
+  },
+  "finish-gamma": {
+    type: "string",
+    help: "--finish tv: anchor weight γ (γ → 0 gives TV back)",
+    default: "0.5",
+  },
+  preset: {
+    type: "string",
+    help: "paper: the paper's method exactly (200 steps, noise start, CG 5, no z-TV, 1 chain)",
+  },
 } as const;
 
 const pos = (name: string) => intFlag(name).pipe(z.number().int().min(1, "must be at least 1"));
@@ -98,104 +152,71 @@ const Schema = z.object({
     ),
   model: z.string().optional(),
   resample: z.boolean().default(false),
-  window: windowFlag.optional(),
+  unit: unitFlag.optional(),
+  "mu-water": numberFlag("mu-water").pipe(
+    z.number().positive("must be a positive attenuation in 1/mm (water: about 0.019)").finite(),
+  ).optional(),
+  "metric-range": rangeFlag("metric-range").optional(),
+  "display-window": displayFlag.optional(),
   sinogram: z.string().optional(),
   geometry: z.string().optional(),
   reference: z.string().optional(),
   "out-dir": z.string().default("out"),
   output: z.string().optional(),
   resume: z.boolean().default(false),
+  start: z.enum(STARTS, { error: `must be one of ${STARTS.join(", ")}` }).optional(),
+  t0: intFlag("t0").pipe(
+    z.number().int().min(1, "must be in 1..999 (0 < t0 < T)").max(999, "must be in 1..999 (0 < t0 < T)"),
+  )
+    .optional(),
+  samples: pos("samples").optional(),
+  preset: z.enum(["paper"], { error: "must be paper" }).optional(),
+  dc: z.enum(["cg", "tv"], { error: "must be cg or tv" }).optional(),
+  "dc-lambda": numberFlag("dc-lambda").pipe(z.number().positive("must be > 0")).optional(),
+  "dc-gamma": numberFlag("dc-gamma").pipe(z.number().min(0, "must be >= 0")).optional(),
+  finish: z.enum(["tv"], { error: "must be tv" }).optional(),
+  "finish-gamma": numberFlag("finish-gamma").pipe(z.number().min(0, "must be >= 0")).optional(),
+}).superRefine((f, ctx) => {
+  const diffusionOnly = (["start", "t0", "samples", "preset", "dc", "finish"] as const).filter((k) =>
+    f[k] !== undefined
+  );
+  if (!isDiffusion(f.method) && diffusionOnly.length) {
+    ctx.addIssue({
+      code: "custom",
+      path: [diffusionOnly[0]],
+      message: `applies to diffusion methods (dds, blend, blend++), not --method ${f.method}`,
+    });
+  }
+  if (f.start && f.start !== "noise" && f.t0 === undefined) {
+    ctx.addIssue({ code: "custom", path: ["t0"], message: `is required with --start ${f.start}` });
+  }
+  if (f.finish === "tv" && f.dc !== "tv" && f["tv-lambda"] === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["finish"],
+      message:
+        "tv with --dc cg needs the TV weight: pass --tv-lambda (or --dc tv, whose --dc-lambda it uses)",
+    });
+  }
+  if (f.preset === "paper") {
+    const clash = (["start", "t0", "samples", "steps", "cg-iters", "rho", "lambda", "dc", "finish"] as const)
+      .find((k) => f[k] !== undefined);
+    if (clash) {
+      ctx.addIssue({
+        code: "custom",
+        path: [clash],
+        message: "cannot be combined with --preset paper (it fixes it)",
+      });
+    }
+  }
+  if (f.t0 !== undefined && f.steps !== undefined && f.steps > f.t0 + 1) {
+    ctx.addIssue({ code: "custom", path: ["steps"], message: `must be at most t0 + 1 = ${f.t0 + 1}` });
+  }
 });
 
 type Flags = z.infer<typeof Schema>;
 
-interface Case {
-  y: Float32Array;
-  geometry: Geometry;
-  shape: [number, number, number];
-  spacing: [number, number, number];
-  affine: number[][];
-  mapping: IntensityMapping;
-  truth: Float32Array | null;
-  inputs: string[];
-  label: string;
-}
-
-async function loadCase(
-  f: Flags,
-  gpu: GpuContext,
-  imageSize: number | null,
-  huWindow?: [number, number],
-): Promise<Case> {
-  if (f.sinogram) {
-    const { y, meta } = await readSinogram(f.sinogram, f.geometry);
-    const [Z, H, W] = meta.imageShape;
-    if (imageSize && (H !== imageSize || W !== imageSize)) {
-      throw new UserError(
-        `the model works on ${imageSize}x${imageSize} slices but the sinogram's image is ${H}x${W}; a measured sinogram cannot be resampled: use a matching model`,
-      );
-    }
-    let truth: Float32Array | null = null;
-    const mapping = { ...meta.mapping, unit: meta.mapping.unit ?? "unitless" } as IntensityMapping;
-    if (f.reference) {
-      const ref = await readVolumeFile(f.reference);
-      if (ref.shape.join() !== meta.imageShape.join()) {
-        throw new UserError(
-          `--reference is ${ref.shape.join("x")} but the sinogram's image is ${meta.imageShape.join("x")}`,
-        );
-      }
-      truth = toUnit(ref.data, mapping);
-    }
-    const sp = meta.spacing as [number, number, number];
-    return {
-      y,
-      geometry: meta.geometry,
-      shape: [Z, H, W],
-      spacing: sp,
-      affine: makeVolume(new Float32Array(Z * H * W), [Z, H, W], { spacing: sp }).affine,
-      mapping,
-      truth,
-      inputs: [f.sinogram, ...(f.reference ? [f.reference] : [])],
-      label: f.sinogram,
-    };
-  }
-  const input = f.input ?? DEFAULT_CASE.input;
-  let volume: Volume = await readVolumeFile(input);
-  const range = f.slices ?? (f.input ? undefined : DEFAULT_CASE.slices);
-  if (range) volume = cropSlices(volume, range);
-  const mapping = chooseMapping(volume, { window: f.window, huWindow });
-  let [Z, H, W] = volume.shape;
-  if (imageSize && (H !== imageSize || W !== imageSize)) {
-    if (!f.resample) {
-      throw new UserError(
-        `the model works on ${imageSize}x${imageSize} slices but ${input} has ${H}x${W}: pass --resample to resample them (and back), or use a matching model`,
-      );
-    }
-    volume = resampleSlices(volume, imageSize);
-    console.error(`note: resampled ${H}x${W} slices to ${imageSize}x${imageSize} (--resample)`);
-    [Z, H, W] = volume.shape;
-  }
-  const truth = toUnit(volume.data, mapping);
-  const { y, geometry } = await measure(gpu, truth, { Z, H, W }, {
-    views: f.views,
-    angleRange: f["angle-range"],
-    photons: f.noise,
-    seed: f.seed,
-  });
-  return {
-    y,
-    geometry,
-    shape: [Z, H, W],
-    spacing: volume.spacing,
-    affine: volume.affine,
-    mapping,
-    truth,
-    inputs: [input],
-    label: `${input}${range ? ` slices ${range}` : ""}`,
-  };
-}
-
-function methodConfig(f: Flags, schedule?: MethodConfig["schedule"]): MethodConfig {
+function methodConfig(f: Flags, prior: Prior | null): MethodConfig {
   return {
     method: f.method,
     filter: f.filter,
@@ -208,7 +229,20 @@ function methodConfig(f: Flags, schedule?: MethodConfig["schedule"]): MethodConf
     rho: f.rho,
     lambda: f.lambda,
     seed: f.seed,
-    schedule,
+    schedule: prior?.card.schedule,
+    modelMap: prior ? modelMap(prior.card) : undefined,
+    ...(f.preset === "paper"
+      ? { steps: 200, cgIters: 5, rho: 0, lambda: 0, start: "noise" as const, samples: 1 }
+      : {
+        start: f.start,
+        t0: f.t0,
+        samples: f.samples,
+        dc: f.dc,
+        dcLambda: f["dc-lambda"],
+        dcGamma: f["dc-gamma"],
+        finish: f.finish,
+        finishGamma: f["finish-gamma"],
+      }),
   };
 }
 
@@ -238,14 +272,29 @@ async function main(): Promise<void> {
   try {
     timings.setup = (performance.now() - t0) / 1000;
     let t = performance.now();
-    const c = await loadCase(f, gpu, prior ? prior.card.imageSize : null, prior?.card.intensity.huWindow);
+    const c = await loadCase(gpu, {
+      input: f.input,
+      slices: f.slices,
+      unit: f.unit,
+      muWater: f["mu-water"],
+      views: f.views,
+      angleRange: f["angle-range"],
+      noise: f.noise,
+      seed: f.seed,
+      imageSize: prior ? prior.card.imageSize : null,
+      resample: f.resample,
+      sinogram: f.sinogram,
+      geometry: f.geometry,
+      reference: f.reference,
+    });
+    for (const line of c.notices) console.error(line);
     const [Z, H, W] = c.shape;
     if (diffusion && Z < 3) {
       throw new UserError(`the 3-slice prior needs at least 3 slices (the input has ${Z})`);
     }
     timings.load_and_measure = (performance.now() - t) / 1000;
     const shape = { Z, H, W };
-    const cfg = methodConfig(f, prior?.card.schedule);
+    const cfg = methodConfig(f, prior);
     const views = c.geometry.angles.length;
     const fingerprint = {
       ...(samplerConfig(cfg, views) ?? cfg),
@@ -274,6 +323,7 @@ async function main(): Promise<void> {
     t = performance.now();
     const progress = createProgress(f.method, { unit: diffusion ? "step" : "iter" });
     let stepTimings: Record<string, number> = {};
+    let stdU: Float32Array | null = null;
     const x = f.method === "fbp" ? fbpX : await reconstruct(c.y, c.geometry, shape, cfg, {
       gpu,
       model: prior?.denoiser,
@@ -284,6 +334,9 @@ async function main(): Promise<void> {
         progress.update(done, total, e ? `(t=${e.t}, ${e.partition})` : "");
       },
       onState: (s) => saveState(statePath, s, fingerprint),
+      onStd: (s) => {
+        stdU = s;
+      },
     }).catch((e) => {
       progress.done();
       if (e instanceof DOMException && e.name === "AbortError") {
@@ -299,20 +352,36 @@ async function main(): Promise<void> {
 
     // outputs: each written atomically, never over an input
     t = performance.now();
-    const vol = (data: Float32Array) =>
-      makeVolume(fromUnit(data, c.mapping), c.shape, {
+    // in the case's own unit (HU in, HU out), nothing clipped
+    const own = (u: Float32Array) =>
+      makeVolume(fromU(u, c.units), c.shape, {
         spacing: c.spacing,
         affine: c.affine,
-        unit: c.mapping.unit,
+        unit: c.units.unit,
       });
-    await writeVolumeFile(output, vol(x), { inputs: c.inputs });
+    const recon = own(x);
+    if (c.units.imageHu) recon.imageHu = c.units.imageHu;
+    await writeVolumeFile(output, recon, { inputs: c.inputs });
     const outputs = [output];
+    let stdVol = null;
+    if (stdU) {
+      // a standard deviation scales by the unit's slope only (no offset)
+      const slope = uAffine(c.units)[0];
+      stdVol = makeVolume((stdU as Float32Array).map((v) => v / slope), c.shape, {
+        spacing: c.spacing,
+        affine: c.affine,
+        unit: c.units.unit,
+      });
+      await writeVolumeFile(`${outDir}/std.nii.gz`, stdVol, { inputs: c.inputs });
+      outputs.push(`${outDir}/std.nii.gz`);
+    }
     const metrics: Record<string, unknown> = {};
-    const unitVol = (d: Float32Array) => makeVolume(d, c.shape, { spacing: c.spacing });
-    if (c.truth) {
-      const truthV = unitVol(c.truth);
-      for (const [name, data] of [[f.method, x], ["fbp", fbpX]] as const) {
-        const m = computeMetrics(unitVol(data), truthV);
+    const range = f["metric-range"] ?? defaultMetricRange(c.units);
+    const truth = c.truthU ? own(c.truthU) : null;
+    if (truth) {
+      metrics.range = { unit: c.units.unit, lo: range[0], hi: range[1] };
+      for (const [name, data] of [[f.method, recon], ["fbp", own(fbpX)]] as const) {
+        const m = computeMetrics(data, truth, { range });
         metrics[name] = {
           psnr: m.psnr,
           ssim: m.ssim,
@@ -332,11 +401,22 @@ async function main(): Promise<void> {
       outputs.push(`${outDir}/metrics.json`);
     }
     const columns = [
-      ...(c.truth ? [{ label: "ground truth", volume: unitVol(c.truth) }] : []),
-      { label: `FBP ${views} views`, volume: unitVol(fbpX) },
-      ...(f.method === "fbp" ? [] : [{ label: f.method, volume: unitVol(x) }]),
+      ...(truth ? [{ label: "ground truth", volume: displayOriented(truth) }] : []),
+      { label: `FBP ${views} views`, volume: displayOriented(own(fbpX)) },
+      ...(f.method === "fbp" ? [] : [{ label: f.method, volume: displayOriented(recon) }]),
     ];
-    await writeFileAtomic(`${outDir}/preview.png`, midPlanesPng(columns), { inputs: c.inputs });
+    const window = displayWindow(c.units, f["display-window"]);
+    let png = midPlanesPng(columns, { window });
+    if (stdVol) {
+      // the std panel gets its own window: 0 up to the 99th percentile of the std
+      const sorted = Float32Array.from((stdVol as { data: Float32Array }).data).sort();
+      const top = Math.max(sorted[Math.floor(0.99 * (sorted.length - 1))], 1e-6);
+      png = midPlanesPng([...columns, { label: "std", volume: displayOriented(stdVol) }], {
+        window,
+        columnWindows: { [columns.length]: [0, top] },
+      });
+    }
+    await writeFileAtomic(`${outDir}/preview.png`, png, { inputs: c.inputs });
     outputs.push(`${outDir}/preview.png`);
     timings.write = (performance.now() - t) / 1000;
     timings.total = (performance.now() - t0) / 1000;
@@ -344,7 +424,7 @@ async function main(): Promise<void> {
       command: ["deno", "task", "reconstruct", ...Deno.args],
       adapter: gpu.adapter,
       seed: f.seed,
-      config: { ...f, resolved: samplerConfig(cfg, views) ?? cfg, geometry: c.geometry, mapping: c.mapping },
+      config: { ...f, resolved: samplerConfig(cfg, views) ?? cfg, geometry: c.geometry, units: c.units },
       model: priorSummary(prior),
       inputs: [{ path: c.label, sha256: fingerprint.inputSha256, shape: c.shape }],
       timings,
@@ -361,7 +441,7 @@ async function main(): Promise<void> {
     );
     await Deno.remove(statePath).catch(() => {});
     for (
-      const [name, m] of Object.entries(metrics) as [
+      const [name, m] of Object.entries(metrics).filter(([k]) => k !== "range") as [
         string,
         { psnr: Record<string, number>; ssim: Record<string, number> },
       ][]

@@ -1,29 +1,28 @@
 /**
  * `deno task simulate --input VOL --views N [--angle-range DEG] [--noise I0] --output SINO.nii.gz`:
- * writes the parallel-beam measurement of a volume and its `.geometry.json` sidecar.
+ * writes the parallel-beam measurement of a volume as physical line integrals −ln(I/I₀) (from its values
+ * in HU, μ or image units, the voxel size and μ_water) and its `.geometry.json` sidecar.
  * @module
  */
 import { z } from "../lib/deps.ts";
 import { GpuContext } from "../lib/gpu/context.ts";
 import { readVolumeFile, VOLUME_INPUTS } from "../lib/io/files.ts";
 import { writeSinogram } from "../lib/io/sinogram.ts";
-import { chooseMapping, toUnit } from "../lib/intensity.ts";
+import { DEFAULT_MU_WATER, toU } from "../lib/units.ts";
 import { measure } from "../lib/ct/measure.ts";
-import { intFlag, numberFlag, parseFlags, runTask, windowFlag } from "./cli.ts";
+import { intFlag, numberFlag, parseFlags, runTask, unitFlag } from "./cli.ts";
 
 const FLAGS = {
   input: { type: "string", help: `Volume to project (${VOLUME_INPUTS})` },
   views: { type: "string", help: "Number of views", default: "8" },
   "angle-range": {
     type: "string",
-    help: "Limited angle: views over [0, DEG) degrees (default: 180, sparse view)",
+    help: "Limited angle: views over [0, DEG) degrees (default: sparse view over 180°)",
   },
   noise: { type: "string", help: "Incident photons per ray (Poisson noise); none if absent" },
   seed: { type: "string", help: "Noise seed", default: "0" },
-  window: {
-    type: "string",
-    help: "Map values to [0, 1] with this window, e.g. --window=-160,240 (HU default)",
-  },
+  unit: { type: "string", help: "Unit of the input when its file does not say: hu, mu or image" },
+  "mu-water": { type: "string", help: "Attenuation of water in 1/mm", default: "0.0193 (water at 70 keV)" },
   output: { type: "string", help: "Sinogram output (.nii.gz, .nii, .npy); sidecar OUTPUT.geometry.json" },
 } as const;
 
@@ -37,7 +36,10 @@ const Schema = z.object({
     .optional(),
   noise: numberFlag("noise").pipe(z.number().positive("must be > 0 photons")).optional(),
   seed: intFlag("seed").default(0),
-  window: windowFlag.optional(),
+  unit: unitFlag.optional(),
+  "mu-water": numberFlag("mu-water").pipe(
+    z.number().positive("must be a positive attenuation in 1/mm (water: about 0.019)").finite(),
+  ).optional(),
 });
 
 if (import.meta.main) {
@@ -48,23 +50,28 @@ if (import.meta.main) {
       FLAGS,
       Schema,
     );
-    const volume = await readVolumeFile(f.input);
-    const mapping = chooseMapping(volume, { window: f.window });
+    const volume = await readVolumeFile(f.input, { unit: f.unit });
+    if (volume.unitNotice) console.error(`note: ${volume.unitNotice}`);
+    const muWater = f["mu-water"] ?? DEFAULT_MU_WATER;
+    const units = { unit: volume.unit ?? "image", muWater, imageHu: volume.imageHu } as const;
     const [Z, H, W] = volume.shape;
     const gpu = await GpuContext.create();
     try {
-      const { y, geometry } = await measure(gpu, toUnit(volume.data, mapping), { Z, H, W }, {
+      const { y, geometry } = await measure(gpu, toU(volume.data, units), { Z, H, W }, {
         views: f.views,
         angleRange: f["angle-range"],
         photons: f.noise,
         seed: f.seed,
+        attenuationPerPixel: muWater * volume.spacing[2],
       });
       await writeSinogram(f.output, y, {
         geometry: { ...geometry, detectorSpacing: geometry.detectorSpacing },
         imageShape: [Z, H, W],
         spacing: volume.spacing,
-        mapping: { kind: mapping.kind, lo: mapping.lo, hi: mapping.hi, unit: mapping.unit },
-        noise: f.noise ? { photons: f.noise, attenuation: 0.02, seed: f.seed } : null,
+        muWater,
+        unit: units.unit,
+        ...(units.imageHu ? { imageHu: units.imageHu } : {}),
+        noise: f.noise ? { photons: f.noise, seed: f.seed } : null,
       }, { inputs: [f.input] });
       console.log(
         `wrote ${f.output}: ${Z} slices x ${geometry.angles.length} views x ${geometry.detectorCount} bins`,

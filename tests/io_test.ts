@@ -165,7 +165,8 @@ Deno.test("nifti: reads nibabel-written fixtures (int16 scaled + rotated, qform-
     await Deno.readTextFile(fixture("nifti_fixtures.json")),
   );
   for (const [name, e] of Object.entries(expected)) {
-    const volume = readNifti(await Deno.readFile(fixture(name)), { name });
+    // synthetic ramps, not CT: the unit is stated, not inferred
+    const volume = readNifti(await Deno.readFile(fixture(name)), { name, unit: "HU" });
     const [X, Y, Z] = e.shape_xyz;
     assert.deepEqual(volume.shape, [Z, Y, X], name);
     for (let z = 0; z < Z; z++) {
@@ -463,7 +464,7 @@ Deno.test("files: readVolumeFile dispatches on the path", async () => {
     const other = writeNpy(makeVolume(new Float32Array(8).fill(3), [2, 2, 2]));
     await Deno.writeFile(`${dir}/v.npz`, zipSync({ "first.npy": writeNpy(volume), "second.npy": other }));
     for (const name of ["v.nii.gz", "v.nii", "v.npy", "v.npz"]) {
-      assert.deepEqual((await readVolumeFile(`${dir}/${name}`)).data, volume.data, name);
+      assert.deepEqual((await readVolumeFile(`${dir}/${name}`, { unit: "HU" })).data, volume.data, name);
     }
     const second = await readVolumeFile(`${dir}/v.npz:second`, { spacing: [2, 3, 4], unit: "attenuation" });
     assert.deepEqual([second.data[0], second.spacing, second.unit], [3, [2, 3, 4], "attenuation"]);

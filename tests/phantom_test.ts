@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { anatomicalPhantom, anatomicalPhantomLabels, huToUnit, sheppLogan3d } from "../lib/ct/phantom.ts";
+import { anatomicalPhantom, anatomicalPhantomLabels, sheppLogan3d } from "../lib/ct/phantom.ts";
 import { makeVolume } from "../lib/volume.ts";
 
 const at = (v: { data: Float32Array; shape: number[] }, k: number, j: number, i: number) =>
@@ -108,16 +108,4 @@ Deno.test("256x256x64 chest phantom takes under 3 s", () => {
   const ms = performance.now() - t0;
   assert.equal(v.data.length, 64 * 256 * 256);
   assert.ok(ms < 3000, `took ${ms} ms`);
-});
-
-Deno.test("huToUnit windows and clips numbers, arrays and volumes", () => {
-  assert.equal(huToUnit(-1000), 0);
-  assert.equal(huToUnit(0), 0.5);
-  assert.equal(huToUnit(5000), 1);
-  assert.equal(huToUnit(-160, { window: [-160, 240] }), 0);
-  assert.deepEqual(Array.from(huToUnit(Float32Array.from([-2000, 500]))), [0, 0.75]);
-  const v = huToUnit(makeVolume(Float32Array.from([0, 1000]), [1, 1, 2], { unit: "HU" }));
-  assert.equal(v.unit, "unitless");
-  assert.deepEqual(Array.from(v.data), [0.5, 1]);
-  assert.throws(() => huToUnit(0, { window: [10, -10] }), /hi > lo/);
 });

@@ -190,16 +190,19 @@ Deno.test("samples: lidc and headsq load from vtk.js@6.2.5 with the right shape,
   assert.deepEqual([lidc.shape, lidc.spacing, lidc.unit], [
     [133, 256, 256],
     [2.5, 1.40625, 1.40625],
-    "unitless",
+    "image",
   ]);
+  assert.deepEqual(lidc.imageHu, [-160, 240]);
   assert.deepEqual(lidc.affine, [[1.40625, 0, 0, 0], [0, 1.40625, 0, 0], [0, 0, 2.5, 0], [0, 0, 0, 1]]);
   // Checksums of the raw arrays, computed independently with numpy.
   assert.deepEqual(stats(lidc.data, 255), { sum: 61489178, min: 0, max: 1 });
 
   const head = await loadSample("headsq");
   assert.deepEqual([head.shape, head.spacing], [[93, 64, 64], [1.5, 3.2, 3.2]]);
-  assert.deepEqual(stats(head.data), { sum: 193392317, min: 0, max: 3926 });
-  assert.equal(head.data[(46 * 64 + 32) * 64 + 32], 669);
+  // stored as HU + 1024 (air 0): read as HU, so the raw sum less 1024 per voxel (93 x 64 x 64)
+  assert.deepEqual(stats(head.data), { sum: 193392317 - 1024 * 93 * 64 * 64, min: -1024, max: 2902 });
+  assert.equal(head.unit, "HU");
+  assert.equal(head.data[(46 * 64 + 32) * 64 + 32], 669 - 1024);
   // index.json's direction turns i toward (0.866, 0.5, 0) and j toward (-0.5, 0.866, 0).
   const a = head.affine;
   assert.deepEqual([a[0][0], a[1][0], a[0][1], a[1][1], a[2][2]].map((v) => +v.toFixed(4)), [
@@ -239,6 +242,6 @@ Deno.test("samples: stent loads from Debian's python3-imageio", async () => {
     return;
   }
   const stent = await loadSample("stent");
-  assert.deepEqual([stent.shape, stent.spacing, stent.unit], [[256, 128, 128], [1, 1, 1], "unitless"]);
+  assert.deepEqual([stent.shape, stent.spacing, stent.unit], [[256, 128, 128], [1, 1, 1], "HU"]);
   assert.deepEqual(stats(stent.data), { sum: 148470906, min: 0, max: 2000 });
 });

@@ -29,38 +29,69 @@ def b64(a):
     return base64.b64encode(np.ascontiguousarray(a, dtype="<f4").tobytes()).decode()
 
 
-def psnr(a, b):
-    """PSNR in [0, 1] units of images given in [-1, 1]."""
-    a01, b01 = np.clip((a + 1) / 2, 0, 1), np.clip((b + 1) / 2, 0, 1)
-    return float(10 * np.log10(1.0 / np.mean((a01 - b01) ** 2)))
+class EpsOutput(torch.nn.Module):
+    """Wraps a v- (or eps-) predicting network so that the exported graph outputs eps, the model contract:
+    eps = sqrt(1 - abar_t) x_t + sqrt(abar_t) v, with abar looked up from the training schedule by t."""
+
+    def __init__(self, net, param):
+        super().__init__()
+        self.net, self.param = net, param
+        abar = linear_schedule()
+        self.register_buffer("sqrt_abar", abar.sqrt())
+        self.register_buffer("sqrt_1m_abar", (1 - abar).sqrt())
+
+    def forward(self, x, t, k):
+        out = self.net(x, t, k)
+        if self.param == "eps":
+            return out
+        i = torch.clamp(torch.round(t), 0, 999).long()
+        a = self.sqrt_abar[i][:, None, None, None]
+        b = self.sqrt_1m_abar[i][:, None, None, None]
+        return b * x + a * out
 
 
 @torch.no_grad()
 def evaluate(model, count=8, size=256):
+    """Held-out Tweedie numbers in HU: x0 RMSE of the one-step estimate against the constant guess (the
+    best constant, the triplets' own mean) at t = 200, 500, 700, 900, eps-MSE at 100/500/900, and the PSNR
+    gain of one-step denoising at t = 200 over [-1024, 3071] HU."""
     x0, k = test_triplets(count, seed=0, size=size)
     x0, k = torch.from_numpy(x0), torch.from_numpy(k)
     abar = linear_schedule()
     g = torch.Generator().manual_seed(1234)
-    out = {"eps_mse": {}, "test_triplets": count, "test_size": size}
-    for t in (100, 500, 900):
+    out = {"eps_mse": {}, "x0_rmse_hu": {}, "constant_rmse_hu": {}, "test_triplets": count, "test_size": size,
+           "test_volumes": "held-out LIDC chest (window read back in HU) and headsq head CT"}
+
+    def run(t):
         eps = torch.randn(x0.shape, generator=g)
         a = abar[t]
         xt = a.sqrt() * x0 + (1 - a).sqrt() * eps
         pred = torch.cat([model(xt[i:i + 4], torch.full((len(xt[i:i + 4]),), float(t)), k[i:i + 4])
                           for i in range(0, count, 4)])
+        x0_hat = (xt - (1 - a).sqrt() * pred) / a.sqrt()
+        return eps, pred, xt, x0_hat
+
+    for t in (100, 500, 900):
+        eps, pred, _, _ = run(t)
         out["eps_mse"][str(t)] = float(torch.mean((pred - eps) ** 2))
+    const = float(torch.sqrt(torch.mean((x0 - x0.mean(dim=(1, 2, 3), keepdim=True)) ** 2))) * 1000
+    for t in (200, 500, 700, 900):
+        _, _, _, x0_hat = run(t)
+        out["x0_rmse_hu"][str(t)] = float(torch.sqrt(torch.mean((x0_hat - x0) ** 2))) * 1000
+        out["constant_rmse_hu"][str(t)] = const
     t = 200
-    eps = torch.randn(x0.shape, generator=g)
+    _, _, xt, x0_hat = run(t)
     a = abar[t]
-    xt = a.sqrt() * x0 + (1 - a).sqrt() * eps
-    pred = torch.cat([model(xt[i:i + 4], torch.full((len(xt[i:i + 4]),), float(t)), k[i:i + 4])
-                      for i in range(0, count, 4)])
-    x0_hat = (xt - (1 - a).sqrt() * pred) / a.sqrt()
     noisy = xt / a.sqrt()
-    p_noisy = np.mean([psnr(noisy[i].numpy(), x0[i].numpy()) for i in range(count)])
-    p_hat = np.mean([psnr(x0_hat[i].numpy(), x0[i].numpy()) for i in range(count)])
+    rng = 4.095  # [-1024, 3071] HU in x = HU/1000
+
+    def psnr(p, q):
+        return float(10 * torch.log10(rng ** 2 / torch.mean((p - q) ** 2)))
+
+    p_noisy = np.mean([psnr(noisy[i], x0[i]) for i in range(count)])
+    p_hat = np.mean([psnr(x0_hat[i], x0[i]) for i in range(count)])
     out["tweedie_t200"] = {"psnr_noisy_db": float(p_noisy), "psnr_denoised_db": float(p_hat),
-                           "gain_db": float(p_hat - p_noisy)}
+                           "gain_db": float(p_hat - p_noisy), "range_hu": [-1024, 3071]}
     return out
 
 
@@ -90,7 +121,8 @@ def main():
     ap.add_argument("--ckpt", default=str(CACHE / "train" / "ckpt.pt"))
     ap.add_argument("--out", default=str(ROOT / "models"))
     ap.add_argument("--name", default="blendct-prior")
-    ap.add_argument("--force", action="store_true", help="write even if the card's eps-MSE did not improve")
+    ap.add_argument("--force", action="store_true", help="write even if the held-out x0 RMSE did not improve")
+    ap.add_argument("--ckpt-copy", default=None, help="also copy a compact resumable checkpoint here")
     ap.add_argument("--eval-count", type=int, default=8)
     ap.add_argument("--eval-size", type=int, default=256)
     args = ap.parse_args()
@@ -100,23 +132,26 @@ def main():
     model = SliceUNet(base=cfg["base"], mults=tuple(cfg["mults"]), slices=cfg["slices"], emb_dim=cfg["emb_dim"])
     model.load_state_dict(ck["ema"])
     model.eval()
-    ev = evaluate(model, args.eval_count, args.eval_size)
-    score = float(np.mean(list(ev["eps_mse"].values())))
+    param = ck.get("settings", {}).get("param", "eps")
+    wrapped = EpsOutput(model, param).eval()
+    ev = evaluate(wrapped, args.eval_count, args.eval_size)
+    score = float(np.mean(list(ev["x0_rmse_hu"].values())))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     card_path = out / f"{args.name}.json"
     if card_path.exists() and not args.force:
         old = json.loads(card_path.read_text())
-        old_score = float(np.mean(list(old["evaluation"]["eps_mse"].values())))
+        old_rmse = old["evaluation"].get("x0_rmse_hu")
+        old_score = float(np.mean(list(old_rmse.values()))) if old_rmse else float("inf")
         if score >= old_score:
-            print(f"not exported: eps-MSE {score:.5f} is not better than the shipped {old_score:.5f}")
+            print(f"not exported: mean held-out x0 RMSE {score:.1f} HU is not better than the shipped {old_score:.1f} HU")
             return
     onnx_path = out / f"{args.name}.onnx"
     tmp = onnx_path.with_suffix(".onnx.tmp")
     x = torch.randn(2, 3, 48, 48, generator=torch.Generator().manual_seed(7))
     t = torch.tensor([100.0, 700.0])
     k = torch.tensor([1.0, 3.0])
-    torch.onnx.export(model, (x, t, k), str(tmp), opset_version=17, input_names=["x", "t", "k"],
+    torch.onnx.export(wrapped, (x, t, k), str(tmp), opset_version=17, input_names=["x", "t", "k"],
                       output_names=["eps"], dynamic_axes={"x": {0: "B", 2: "H", 3: "W"}, "t": {0: "B"},
                                                           "k": {0: "B"}, "eps": {0: "B", 2: "H", 3: "W"}})
     import onnx
@@ -124,7 +159,7 @@ def main():
     os.replace(tmp, onnx_path)
     sha = hashlib.sha256(onnx_path.read_bytes()).hexdigest()
     with torch.no_grad():
-        eps = model(x, t, k).numpy()
+        eps = wrapped(x, t, k).numpy()
     parity = {"x_shape": list(x.shape), "t": t.tolist(), "k": k.tolist(), "x": b64(x.numpy()), "eps": b64(eps)}
     parity_text = json.dumps(parity)
     (out / f"{args.name}.parity.json").write_text(parity_text)
@@ -146,19 +181,23 @@ def main():
         "gaps": [1, 3],
         "schedule": {"type": "linear", "beta_start": 1e-4, "beta_end": 0.02, "T": 1000},
         "intensity": {
-            "modelRange": [-1, 1],
-            "unitRange": [0, 1],
-            "fromUnit": "model = 2 * unit - 1",
-            "huWindow": [-160, 240],
-            "fromHU": "unit = clip((HU - lo) / (hi - lo), 0, 1) with huWindow = [lo, hi]",
-            "note": "trained with random windows (lo -1024..20, width 250..2600) and gamma 0.75..1.35, so any CT window that maps air/fat to 0 and bone to 1 is in range",
+            "unit": "u = 1 + HU/1000 = mu/mu_water (air 0, water 1, bone ~2-3)",
+            "unitRange": [0, 3.5],
+            "modelRange": [-1, 2.5],
+            "fromUnit": "model = u - 1 = HU/1000 (linear; unitRange maps onto modelRange)",
+            "trainedValues": "HU -1000..~2500 (x -1..2.5), scale jitter 0.9..1.1; values outside are not clipped",
         },
+        "parameterisation": {"trained": param, "output": "eps",
+                              "conversion": "eps = sqrt(1-abar_t) x_t + sqrt(abar_t) v, inside the ONNX graph" if param == "v" else "none"},
         "training": {
             "steps": ck["step"],
             "wallSeconds": round(ck["wall"]),
             "tripletsSeen": ck.get("seen", 0),
             "batch": ck.get("batch", 16),
             "optimizer": "AdamW lr 2e-4 (500-step warm-up), weight decay 1e-4, grad clip 1",
+            "loss": "MSE on v" if param == "v" else "MSE on eps",
+            "axes": ck.get("settings", {}).get("axes", "z"),
+            "precision": "bf16 autocast" if ck.get("bf16") else "fp32",
             "ema": "0.999 with warm-up min(0.999, (1+n)/(10+n))",
             "device": "CPU (2 cores), torch " + torch.__version__,
             "data": manifest(),
@@ -171,7 +210,22 @@ def main():
     loss_csv = Path(args.ckpt).parent / "loss.csv"
     if loss_csv.exists():
         loss_curve(loss_csv, out / f"{args.name}.loss.png")
+    if args.ckpt_copy:
+        compact = {key: ck[key] for key in ck if key != "model"}
+        # Adam moments in fp16 and no separate online weights: resuming from EMA weights costs a little
+        # freshness but keeps the committed file small; train.py accepts it (model = ema when absent)
+        compact["opt"] = copy_opt_half(ck["opt"])
+        torch.save(compact, args.ckpt_copy + ".tmp")
+        os.replace(args.ckpt_copy + ".tmp", args.ckpt_copy)
     print(json.dumps({"exported": str(onnx_path), "step": ck["step"], "evaluation": ev}, indent=1))
+
+
+def copy_opt_half(opt):
+    state = {}
+    for key, val in opt["state"].items():
+        state[key] = {n: (v.half() if torch.is_tensor(v) and v.dtype == torch.float32 and v.dim() > 0 else v)
+                      for n, v in val.items()}
+    return {"state": state, "param_groups": opt["param_groups"]}
 
 
 if __name__ == "__main__":

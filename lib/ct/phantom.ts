@@ -1,6 +1,6 @@
 /**
  * Synthetic test volumes: the 3D Shepp-Logan phantom (unitless, [0, 1]) and seeded anatomical phantoms of a
- * head, chest or abdomen in Hounsfield units, plus {@linkcode huToUnit} to window HU into [0, 1].
+ * head, chest or abdomen in Hounsfield units (convert with `toU` of `lib/units.ts`).
  *
  * The anatomical phantoms are blendct's unlimited training and test data: every random choice comes from
  * {@linkcode Rng} forks, so a seed fixes the volume bit for bit, and the anatomy is defined in millimetres,
@@ -108,7 +108,7 @@ export function sheppLogan3d(shape: [number, number, number], options: SheppLoga
   });
   const data = new Float32Array(acc.length);
   for (let p = 0; p < acc.length; p++) data[p] = Math.min(1, Math.max(0, acc[p]));
-  return makeVolume(data, [Z, Y, X], { spacing: [fov / Z, fov / Y, fov / X], unit: "unitless" });
+  return makeVolume(data, [Z, Y, X], { spacing: [fov / Z, fov / Y, fov / X], unit: "image" });
 }
 
 function eulerZXZ(phi: number, theta: number, psi: number): number[][] {
@@ -125,49 +125,6 @@ function checkShape(shape: readonly number[]): void {
   if (shape.length !== 3 || !shape.every((n) => Number.isInteger(n) && n >= 1)) {
     throw new RangeError(`shape must be three positive integers [Z, Y, X], got [${shape.join(", ")}]`);
   }
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// HU windowing
-// ---------------------------------------------------------------------------------------------------------
-
-/** Options for {@linkcode huToUnit}. */
-export interface HuToUnitOptions {
-  /** HU mapped to 0 and to 1; values outside are clipped. Default `[-1000, 1000]`. */
-  window?: [number, number];
-}
-
-/**
- * Maps Hounsfield units linearly from `window` onto [0, 1], clipping outside it. Takes a number, an array
- * (a new Float32Array comes back) or a Volume (a new unitless Volume comes back).
- *
- * @example
- * ```ts
- * import { huToUnit } from "./phantom.ts";
- * console.log(huToUnit(0), huToUnit(-1200), huToUnit(40, { window: [-160, 240] })); // 0.5 0 0.5
- * ```
- */
-export function huToUnit(hu: number, options?: HuToUnitOptions): number;
-/** Maps an array of HU onto [0, 1]; a new Float32Array comes back. */
-export function huToUnit(hu: Float32Array, options?: HuToUnitOptions): Float32Array;
-/** Maps a HU volume onto [0, 1]; a new unitless Volume comes back. */
-export function huToUnit(hu: Volume, options?: HuToUnitOptions): Volume;
-export function huToUnit(
-  hu: number | Float32Array | Volume,
-  options: HuToUnitOptions = {},
-): number | Float32Array | Volume {
-  const [lo, hi] = options.window ?? [-1000, 1000];
-  if (!(hi > lo)) throw new RangeError(`window [${lo}, ${hi}] must have hi > lo`);
-  const scale = 1 / (hi - lo);
-  const map = (v: number) => {
-    const u = (v - lo) * scale;
-    return u < 0 ? 0 : u > 1 ? 1 : u;
-  };
-  if (typeof hu === "number") return map(hu);
-  const src = hu instanceof Float32Array ? hu : hu.data;
-  const out = new Float32Array(src.length);
-  for (let i = 0; i < src.length; i++) out[i] = map(src[i]);
-  return hu instanceof Float32Array ? out : { ...hu, data: out, unit: "unitless" };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -1153,11 +1110,12 @@ export function anatomicalPhantomLabels(
  *
  * @example
  * ```ts
- * import { anatomicalPhantom, huToUnit } from "./phantom.ts";
+ * import { anatomicalPhantom } from "./phantom.ts";
+ * import { toU } from "../units.ts";
  * const ct = anatomicalPhantom([8, 48, 48], { anatomy: "head", seed: 3 });
  * const [lo, hi] = ct.data.reduce(([a, b], v) => [Math.min(a, v), Math.max(b, v)], [Infinity, -Infinity]);
  * console.log(ct.unit, lo, hi > 700); // HU -1000 true
- * const unit = huToUnit(ct, { window: [-1000, 1000] });
+ * const u = toU(ct.data, { unit: "HU", muWater: 0.0193 }); // air 0, water 1
  * ```
  */
 export function anatomicalPhantom(

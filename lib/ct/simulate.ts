@@ -1,5 +1,6 @@
 /**
- * Simulated measurements: `y = A x` for a [0, 1]-unit volume, optionally with transmission (Poisson) noise.
+ * Simulated measurements: `y = A u` for a volume in blendct's attenuation unit u (water 1), optionally with
+ * transmission (Poisson) noise on the physical line integrals `μ_water · pixel · y`.
  * @module
  */
 import { Rng } from "../random.ts";
@@ -9,8 +10,8 @@ export interface NoiseOptions {
   /** Incident photons per ray, I0. */
   photons: number;
   /**
-   * Attenuation per unit value per pixel length, turning unit-range line integrals into attenuation line
-   * integrals. Default 0.02: a [0, 1] value of 1 attenuates like dense tissue over ~1 mm pixels.
+   * Physical line integral per unit of `y`: μ_water (1/mm) times the pixel size (mm), turning line
+   * integrals of u in pixel lengths into −ln(I/I₀). Default 0.0193 (water at 70 keV, 1 mm pixels).
    */
   attenuation?: number;
   /** Seed of the noise. Default 0. */
@@ -29,7 +30,7 @@ export interface NoiseOptions {
  * ```
  */
 export function addPoissonNoise(y: Float32Array, options: NoiseOptions): Float32Array {
-  const mu = options.attenuation ?? 0.02;
+  const mu = options.attenuation ?? 0.0193;
   const rng = new Rng(`poisson:${options.seed ?? 0}`);
   const out = new Float32Array(y.length);
   for (let i = 0; i < y.length; i++) {

@@ -53,8 +53,9 @@ export interface ModelCard {
   /** The DDPM noise schedule the model was trained with; `beta_start` is below `beta_end`. */
   schedule: LinearSchedule;
   /**
-   * The model's units: `modelRange` of its images (e.g. [−1, 1]) against blendct's `unitRange`, the HU
-   * window it suggests, and the conversions in words.
+   * The model's units: the linear map that sends blendct's attenuation range `unitRange` (u, water 1) onto
+   * the network's `modelRange` (see {@linkcode modelMap}); values outside are not clipped. Older cards also
+   * carry a display `huWindow`, which blendct no longer applies.
    */
   intensity: {
     modelRange: [number, number];
@@ -506,4 +507,25 @@ export async function validateContract(
   } finally {
     for (const out of Object.values(outputs)) out.dispose?.();
   }
+}
+
+/**
+ * The card's linear map from attenuation u to the network's input, `[scale, offset]` with
+ * `model = scale · u + offset`: `unitRange` onto `modelRange`.
+ *
+ * @example
+ * ```ts
+ * import { modelMap } from "./card.ts";
+ * console.log(modelMap({ intensity: { modelRange: [-1, 2], unitRange: [0, 3] } })); // [ 1, -1 ]
+ * ```
+ */
+export function modelMap(
+  card: { intensity: { modelRange: [number, number]; unitRange: [number, number] } },
+): [
+  number,
+  number,
+] {
+  const [m0, m1] = card.intensity.modelRange, [u0, u1] = card.intensity.unitRange;
+  const scale = (m1 - m0) / (u1 - u0);
+  return [scale, m0 - scale * u0];
 }

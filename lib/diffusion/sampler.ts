@@ -13,9 +13,16 @@ import { type GpuContext, params } from "../gpu/context.ts";
 import { grid } from "../gpu/vector.ts";
 import type { Projector } from "../ct/projector.ts";
 import { NormalCg } from "../solve/cg.ts";
+import { TvSolver } from "../solve/tv.ts";
 import { addDzt, applyDz, shrink } from "../solve/zdiff.ts";
 import { Rng } from "../random.ts";
-import { alphasCumprod, ddimTimes, DEFAULT_SCHEDULE, type LinearSchedule } from "./schedule.ts";
+import {
+  alphasCumprod,
+  ddimTimes,
+  ddimTimesFrom,
+  DEFAULT_SCHEDULE,
+  type LinearSchedule,
+} from "./schedule.ts";
 import { type BlendMode, type Partition, partitionForStep } from "./partition.ts";
 
 /** What the sampler needs from a denoiser (see `createDenoiser`). */
@@ -61,13 +68,36 @@ export interface SamplerConfig {
   seed: number;
   /** Noise schedule of the model. */
   schedule?: LinearSchedule;
+  /**
+   * The model card's linear map from attenuation u to the network's input, `[scale, offset]` with
+   * `model = scale · u + offset`. Default `[2, −1]` (u in [0, 1] onto [−1, 1]).
+   */
+  modelMap?: [number, number];
+  /** Clamp Tweedie's estimate at 0 (non-negative attenuation) before data consistency. Default true. */
+  nonNegative?: boolean;
+  /**
+   * Data consistency per step: `cg` (CG on AᵀA + ρDzᵀDz, the paper's) or `tv` (a few PDHG iterations of
+   * 3D anisotropic TV with non-negativity and a proximity term to Tweedie's estimate). Default `cg`.
+   */
+  dc?: "cg" | "tv";
+  /** `dc: tv`: TV weight λ (x in u). Default 0.005. */
+  dcLambda?: number;
+  /** `dc: tv`: weight γ of the proximity term (γ/2)‖x − x̂₀‖². Default 0.1. */
+  dcGamma?: number;
+  /** `dc: tv`: PDHG iterations per step. Default `cgIters`. */
+  dcIters?: number;
+  /**
+   * Start the reverse process at this timestep instead of the top of the schedule: `steps` steps then run
+   * from `t0` to 0, from `RunOptions.init` forward-noised to `t0` (or from noise without one).
+   */
+  t0?: number;
 }
 
 /** The state a run can be resumed from: the step to run next and the GPU-resident variables. */
 export interface SamplerState {
   /** Steps completed, which is the index of the step to run next. */
   step: number;
-  /** The noisy volume x_t in model units ([−1, 1] images plus noise), `A.domainSize` floats. */
+  /** The noisy volume x_t in model units (the network's range plus noise), `A.domainSize` floats. */
   x: Float32Array;
   /** z-TV ADMM split variable (≈ D_z x), present when `rho > 0`. */
   z?: Float32Array;
@@ -111,7 +141,7 @@ export interface SamplerInputs {
   A: Projector;
   /** The prior's noise predictor. */
   model: EpsModel;
-  /** Measurements of the [0, 1]-unit volume, `A.rangeSize` floats. */
+  /** Measurements `y = A u` of the volume in attenuation units, `A.rangeSize` floats. */
   y: GPUBuffer;
 }
 
@@ -119,6 +149,11 @@ export interface SamplerInputs {
 export interface RunOptions {
   /** Continue from this state instead of pure noise. */
   resume?: SamplerState;
+  /**
+   * A classical estimate in u (`A.domainSize` floats) to start from when `config.t0` is set:
+   * `x_t0 = √ᾱ(t0) · model(init) + √(1 − ᾱ(t0)) ξ`.
+   */
+  init?: Float32Array;
   /** Called after each step; return a promise to save state (e.g. every few steps). */
   onStep?: (e: ProgressEvent, state: () => Promise<SamplerState>) => void | Promise<void>;
   /** Stop early (e.g. on Ctrl-C) after the current step; the last state goes to `onStep`. */
@@ -144,7 +179,7 @@ export function normalAt(seed: number, stream: number, i: number): number {
 export const INIT_STREAM = 0x7fffffff;
 
 /**
- * Runs the sampler and returns the reconstruction in [0, 1] units (`A.domainSize` floats).
+ * Runs the sampler and returns the reconstruction in attenuation units u (`A.domainSize` floats).
  *
  * @example
  * ```ts ignore
@@ -163,17 +198,23 @@ export async function runSampler(
   const { Z, H, W } = A.shape;
   const hw = H * W, n = A.domainSize;
   const abar = alphasCumprod(config.schedule ?? DEFAULT_SCHEDULE);
-  const times = ddimTimes(config.steps, (config.schedule ?? DEFAULT_SCHEDULE).T);
+  const times = config.t0 !== undefined
+    ? ddimTimesFrom(config.steps, config.t0)
+    : ddimTimes(config.steps, (config.schedule ?? DEFAULT_SCHEDULE).T);
   const seed = config.seed >>> 0;
   const useZtv = config.rho > 0;
   const onGpu = Boolean(model.predictGpu && model.device === gpu.device);
+  const [ms, mo] = config.modelMap ?? [2, -1];
+  const clampFlag = config.nonNegative === false ? 0 : 1;
 
-  const x = gpu.buffer(n * 4, "x_t"), v = gpu.buffer(n * 4, "x0 [0,1]"), eps = gpu.buffer(n * 4, "eps");
+  const x = gpu.buffer(n * 4, "x_t"), v = gpu.buffer(n * 4, "x0 in u"), eps = gpu.buffer(n * 4, "eps");
   const aty = gpu.buffer(n * 4, "Aᵀy"), b = gpu.buffer(n * 4, "cg rhs");
   const zb = useZtv ? gpu.buffer(n * 4, "admm z") : undefined,
     ub = useZtv ? gpu.buffer(n * 4, "admm u") : undefined;
   const tmp = useZtv ? gpu.buffer(n * 4, "admm tmp") : undefined;
   const cg = new NormalCg(gpu, A);
+  const tvDc = config.dc === "tv" ? await TvSolver.create(gpu, A) : null;
+  const anchor = tvDc ? gpu.buffer(n * 4, "tv anchor") : undefined;
   let batch: GPUBuffer | undefined, epsBatch: GPUBuffer | undefined, slicesBuf: GPUBuffer | undefined;
   let ownerBuf: GPUBuffer | undefined;
   const timings: StepTimings = { network: 0, transfer: 0, cg: 0, blend: 0 };
@@ -189,6 +230,20 @@ export async function runSampler(
       }
     } else {
       await gpu.run("sampler", "noise", params(hw, n, seed, INIT_STREAM, { f: 1 }), [x], grid(n));
+      if (options.init && config.t0 !== undefined) {
+        // x_t0 = √ᾱ (s u + o) + √(1−ᾱ) ξ: the ddim kernel with η = 1 draws ξ from the same stream as above
+        const a0 = abar[times[0]];
+        gpu.write(v, options.init);
+        await gpu.run(
+          "sampler",
+          "ddim",
+          params(hw, n, seed, INIT_STREAM, { f: Math.sqrt(a0) * ms }, { f: Math.sqrt(1 - a0) }, { f: 1 }, {
+            f: Math.sqrt(a0) * mo,
+          }),
+          [v, eps, x],
+          grid(n),
+        );
+      }
     }
     const state = async (): Promise<SamplerState> => ({
       step: stepDone,
@@ -236,21 +291,33 @@ export async function runSampler(
       const t2 = performance.now();
       await gpu.run("sampler", "scatter", params(hw, n), [epsBatch!, ownerBuf!, eps], grid(n));
       const a = abar[t];
-      await gpu.run("sampler", "tweedie", params(hw, n, 0, 0, { f: Math.sqrt(a) }, { f: Math.sqrt(1 - a) }), [
-        x,
-        eps,
-        v,
-      ], grid(n));
+      await gpu.run(
+        "sampler",
+        "tweedie",
+        params(hw, n, 0, 0, { f: Math.sqrt(a) * ms }, { f: Math.sqrt(1 - a) }, { f: mo / ms }, {
+          f: clampFlag,
+        }),
+        [x, eps, v],
+        grid(n),
+      );
       await gpu.sync();
       const t3 = performance.now();
-      // data consistency on the [0, 1]-unit estimate, warm-started at Tweedie's x0
+      // data consistency on the estimate in u, warm-started at Tweedie's x0
       if (useZtv) {
         gpu.copy(zb!, tmp!, n * 4);
         await cg.ops.axpby(ub!, tmp!, n, { a: -1 });
         gpu.copy(aty, b, n * 4);
         await addDzt(gpu, tmp!, b, n, hw, 1, config.rho);
       }
-      if (config.cgIters > 0) {
+      if (tvDc) {
+        gpu.copy(v, anchor!, n * 4);
+        await tvDc.solve(v, y, {
+          lambda: config.dcLambda ?? 0.005,
+          gamma: config.dcGamma ?? 0.1,
+          anchor,
+          iterations: config.dcIters ?? config.cgIters,
+        });
+      } else if (config.cgIters > 0) {
         await cg.solve(v, useZtv ? b : aty, {
           iterations: config.cgIters,
           rho: config.rho,
@@ -264,14 +331,23 @@ export async function runSampler(
       await gpu.sync();
       const t4 = performance.now();
       if (i === times.length - 1) {
-        // last step: x = x0 (kept in [0, 1] units in v)
+        // last step: x = x0 (kept in u in v)
         gpu.copy(v, x, n * 4);
       } else {
         const an = abar[times[i + 1]];
         await gpu.run(
           "sampler",
           "ddim",
-          params(hw, n, seed, i, { f: Math.sqrt(an) }, { f: Math.sqrt(1 - an) }, { f: config.eta }),
+          params(
+            hw,
+            n,
+            seed,
+            i,
+            { f: Math.sqrt(an) * ms },
+            { f: Math.sqrt(1 - an) },
+            { f: config.eta },
+            { f: Math.sqrt(an) * mo },
+          ),
           [v, eps, x],
           grid(n),
         );
@@ -301,6 +377,7 @@ export async function runSampler(
     return await gpu.download(v, n);
   } finally {
     cg.dispose();
-    gpu.release(x, v, eps, aty, b, zb, ub, tmp, batch, epsBatch, slicesBuf, ownerBuf);
+    tvDc?.dispose();
+    gpu.release(x, v, eps, aty, b, zb, ub, tmp, batch, epsBatch, slicesBuf, ownerBuf, anchor);
   }
 }

@@ -55,3 +55,22 @@ export function ddimTimes(steps: number, T = 1000): number[] {
   const skip = Math.floor(T / steps);
   return Array.from({ length: steps }, (_, i) => (steps - 1 - i) * skip);
 }
+
+/**
+ * `steps` DDIM timesteps from `t0` down to 0, evenly spaced (rounded): the schedule of a reverse process
+ * that starts from a classical estimate forward-noised to `t0` ("come closer, diffuse faster").
+ *
+ * @example
+ * ```ts
+ * import { ddimTimesFrom } from "./schedule.ts";
+ * console.log(ddimTimesFrom(5, 400)); // [ 400, 300, 200, 100, 0 ]
+ * ```
+ */
+export function ddimTimesFrom(steps: number, t0: number): number[] {
+  if (!Number.isInteger(t0) || t0 < 1) throw new RangeError(`t0 must be a whole number >= 1 (got ${t0})`);
+  if (!Number.isInteger(steps) || steps < 1 || steps > t0 + 1) {
+    throw new RangeError(`steps must be in 1..${t0 + 1} when starting at t0 = ${t0}`);
+  }
+  if (steps === 1) return [t0];
+  return Array.from({ length: steps }, (_, i) => Math.round((t0 * (steps - 1 - i)) / (steps - 1)));
+}

@@ -25,7 +25,7 @@ export interface DicomFile {
 export interface ReadDicomOptions {
   /** SeriesInstanceUID to read when the files hold several series. Default: fail if there is more than one. */
   seriesUid?: string;
-  /** Unit of the values. Default: `"HU"` for Modality CT, otherwise `"unitless"`. */
+  /** Unit of the values. Default: `"HU"` for Modality CT, otherwise `"image"`. */
   unit?: Volume["unit"];
   /** Name of the whole set in messages, e.g. the folder. Default `"DICOM series"`. */
   name?: string;
@@ -141,7 +141,7 @@ export function readDicomSeries(files: DicomFile[], options: ReadDicomOptions = 
     ? last.position.map((p, i) => (p - first.position[i]) / (sorted.length - 1))
     : normal.map((n) => n * dz);
   const affine = rasAffine(first.orientation, [dx, dy], step, first.position);
-  const unit = options.unit ?? (first.modality === "CT" ? "HU" : "unitless");
+  const unit = options.unit ?? (first.modality === "CT" ? "HU" : "image");
   return { data, shape, spacing: [dz, dy, dx], affine, unit };
 }
 

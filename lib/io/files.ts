@@ -9,6 +9,7 @@ import { UserError } from "../errors.ts";
 import type { Volume } from "../volume.ts";
 import { readDicomSeries } from "./dicom.ts";
 import { readNifti, writeNifti } from "./nifti.ts";
+import { checkStatedUnit, inferUnit } from "../units.ts";
 import { npyToVolume, readNpy, readNpz, writeNpy } from "./npy.ts";
 import { loadSample, type LoadSampleOptions, type SampleName, SAMPLES } from "./samples.ts";
 
@@ -56,7 +57,11 @@ const NOT_DICOM = /\.(txt|json|md|xml|html?|pdf|csv|nii|gz|npy|npz|png|jpe?g|bmp
  */
 export async function readVolumeFile(path: string, options: ReadVolumeFileOptions = {}): Promise<Volume> {
   const volume = await readByKind(path, options);
-  return options.unit ? { ...volume, unit: options.unit } : volume;
+  if (options.unit) {
+    checkStatedUnit(volume.data, options.unit, path);
+    return { ...volume, unit: options.unit, unitNotice: undefined };
+  }
+  return volume;
 }
 
 async function readByKind(path: string, options: ReadVolumeFileOptions): Promise<Volume> {
@@ -67,13 +72,14 @@ async function readByKind(path: string, options: ReadVolumeFileOptions): Promise
   if (info.isDirectory) return await readDicomFolder(file);
   const lower = file.toLowerCase();
   if (lower.endsWith(".nii") || lower.endsWith(".nii.gz")) {
-    return readNifti(await readInput(file), { name: file });
+    return readNifti(await readInput(file), { name: file, unit: options.unit });
   }
   if (lower.endsWith(".npy")) {
-    return npyToVolume(readNpy(await readInput(file), { name: file }), {
-      name: file,
-      spacing: options.spacing,
-    });
+    return withInferredUnit(
+      npyToVolume(readNpy(await readInput(file), { name: file }), { name: file, spacing: options.spacing }),
+      file,
+      options,
+    );
   }
   if (lower.endsWith(".npz")) {
     return readNpzVolume(file, options.array ?? npzMember?.[2], options);
@@ -96,7 +102,14 @@ async function readNpzVolume(file: string, member: string | undefined, options: 
     throw new UserError(`${file}: has no array "${chosen}"; it holds ${names.join(", ")}`);
   }
   const name = `${file}:${chosen}`;
-  return npyToVolume(arrays[chosen], { name, spacing: options.spacing });
+  return withInferredUnit(npyToVolume(arrays[chosen], { name, spacing: options.spacing }), name, options);
+}
+
+/** `.npy` / `.npz` store no unit: the values decide, unless `--unit` does. */
+function withInferredUnit(volume: Volume, name: string, options: ReadVolumeFileOptions): Volume {
+  if (options.unit) return volume;
+  const guess = inferUnit(volume.data, name);
+  return { ...volume, unit: guess.unit, unitNotice: guess.notice };
 }
 
 async function readDicomFolder(folder: string): Promise<Volume> {

@@ -11,14 +11,16 @@ import { gzipSync, nifti } from "../deps.ts";
 import { UserError } from "../errors.ts";
 import type { Volume } from "../volume.ts";
 import { alignedCopy, assertFinite, toFloat32 } from "./checks.ts";
+import { checkStatedUnit, inferUnit } from "../units.ts";
 
 /** Options for {@linkcode readNifti}. */
 export interface ReadNiftiOptions {
   /** Name used in error messages, usually the file path. Default `"NIfTI data"`. */
   name?: string;
   /**
-   * Unit of the values. Default: the unit blendct wrote into the header's description, else `"HU"`, since a
-   * CT NIfTI from dcm2niix or a scanner pipeline holds Hounsfield units.
+   * Unit of the values (checked against them: HU within [0, 1] is refused). Default: the unit blendct wrote
+   * into the header's description, else inferred from the values (`unitNotice` says so), else a one-line
+   * error asking for `--unit hu|mu|image`.
    */
   unit?: Volume["unit"];
 }
@@ -69,7 +71,7 @@ const DATATYPE_NAMES: Record<number, string> = {
 };
 
 const SUPPORTED = Object.values(DATATYPES).map((d) => d.name).join(", ");
-const UNITS = ["HU", "attenuation", "unitless"] as const;
+const UNITS = ["HU", "attenuation", "image"] as const;
 type Header = ReturnType<typeof nifti.readHeader>;
 
 /**
@@ -124,7 +126,14 @@ export function readNifti(bytes: Uint8Array, options: ReadNiftiOptions = {}): Vo
   const mm = spatialScale(header.xyzt_units);
   const affine = niftiAffine(header, raw).map((row, r) => r < 3 ? row.map((v) => v * mm) : row);
   const spacing = niftiSpacing(header, affine, mm);
-  return { data, shape, spacing, affine, unit: options.unit ?? unitFromDescription(header.description) };
+  const noted = unitFromDescription(header.description);
+  if (options.unit) {
+    checkStatedUnit(data, options.unit, name);
+    return { data, shape, spacing, affine, unit: options.unit };
+  }
+  if (noted) return { data, shape, spacing, affine, ...noted };
+  const guess = inferUnit(data, name);
+  return { data, shape, spacing, affine, unit: guess.unit, unitNotice: guess.notice };
 }
 
 function decompressIfGzipped(bytes: Uint8Array, name: string): Uint8Array {
@@ -269,10 +278,17 @@ function niftiSpacing(header: Header, affine: number[][], mm: number): [number, 
   return [axis(2), axis(1), axis(0)];
 }
 
-function unitFromDescription(description: string): Volume["unit"] {
-  const match = /blendct unit=(\w+)/.exec(description ?? "");
-  const unit = UNITS.find((u) => u === match?.[1]);
-  return unit ?? "HU";
+/** blendct's own header note: `blendct unit=HU`, or `blendct unit=image hu=-160,240`; null when absent. */
+function unitFromDescription(description: string): Pick<Volume, "unit" | "imageHu"> | null {
+  const match = /blendct unit=(\w+)(?: hu=([-+\d.e]+),([-+\d.e]+))?/.exec(description ?? "");
+  if (!match) return null;
+  // files written before the units were physical said "unitless" for [0, 1] images
+  const unit = match[1] === "unitless" ? "image" : UNITS.find((u) => u === match[1]);
+  if (!unit) return null;
+  const imageHu = match[2] !== undefined
+    ? [Number(match[2]), Number(match[3])] as [number, number]
+    : undefined;
+  return imageHu ? { unit, imageHu } : { unit };
 }
 
 /**
@@ -304,7 +320,8 @@ export function writeNifti(volume: Volume, options: WriteNiftiOptions = {}): Uin
     datatype: int16 ? 4 : 16,
     bitpix: bytesPer * 8,
     scale,
-    description: options.description ?? `blendct unit=${volume.unit ?? "unitless"}`,
+    description: options.description ??
+      `blendct unit=${volume.unit ?? "image"}${volume.imageHu ? ` hu=${volume.imageHu.join(",")}` : ""}`,
   });
   if (int16) {
     const values = new Int16Array(out.buffer, 352, data.length);

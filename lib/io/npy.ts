@@ -168,7 +168,7 @@ export interface NpyToVolumeOptions {
   name?: string;
   /** Voxel size `[dz, dy, dx]` in mm, since `.npy` stores none. Default `[1, 1, 1]`. */
   spacing?: [number, number, number];
-  /** Unit of the values. Default `"unitless"`. */
+  /** Unit of the values. Default `"image"`. */
   unit?: Volume["unit"];
 }
 
@@ -190,7 +190,7 @@ export function npyToVolume(array: NpyArray, options: NpyToVolumeOptions = {}): 
   const shape = volumeShape(array.shape, name);
   const data = toFloat32(array.data);
   assertFinite(data, shape, name);
-  return makeVolume(data, shape, { spacing: options.spacing, unit: options.unit ?? "unitless" });
+  return makeVolume(data, shape, { spacing: options.spacing, unit: options.unit ?? "image" });
 }
 
 /**

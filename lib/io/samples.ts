@@ -47,6 +47,8 @@ const VTK_VERSION = "6.2.5";
 const VTK_TARBALL = `vtk.js-${VTK_VERSION}.tgz`;
 const VTK_URL = `https://registry.npmjs.org/vtk.js/-/${VTK_TARBALL}`;
 const VTK_TARBALL_SHA256 = "0112f2ece2a4581e967750ff8d4b39b8b82ef6644a6fc3c8fdb2f831e54088c7";
+/** The HU window of the LIDC2 sample's 8-bit values (read off its histogram; see `decodeVti`). */
+export const LIDC_WINDOW: [number, number] = [-160, 240];
 const STENT_PATH = "/usr/lib/python3/dist-packages/imageio/resources/images/stent.npz";
 
 /** Every sample blendct knows, keyed by name. */
@@ -61,7 +63,7 @@ export const SAMPLES: Readonly<Record<SampleName, SampleInfo>> = {
     shape: [133, 256, 256],
     spacing: [2.5, 1.40625, 1.40625],
     anatomy: "chest CT (lungs, heart, upper abdomen), axial slices; axis 0 runs head to feet",
-    values: "uint8 window / 255, in [0, 1]",
+    values: "uint8 display window / 255, in [0, 1] (unit image; 0 and 1 stand for -160 and 240 HU)",
   },
   headsq: {
     name: "headsq",
@@ -73,7 +75,7 @@ export const SAMPLES: Readonly<Record<SampleName, SampleInfo>> = {
     shape: [93, 64, 64],
     spacing: [1.5, 3.2, 3.2],
     anatomy: "head CT, axial slices; its direction matrix rotates x and y by 30 degrees",
-    values: "raw int16 scanner values, 0 to 3926",
+    values: "HU (stored as HU + 1024, int16 0 to 3926)",
   },
   stent: {
     name: "stent",
@@ -86,7 +88,7 @@ export const SAMPLES: Readonly<Record<SampleName, SampleInfo>> = {
     spacing: [1, 1, 1],
     anatomy: "CT angiogram of a stented abdominal aorta; axis 0 runs head to feet, axis 1 front to back; " +
       "voxel size unknown (1 mm nominal)",
-    values: "raw int16, 0 to 2000, quantised in steps of 62.5",
+    values: "HU clipped to [0, 2000] (fat, lung and air all read 0), quantised in steps of 62.5",
   },
 };
 
@@ -146,7 +148,8 @@ async function loadStent(info: SampleInfo, options: LoadSampleOptions): Promise<
   await verify(bytes, info.sha256, path);
   const arrays = readNpz(bytes, { name: path });
   const array = arrays.arr_0 ?? Object.values(arrays)[0];
-  return npyToVolume(array, { name: path, spacing: info.spacing, unit: "unitless" });
+  // its histogram: 75% of voxels at exactly 0, soft tissue 0..150, contrast 250..400: HU clipped below at 0
+  return npyToVolume(array, { name: path, spacing: info.spacing, unit: "HU" });
 }
 
 // --- vtk.js samples ----------------------------------------------------------------------------------------
@@ -281,15 +284,20 @@ function decodeVti(indexBytes: Uint8Array, gz: Uint8Array, info: SampleInfo): Vo
     throw new UserError(`${where}: holds ${raw.length} bytes but its index promises ${count} voxels`);
   }
   const data = new Float32Array(count);
-  if (bytesPer === 1) {
-    // LIDC2 is an 8-bit display window, so [0, 1] is the honest unit; the window's HU mapping is not shipped.
-    for (let i = 0; i < count; i++) data[i] = raw[i] / 255;
-  } else {
-    data.set(new Int16Array(alignedCopy(raw, 0, raw.length)));
-  }
-  assertFinite(data, shape, where);
   const [sx, sy, sz] = index.spacing;
-  return { data, shape, spacing: [sz, sy, sx], affine: vtiAffine(index), unit: "unitless" };
+  const geometry = { shape, spacing: [sz, sy, sx] as [number, number, number], affine: vtiAffine(index) };
+  if (bytesPer === 1) {
+    // LIDC2 is an 8-bit display window: fat peaks at 16..22, blood at 100..150, lung and air sit at 0 and
+    // bone saturates at 255, the mediastinal window [-160, 240] HU (fat -130 HU, blood 40 HU).
+    for (let i = 0; i < count; i++) data[i] = raw[i] / 255;
+    assertFinite(data, shape, where);
+    return { data, ...geometry, unit: "image", imageHu: LIDC_WINDOW };
+  }
+  // headsq stores HU + 1024 (air at 0, soft tissue near 1060, bone above 2000)
+  const ints = new Int16Array(alignedCopy(raw, 0, raw.length));
+  for (let i = 0; i < count; i++) data[i] = ints[i] - 1024;
+  assertFinite(data, shape, where);
+  return { data, ...geometry, unit: "HU" };
 }
 
 /**

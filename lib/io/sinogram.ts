@@ -1,7 +1,8 @@
 /**
- * Sinogram files: the measurements `[Z][A][D]` as a NIfTI (x = detector, y = view, z = slice) plus a
- * `.geometry.json` sidecar that states the geometry, the image size and the intensity mapping, so a
- * reconstruction from measured data knows everything a simulation knew.
+ * Sinogram files: physical line integrals −ln(I/I₀) `[Z][A][D]` as a NIfTI (x = detector, y = view,
+ * z = slice) plus a `.geometry.json` sidecar that states the geometry, the voxel size in mm and μ_water, so a
+ * reconstruction from measured data knows everything a simulation knew. Inside blendct the data are
+ * `y = A u` in pixel lengths; the files hold `μ_water · pixel · y`.
  * @module
  */
 import { z } from "../deps.ts";
@@ -9,6 +10,7 @@ import { type ParallelGeometry, parallelGeometryZod } from "../ct/geometry.ts";
 import { UserError } from "../errors.ts";
 import type { Schema } from "../schema.ts";
 import { makeVolume } from "../volume.ts";
+import { DEFAULT_MU_WATER } from "../units.ts";
 import { readVolumeFile, writeFileAtomic, writeVolumeFile } from "./files.ts";
 
 /** The sidecar's content. */
@@ -17,44 +19,44 @@ export interface SinogramMeta {
   geometry: ParallelGeometry;
   /** Slices, rows, columns of the image the rays pass through. */
   imageShape: [number, number, number];
-  /** Voxel size of that image `[dz, dy, dx]` in mm. Default `[1, 1, 1]`. */
+  /** Voxel size of that image `[dz, dy, dx]` in mm (rows and columns square: `dy = dx`). Required. */
   spacing: [number, number, number];
-  /**
-   * How the image's values map to the [0, 1] units of the line integrals:
-   * `unit = clip((value − lo) / (hi − lo), 0, 1)`. Default identity (`lo` 0, `hi` 1).
-   */
-  mapping: {
-    kind: "window" | "identity";
-    lo: number;
-    hi: number;
-    unit?: "HU" | "attenuation" | "unitless";
-  };
-  /** The Poisson noise that was simulated (see `addPoissonNoise`); null (the default) for noise-free data. */
-  noise: { photons: number; attenuation: number; seed: number } | null;
+  /** μ of water in 1/mm, linking line integrals to HU. Default 0.0193 (water at 70 keV). */
+  muWater: number;
+  /** The unit the reconstruction is written in. Default `"HU"`. */
+  unit: "HU" | "attenuation" | "image";
+  /** `image` unit only: the HU its 0 and 1 stand for. */
+  imageHu?: [number, number];
+  /** The Poisson noise that was simulated; null (the default) for noise-free or measured data. */
+  noise: { photons: number; seed: number } | null;
 }
 
 /** Zod schema of the sidecar; it fills in the defaults of {@linkcode SinogramMeta}. */
 export const SinogramMetaSchema: Schema<SinogramMeta> = z.object({
   geometry: parallelGeometryZod,
   imageShape: z.tuple([z.number().int().min(1), z.number().int().min(1), z.number().int().min(1)]),
-  spacing: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]).default([1, 1, 1]),
-  mapping: z.object({
-    kind: z.enum(["window", "identity"]),
-    lo: z.number(),
-    hi: z.number(),
-    unit: z.enum(["HU", "attenuation", "unitless"]).optional(),
-  }).default({ kind: "identity", lo: 0, hi: 1 }),
-  noise: z.object({ photons: z.number(), attenuation: z.number(), seed: z.number() }).nullable().default(
-    null,
+  spacing: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()], {
+    error: "is required: [dz, dy, dx] in mm (physical line integrals need the pixel size)",
+  }),
+  muWater: z.number({ error: "must be a number (1/mm)" }).finite().positive("must be > 0 (1/mm)").default(
+    DEFAULT_MU_WATER,
   ),
+  unit: z.enum(["HU", "attenuation", "image"]).default("HU"),
+  imageHu: z.tuple([z.number(), z.number()]).optional(),
+  noise: z.object({ photons: z.number(), seed: z.number() }).nullable().default(null),
 });
+
+/** Physical line integral per unit of blendct's `y = A u`: μ_water × pixel size. */
+export function lineIntegralScale(meta: Pick<SinogramMeta, "muWater" | "spacing">): number {
+  return meta.muWater * meta.spacing[2];
+}
 
 /** `a/b/sino.nii.gz` → `a/b/sino.geometry.json`. */
 export function sidecarPath(path: string): string {
   return path.replace(/(\.nii\.gz|\.nii|\.npy)$/i, "") + ".geometry.json";
 }
 
-/** Writes the sinogram and its sidecar (both atomically, never over an input). */
+/** Writes blendct's `y = A u` as physical line integrals, and the sidecar (both atomically, never over an input). */
 export async function writeSinogram(
   path: string,
   y: Float32Array,
@@ -63,7 +65,8 @@ export async function writeSinogram(
 ): Promise<void> {
   const [Z] = meta.imageShape;
   const A = meta.geometry.angles.length, D = meta.geometry.detectorCount;
-  await writeVolumeFile(path, makeVolume(y, [Z, A, D]), options);
+  const k = lineIntegralScale(meta);
+  await writeVolumeFile(path, makeVolume(y.map((v) => v * k), [Z, A, D], { unit: "attenuation" }), options);
   await writeFileAtomic(
     sidecarPath(path),
     new TextEncoder().encode(JSON.stringify(meta, null, 2) + "\n"),
@@ -72,8 +75,8 @@ export async function writeSinogram(
 }
 
 /**
- * Reads a sinogram and its geometry (the sidecar, or `geometryPath`), checking that the array's shape is
- * `[slices, views, bins]` of that geometry.
+ * Reads a sinogram of physical line integrals and its geometry (the sidecar, or `geometryPath`), checking
+ * that the array's shape is `[slices, views, bins]` of that geometry; returns blendct's `y = A u`.
  *
  * @example
  * ```ts ignore
@@ -102,10 +105,15 @@ export async function readSinogram(
   const parsed = SinogramMetaSchema.safeParse(raw);
   if (!parsed.success) {
     const i = parsed.error.issues[0];
-    throw new UserError(`geometry file ${gpath}: field ${i.path.join(".") || "(root)"}: ${i.message}`);
+    const field = i.path.join(".") || "(root)";
+    const missing = field === "spacing" && (raw as Record<string, unknown>)?.spacing === undefined;
+    const message = missing
+      ? "is required: [dz, dy, dx] in mm (physical line integrals need the pixel size)"
+      : i.message;
+    throw new UserError(`geometry file ${gpath}: field ${field}: ${message}`);
   }
   const meta = parsed.data;
-  const vol = await readVolumeFile(path, { unit: "unitless" });
+  const vol = await readVolumeFile(path, { unit: "attenuation" });
   const [Z, A, D] = vol.shape;
   const g = meta.geometry;
   if (A !== g.angles.length) {
@@ -120,5 +128,6 @@ export async function readSinogram(
       }x${g.angles.length}x${g.detectorCount}`,
     );
   }
-  return { y: vol.data, meta };
+  const k = lineIntegralScale(meta);
+  return { y: vol.data.map((v) => v / k), meta };
 }

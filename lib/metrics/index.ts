@@ -1,8 +1,10 @@
 /**
- * All of blendct's image-quality metrics in one call, with the conventions of METHOD.md's Metrics section:
- * both volumes are (optionally windowed, then) clipped to [0, 1]; PSNR and SSIM use data range 1 and are the
- * mean over the slices of each plane; TV and z-consistency are computed on the same clipped volumes, for the
- * reconstruction and the reference alike.
+ * All of blendct's image-quality metrics in one call: both volumes are mapped linearly from a stated data
+ * range `[lo, hi]` in their own unit (HU by default [−1024, 3071], the 12-bit CT range) onto [0, 1] and
+ * clipped to it, as CT evaluations score within the range a scanner stores; PSNR and SSIM use data range 1
+ * (scikit-image's `data_range = hi − lo`) and are the mean over the slices of each plane; TV and
+ * z-consistency are computed on the same mapped volumes, for the reconstruction and the reference alike.
+ * Only the scores clip: the physics and the outputs never do.
  *
  * @example
  * ```ts
@@ -29,10 +31,10 @@ export * from "./zconsistency.ts";
 /** Options for {@linkcode computeMetrics}. */
 export interface ComputeMetricsOptions {
   /**
-   * Map `[lo, hi]` linearly onto [0, 1] before clipping, e.g. `[-1000, 1000]` for HU volumes. Default: none
-   * (the volumes are already in [0, 1] units).
+   * The data range `[lo, hi]` in the volumes' unit, mapped linearly onto [0, 1] and clipped there, e.g.
+   * `[-1024, 3071]` for HU volumes. Default `[0, 1]`.
    */
-  window?: [number, number];
+  range?: [number, number];
   /** SSIM with the Gaussian window (Wang et al.) instead of skimage's 7×7 uniform default. Default `false`. */
   gaussian?: boolean;
   /** Further SSIM settings (window size, sigma, covariance, constants). Defaults as in {@linkcode SsimOptions}. */
@@ -62,29 +64,28 @@ export interface Metrics {
 }
 
 /**
- * Maps a volume's values through `window` (if any) and clips them to [0, 1]: the form every metric sees.
+ * Maps a volume's values from `range` (default [0, 1]) linearly onto [0, 1] and clips them there: the form
+ * every metric sees.
  *
  * @example
  * ```ts
  * import { toUnitRange } from "./index.ts";
  * import { makeVolume } from "../volume.ts";
  * const hu = makeVolume(Float32Array.from([-2000, -1000, 0, 1000, 3000]), [1, 1, 5], { unit: "HU" });
- * console.log(Array.from(toUnitRange(hu, { window: [-1000, 1000] }).data)); // [0, 0, 0.5, 1, 1]
+ * console.log(Array.from(toUnitRange(hu, { range: [-1000, 1000] }).data)); // [ 0, 0, 0.5, 1, 1 ]
  * ```
  */
-export function toUnitRange(volume: Volume, options: { window?: [number, number] } = {}): Volume {
-  const w = options.window;
-  const lo = w ? w[0] : 0;
-  const hi = w ? w[1] : 1;
-  if (!(hi > lo)) throw new RangeError(`window [${lo}, ${hi}] must have hi > lo`);
+export function toUnitRange(volume: Volume, options: { range?: [number, number] } = {}): Volume {
+  const [lo, hi] = options.range ?? [0, 1];
+  if (!(hi > lo)) throw new RangeError(`data range [${lo}, ${hi}] must have hi > lo`);
   const scale = 1 / (hi - lo);
   const src = volume.data;
   const out = new Float32Array(src.length);
   for (let i = 0; i < src.length; i++) {
-    const v = w ? (src[i] - lo) * scale : src[i];
+    const v = (src[i] - lo) * scale;
     out[i] = v < 0 ? 0 : v > 1 ? 1 : v;
   }
-  return { ...volume, data: out, unit: "unitless" };
+  return { ...volume, data: out, unit: "image" };
 }
 
 /**
@@ -108,8 +109,8 @@ export function computeMetrics(
   options: ComputeMetricsOptions = {},
 ): Metrics {
   checkSameShape(recon, reference);
-  const a = toUnitRange(recon, { window: options.window });
-  const b = toUnitRange(reference, { window: options.window });
+  const a = toUnitRange(recon, { range: options.range });
+  const b = toUnitRange(reference, { range: options.range });
   const psnr = psnrPerPlane(a, b, { maxDb: options.maxPsnrDb, planes: options.planes });
   const ssim = ssimPerPlane(a, b, { ...options.ssim, gaussian: options.gaussian, planes: options.planes });
   const tv = totalVariation(a);

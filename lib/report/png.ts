@@ -241,6 +241,8 @@ export interface PngColumn {
 export interface MidPlanesPngOptions {
   /** Values mapped to black and white; outside is clipped. Default `[0, 1]`. */
   window?: [number, number];
+  /** Per-column windows overriding `window`, by column index (e.g. a std map next to images). Default none. */
+  columnWindows?: Record<number, [number, number]>;
   /** Rows to show, top to bottom. Default `["axial", "coronal", "sagittal"]`. */
   planes?: readonly Plane[];
   /** Slice per plane. Default the middle one, `floor(count / 2)`. */
@@ -314,7 +316,12 @@ export function midPlanesPng(columns: PngColumn[], options: MidPlanesPngOptions 
   if (!Number.isInteger(fontScale) || fontScale < 1) {
     throw new RangeError(`fontScale must be a positive integer`);
   }
-  const cells = planes.map((plane) => columns.map((col) => renderCell(col.volume, plane, options)));
+  for (const w of Object.values(options.columnWindows ?? {})) checkWindow(w);
+  const cells = planes.map((plane) =>
+    columns.map((col, c) =>
+      renderCell(col.volume, plane, { ...options, window: options.columnWindows?.[c] ?? options.window })
+    )
+  );
   const colWidths = columns.map((_, c) => Math.max(...cells.map((row) => row[c].width)));
   const rowHeights = cells.map((row) => Math.max(...row.map((cell) => cell.height)));
   const header = GLYPH_H * fontScale + 2 * gap;

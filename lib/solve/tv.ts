@@ -1,7 +1,7 @@
 /**
- * 3D anisotropic TV reconstruction with a [0, 1] box: `min_x ½‖Ax − y‖² + λ‖∇x‖₁, 0 ≤ x ≤ 1`, solved by
- * diagonally preconditioned PDHG (Chambolle & Pock) on the GPU. The box matters: without it TV is
- * 0.4–1.9 dB weaker on sparse-view CT, which would flatter every method compared against it.
+ * 3D anisotropic TV reconstruction with non-negativity: `min_x ½‖Ax − y‖² + λ‖∇x‖₁, x ≥ 0`, solved by
+ * diagonally preconditioned PDHG (Chambolle & Pock) on the GPU. x is attenuation u (water 1), so the only
+ * physical constraint is x ≥ 0; there is no upper bound (bone and metal keep their values).
  * @module
  */
 import { type GpuContext, params } from "../gpu/context.ts";
@@ -10,18 +10,83 @@ import type { Projector } from "../ct/projector.ts";
 import { adjointRef, forwardRef, type SliceShape } from "../ct/projector_ref.ts";
 import type { ParallelGeometry } from "../ct/geometry.ts";
 
-/** Options for {@linkcode tvPdhg}. */
+/** Options for {@linkcode tvPdhg} and {@linkcode TvSolver.solve}. */
 export interface TvOptions {
-  /** TV weight λ, in blendct's units (exact adjoint, pixel-sized rays). */
+  /** TV weight λ, in blendct's units (exact adjoint, pixel-sized rays, x in u). */
   lambda: number;
   /** PDHG iterations. Default 200. */
   iterations?: number;
   /** Called after each iteration; may inspect `x` (e.g. to log the objective). */
   onIteration?: (k: number) => void | Promise<void>;
+  /** Weight γ of a proximity term (γ/2)‖x − anchor‖². Default 0 (none). */
+  gamma?: number;
+  /** The anchor of the proximity term (`A.domainSize` floats on the GPU); required when `gamma` > 0. */
+  anchor?: GPUBuffer;
 }
 
 /**
- * Runs PDHG from the start in `x` (updated in place, clipped to [0, 1]) against measurements `y`.
+ * PDHG for `min_x ½‖Ax − y‖² + λ‖∇x‖₁ + (γ/2)‖x − a‖², x ≥ 0` on one operator: the preconditioners
+ * (σ = 1/(A·1), τ = 1/(Aᵀ·1 + 6)) and scratch buffers are made once, so many short solves (the sampler's
+ * data consistency) pay for them once. The dual variables restart at 0 in each solve.
+ */
+export class TvSolver {
+  private constructor(
+    private readonly gpu: GpuContext,
+    private readonly A: Projector,
+    private readonly sig: GPUBuffer,
+    private readonly tau: GPUBuffer,
+    private readonly scratch: GPUBuffer[],
+  ) {}
+
+  /** Computes the preconditioners of `A`. */
+  static async create(gpu: GpuContext, A: Projector): Promise<TvSolver> {
+    const n = A.domainSize, m = A.rangeSize;
+    const sig = gpu.buffer(m * 4), tau = gpu.buffer(n * 4), ones = gpu.buffer(Math.max(n, m) * 4);
+    try {
+      gpu.write(ones, new Float32Array(Math.max(n, m)).fill(1));
+      // σ = 1/(A·1), τ = 1/(Aᵀ·1 + 6): Pock & Chambolle's diagonal preconditioning with α = 1
+      await A.forward(ones, sig);
+      await gpu.run("tv", "invert", params(m), [sig], grid(m));
+      await A.adjoint(ones, tau);
+      await gpu.run("tv", "invert_tau", params(n), [tau], grid(n));
+    } finally {
+      gpu.release(ones);
+    }
+    const scratch = [m, 3 * n, n, m, n].map((k) => gpu.buffer(k * 4));
+    return new TvSolver(gpu, A, sig, tau, scratch);
+  }
+
+  /** Runs PDHG from the start in `x` (updated in place, kept non-negative) against measurements `y`. */
+  async solve(x: GPUBuffer, y: GPUBuffer, options: TvOptions): Promise<void> {
+    const { gpu, A, sig, tau } = this;
+    const n = A.domainSize, m = A.rangeSize;
+    const { Z, H, W } = A.shape;
+    const gamma = options.gamma ?? 0;
+    if (gamma > 0 && !options.anchor) throw new RangeError("TV with a proximity term needs its anchor");
+    const P = params(n, W, H * W, Z, { f: options.lambda }, { f: gamma });
+    const [pd, q, xbar, ax, atp] = this.scratch;
+    gpu.write(pd, new Float32Array(m));
+    gpu.write(q, new Float32Array(3 * n));
+    gpu.copy(x, xbar, n * 4);
+    for (let k = 0; k < (options.iterations ?? 200); k++) {
+      await A.forward(xbar, ax);
+      await gpu.run("tv", "dual_data", params(m), [ax, y, sig, pd], grid(m));
+      await gpu.run("tv", "dual_tv", P, [xbar, q], grid(n));
+      await A.adjoint(pd, atp);
+      // with γ = 0 the anchor binding is read but multiplied by 0; τ is a valid stand-in
+      await gpu.run("tv", "primal", P, [atp, q, tau, x, xbar, options.anchor ?? tau], grid(n));
+      await options.onIteration?.(k);
+    }
+  }
+
+  /** Releases the preconditioners and scratch buffers. */
+  dispose(): void {
+    this.gpu.release(this.sig, this.tau, ...this.scratch);
+  }
+}
+
+/**
+ * Runs PDHG from the start in `x` (updated in place, kept non-negative) against measurements `y`.
  *
  * @example
  * ```ts
@@ -43,30 +108,11 @@ export async function tvPdhg(
   y: GPUBuffer,
   options: TvOptions,
 ): Promise<void> {
-  const n = A.domainSize, m = A.rangeSize;
-  const { Z, H, W } = A.shape;
-  const P = params(n, W, H * W, Z, { f: options.lambda });
-  const sig = gpu.buffer(m * 4), tau = gpu.buffer(n * 4), ones = gpu.buffer(Math.max(n, m) * 4);
-  const pd = gpu.buffer(m * 4), q = gpu.buffer(3 * n * 4), xbar = gpu.buffer(n * 4);
-  const ax = gpu.buffer(m * 4), atp = gpu.buffer(n * 4);
+  const solver = await TvSolver.create(gpu, A);
   try {
-    gpu.write(ones, new Float32Array(Math.max(n, m)).fill(1));
-    // σ = 1/(A·1), τ = 1/(Aᵀ·1 + 6): Pock & Chambolle's diagonal preconditioning with α = 1
-    await A.forward(ones, sig);
-    await gpu.run("tv", "invert", params(m), [sig], grid(m));
-    await A.adjoint(ones, tau);
-    await gpu.run("tv", "invert_tau", params(n), [tau], grid(n));
-    gpu.copy(x, xbar, n * 4);
-    for (let k = 0; k < (options.iterations ?? 200); k++) {
-      await A.forward(xbar, ax);
-      await gpu.run("tv", "dual_data", params(m), [ax, y, sig, pd], grid(m));
-      await gpu.run("tv", "dual_tv", P, [xbar, q], grid(n));
-      await A.adjoint(pd, atp);
-      await gpu.run("tv", "primal", P, [atp, q, tau, x, xbar], grid(n));
-      await options.onIteration?.(k);
-    }
+    await solver.solve(x, y, options);
   } finally {
-    gpu.release(sig, tau, ones, pd, q, xbar, ax, atp);
+    solver.dispose();
   }
 }
 
@@ -111,8 +157,10 @@ export function tvPdhgRef(
   shape: SliceShape,
   lambda: number,
   iterations: number,
+  prox?: { gamma: number; anchor: Float32Array },
 ): Float32Array {
   const { Z, H, W } = shape;
+  const gamma = prox?.gamma ?? 0;
   const n = Z * H * W, m = y.length;
   const fwd = (v: Float64Array) => forwardRef(Float32Array.from(v), g, shape);
   const adj = (w: Float64Array) => adjointRef(Float32Array.from(w), g, shape);
@@ -140,7 +188,11 @@ export function tvPdhgRef(
         if (!first) gt += q[a * n + k - steps[a]];
         if (!last(k, a)) gt -= q[a * n + k];
       }
-      const nx = Math.min(1, Math.max(0, x[k] - tau[k] * (atp[k] + gt)));
+      const t = tau[k];
+      const nx = Math.max(
+        0,
+        (x[k] - t * (atp[k] + gt) + t * gamma * (prox?.anchor[k] ?? 0)) / (1 + t * gamma),
+      );
       xbar[k] = 2 * nx - x[k];
       x[k] = nx;
     }
