@@ -78,6 +78,8 @@ export interface MethodConfig {
   finishGamma?: number;
   /** `finish: tv`: PDHG iterations. Default 100. */
   finishIters?: number;
+  /** `dds`: run its z-TV ADMM only once t ≤ this (a labelled variant; the reference runs it at every step). */
+  ztvFrom?: number;
 }
 
 /**
@@ -123,6 +125,10 @@ export function samplerConfig(c: MethodConfig, views: number): SamplerConfig | n
     dc: c.dc,
     dcLambda: c.dcLambda,
     dcGamma: c.dcGamma,
+    // DDS as its reference code (HJ-harry/DDS solver_3d.py): no clip of Tweedie's estimate, circular D_z
+    nonNegative: dds ? false : undefined,
+    circularDz: dds ? true : undefined,
+    ztvFrom: c.ztvFrom,
   };
 }
 

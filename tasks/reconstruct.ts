@@ -43,10 +43,10 @@ const FLAGS = {
     help: "Slice range A:B of the input (end exclusive)",
     default: "all (default case: 48:84)",
   },
-  views: { type: "string", help: "Number of views", default: "8" },
+  views: { type: "string", help: "Number of views", default: "8 (with --angle-range: one per degree)" },
   "angle-range": {
     type: "string",
-    help: "Limited angle: views over [0, DEG) degrees (e.g. 90 with --views 90)",
+    help: "Limited angle: views over [0, DEG) degrees, 1° apart unless --views",
   },
   noise: { type: "string", help: "Incident photons per ray (Poisson noise); noiseless if absent" },
   method: { type: "string", help: `One of ${METHODS.join(", ")}`, default: "blend++" },
@@ -89,8 +89,13 @@ const FLAGS = {
   },
   geometry: { type: "string", help: "Geometry JSON of --sinogram" },
   reference: { type: "string", help: "Ground truth for metrics when reconstructing a --sinogram" },
-  "out-dir": { type: "string", help: "Output folder", default: "out" },
+  "out-dir": {
+    type: "string",
+    help: "Output folder (metrics, preview, manifest, state)",
+    default: "out, or the folder of --output",
+  },
   output: { type: "string", help: "Reconstructed volume path", default: "OUT-DIR/recon.nii.gz" },
+  force: { type: "boolean", help: "Replace the outputs of an earlier run in OUT-DIR" },
   resume: { type: "boolean", help: "Continue an interrupted run from OUT-DIR/state.bin" },
   start: {
     type: "string",
@@ -119,6 +124,10 @@ const FLAGS = {
     help: "--finish tv: anchor weight γ (γ → 0 gives TV back)",
     default: "0.5",
   },
+  "ztv-from": {
+    type: "string",
+    help: "dds: run the z-TV ADMM only once t <= T (a labelled variant; the reference runs it always)",
+  },
   preset: {
     type: "string",
     help: "paper: the paper's method exactly (200 steps, noise start, CG 5, no z-TV, 1 chain)",
@@ -129,7 +138,7 @@ const pos = (name: string) => intFlag(name).pipe(z.number().int().min(1, "must b
 const Schema = z.object({
   input: z.string().optional(),
   slices: z.string().regex(/^\d+:\d+$/, "must be A:B, e.g. 48:84").optional(),
-  views: pos("views").default(8),
+  views: pos("views").optional(),
   "angle-range": numberFlag("angle-range").pipe(
     z.number().gt(0, "must be in (0, 360]").max(360, "must be in (0, 360]"),
   )
@@ -161,8 +170,9 @@ const Schema = z.object({
   sinogram: z.string().optional(),
   geometry: z.string().optional(),
   reference: z.string().optional(),
-  "out-dir": z.string().default("out"),
+  "out-dir": z.string().optional(),
   output: z.string().optional(),
+  force: z.boolean().default(false),
   resume: z.boolean().default(false),
   start: z.enum(STARTS, { error: `must be one of ${STARTS.join(", ")}` }).optional(),
   t0: intFlag("t0").pipe(
@@ -175,8 +185,22 @@ const Schema = z.object({
   "dc-lambda": numberFlag("dc-lambda").pipe(z.number().positive("must be > 0")).optional(),
   "dc-gamma": numberFlag("dc-gamma").pipe(z.number().min(0, "must be >= 0")).optional(),
   finish: z.enum(["tv"], { error: "must be tv" }).optional(),
+  "ztv-from": intFlag("ztv-from").pipe(z.number().int().min(0).max(999, "must be in 0..999")).optional(),
   "finish-gamma": numberFlag("finish-gamma").pipe(z.number().min(0, "must be >= 0")).optional(),
 }).superRefine((f, ctx) => {
+  if (f.sinogram) {
+    // a measured sinogram fixes the acquisition: flags that would change it are refused, not ignored
+    const clash = (["views", "angle-range", "noise", "input", "slices", "resample"] as const).find((k) =>
+      f[k] !== undefined && f[k] !== false
+    );
+    if (clash) {
+      ctx.addIssue({
+        code: "custom",
+        path: [clash],
+        message: "does not apply with --sinogram (the measured data fix the acquisition)",
+      });
+    }
+  }
   const diffusionOnly = (["start", "t0", "samples", "preset", "dc", "finish"] as const).filter((k) =>
     f[k] !== undefined
   );
@@ -189,6 +213,9 @@ const Schema = z.object({
   }
   if (f.start && f.start !== "noise" && f.t0 === undefined) {
     ctx.addIssue({ code: "custom", path: ["t0"], message: `is required with --start ${f.start}` });
+  }
+  if (f["ztv-from"] !== undefined && f.method !== "dds") {
+    ctx.addIssue({ code: "custom", path: ["ztv-from"], message: `applies to --method dds, not ${f.method}` });
   }
   if (f.finish === "tv" && f.dc !== "tv" && f["tv-lambda"] === undefined) {
     ctx.addIssue({
@@ -242,8 +269,28 @@ function methodConfig(f: Flags, prior: Prior | null): MethodConfig {
         dcGamma: f["dc-gamma"],
         finish: f.finish,
         finishGamma: f["finish-gamma"],
+        ztvFrom: f["ztv-from"],
       }),
   };
+}
+
+/** The folder of a path ("." for a bare file name). */
+function dirname(path: string): string {
+  const i = path.replace(/\\/g, "/").lastIndexOf("/");
+  return i < 0 ? "." : path.slice(0, i) || "/";
+}
+
+/** A rerun would silently replace an earlier run's results: refuse in one line unless --force (or --resume). */
+async function refuseOverwrite(outDir: string, output: string, force: boolean): Promise<void> {
+  if (force) return;
+  for (const f of [output, `${outDir}/manifest.json`]) {
+    try {
+      await Deno.stat(f);
+    } catch {
+      continue;
+    }
+    throw new UserError(`${f} exists from an earlier run: pass --force to replace it, or another --out-dir`);
+  }
 }
 
 async function main(): Promise<void> {
@@ -253,9 +300,11 @@ async function main(): Promise<void> {
     FLAGS,
     Schema,
   );
-  const outDir = f["out-dir"];
-  await Deno.mkdir(outDir, { recursive: true });
+  const outDir = f["out-dir"] ?? (f.output ? dirname(f.output) : "out");
   const output = f.output ?? `${outDir}/recon.nii.gz`;
+  await refuseOverwrite(outDir, output, f.force || f.resume);
+  // the folder of --output must exist already (as for any output file); an explicit --out-dir is made
+  if (f["out-dir"] || !f.output) await Deno.mkdir(outDir, { recursive: true });
   const statePath = `${outDir}/state.bin`;
   const timings: Record<string, number> = {};
   const t0 = performance.now();
@@ -277,7 +326,8 @@ async function main(): Promise<void> {
       slices: f.slices,
       unit: f.unit,
       muWater: f["mu-water"],
-      views: f.views,
+      // limited angle: one view per degree unless --views says otherwise (the same in every task)
+      views: f.views ?? (f["angle-range"] ? Math.max(1, Math.round(f["angle-range"])) : 8),
       angleRange: f["angle-range"],
       noise: f.noise,
       seed: f.seed,

@@ -51,6 +51,9 @@ Deno.test("reconstruct writes volume, preview, metrics and manifest; same seed g
   try {
     const a = await run([...FAST, "--out-dir", "a"], dir);
     assert.equal(a.code, 0, a.stderr);
+    const again = await run([...FAST, "--out-dir", "a"], dir);
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /a\/recon\.nii\.gz exists from an earlier run: pass --force/);
     for (const f of ["recon.nii.gz", "preview.png", "metrics.json", "manifest.json"]) {
       assert.ok((await Deno.stat(`${dir}/a/${f}`)).size > 0, f);
     }
@@ -128,6 +131,18 @@ Deno.test("bad inputs get one-line errors and exit code 2, and nothing is overwr
       [["--input", "phantom.npy", "--method", "fbp", "--output", "phantom.npy"], /is the input/],
       [["--input", "phantom.npy", "--method", "fbp", "--output", "nowhere/x.nii.gz"], /does not exist/],
       [["--input", "phantom.npy", "--method", "fbp", "--resume"], /no saved state/],
+      [["--input", "phantom.npy", "--views", "8", "--views", "6"], /--views is given more than once/],
+      [
+        ["--sinogram", "s.nii.gz", "--views", "99", "--method", "fbp"],
+        /--views: does not apply with --sinogram/,
+      ],
+      [["--input", "phantom.npy", "--method", "fbp", "--t0", "300"], /--t0: applies to diffusion methods/],
+      [["--input", "phantom.npy", "--start", "fbp", "--model", TINY], /--t0: is required with --start fbp/],
+      [["--input", "phantom.npy", "--t0", "1000", "--model", TINY], /--t0: must be in 1\.\.999/],
+      [["--input", "phantom.npy", "--samples", "0"], /--samples: must be at least 1/],
+      [["--input", "phantom.npy", "--finish", "tv", "--model", TINY], /--finish: tv with --dc cg needs/],
+      [["--input", "phantom.npy", "--preset", "paper", "--steps", "5"], /--steps: cannot be combined/],
+      [["--input", "phantom.npy", "--method", "tv", "--dc", "tv"], /--dc: applies to diffusion/],
     ];
     for (const [args, re] of cases) {
       const r = await run(args, dir);

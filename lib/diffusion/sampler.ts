@@ -75,6 +75,10 @@ export interface SamplerConfig {
   modelMap?: [number, number];
   /** Clamp Tweedie's estimate at 0 (non-negative attenuation) before data consistency. Default true. */
   nonNegative?: boolean;
+  /** z-TV ADMM with slices wrapping around (DDS's reference operator). Default false. */
+  circularDz?: boolean;
+  /** Run the z-TV ADMM only at steps whose t ≤ this (`--ztv-from`); plain CG before. Default: all steps. */
+  ztvFrom?: number;
   /**
    * Data consistency per step: `cg` (CG on AᵀA + ρDzᵀDz, the paper's) or `tv` (a few PDHG iterations of
    * 3D anisotropic TV with non-negativity and a proximity term to Tweedie's estimate). Default `cg`.
@@ -303,11 +307,13 @@ export async function runSampler(
       await gpu.sync();
       const t3 = performance.now();
       // data consistency on the estimate in u, warm-started at Tweedie's x0
-      if (useZtv) {
+      const circ = config.circularDz ?? false;
+      const ztvNow = useZtv && (config.ztvFrom === undefined || t <= config.ztvFrom);
+      if (ztvNow) {
         gpu.copy(zb!, tmp!, n * 4);
         await cg.ops.axpby(ub!, tmp!, n, { a: -1 });
         gpu.copy(aty, b, n * 4);
-        await addDzt(gpu, tmp!, b, n, hw, 1, config.rho);
+        await addDzt(gpu, tmp!, b, n, hw, 1, config.rho, circ);
       }
       if (tvDc) {
         gpu.copy(v, anchor!, n * 4);
@@ -318,14 +324,15 @@ export async function runSampler(
           iterations: config.dcIters ?? config.cgIters,
         });
       } else if (config.cgIters > 0) {
-        await cg.solve(v, useZtv ? b : aty, {
+        await cg.solve(v, ztvNow ? b : aty, {
           iterations: config.cgIters,
-          rho: config.rho,
+          rho: ztvNow ? config.rho : 0,
           readResidual: false,
+          circular: circ,
         });
       }
-      if (useZtv) {
-        await applyDz(gpu, v, tmp!, n, hw);
+      if (ztvNow) {
+        await applyDz(gpu, v, tmp!, n, hw, circ);
         await shrink(gpu, tmp!, zb!, ub!, n, config.lambda / config.rho);
       }
       await gpu.sync();

@@ -56,13 +56,13 @@ export class NormalCg {
     this.#t = gpu.buffer(A.rangeSize * 4, "cg Ap");
   }
 
-  /** Queues `out = (AᵀA + ρ D_zᵀD_z) v`. */
-  async normal(v: GPUBuffer, out: GPUBuffer, rho = 0): Promise<void> {
+  /** Queues `out = (AᵀA + ρ D_zᵀD_z) v` (`circular`: D_z wraps around the slices). */
+  async normal(v: GPUBuffer, out: GPUBuffer, rho = 0, circular = false): Promise<void> {
     await this.A.forward(v, this.#t);
     await this.A.adjoint(this.#t, out);
     if (rho !== 0) {
       const { H, W } = this.A.shape;
-      await addLapZ(this.gpu, v, out, this.A.domainSize, H * W, rho);
+      await addLapZ(this.gpu, v, out, this.A.domainSize, H * W, rho, circular);
     }
   }
 
@@ -74,17 +74,17 @@ export class NormalCg {
   async solve(
     x: GPUBuffer,
     b: GPUBuffer,
-    options: { iterations: number; rho?: number; readResidual?: boolean },
+    options: { iterations: number; rho?: number; readResidual?: boolean; circular?: boolean },
   ): Promise<number> {
     const n = this.A.domainSize, ops = this.ops, rho = options.rho ?? 0;
     const r = this.#r, p = this.#p, q = this.#q;
-    await this.normal(x, q, rho);
+    await this.normal(x, q, rho, options.circular);
     this.gpu.copy(b, r, n * 4);
     await ops.axpby(q, r, n, { a: -1 });
     this.gpu.copy(r, p, n * 4);
     await ops.dot(r, r, n, RR);
     for (let k = 0; k < options.iterations; k++) {
-      await this.normal(p, q, rho);
+      await this.normal(p, q, rho, options.circular);
       await ops.dot(p, q, n, PQ);
       await ops.ratio(ALPHA, RR, PQ);
       await ops.axpby(p, x, n, { b: 1, slot: ALPHA });

@@ -5,9 +5,16 @@
 import { type GpuContext, params } from "../gpu/context.ts";
 import { grid } from "../gpu/vector.ts";
 
-/** Queues `y = D_z x` for a volume of `n` voxels with `hw` voxels per slice. */
-export function applyDz(gpu: GpuContext, x: GPUBuffer, y: GPUBuffer, n: number, hw: number): Promise<void> {
-  return gpu.run("zdiff", "apply_dz", params(n, hw), [x, y], grid(n));
+/** Queues `y = D_z x` for a volume of `n` voxels with `hw` voxels per slice (`circular`: slices wrap). */
+export function applyDz(
+  gpu: GpuContext,
+  x: GPUBuffer,
+  y: GPUBuffer,
+  n: number,
+  hw: number,
+  circular = false,
+): Promise<void> {
+  return gpu.run("zdiff", "apply_dz", params(n, hw, circular ? 1 : 0), [x, y], grid(n));
 }
 
 /** Queues `y = a·y + b·D_zᵀ w`. */
@@ -19,8 +26,9 @@ export function addDzt(
   hw: number,
   a: number,
   b: number,
+  circular = false,
 ): Promise<void> {
-  return gpu.run("zdiff", "add_dzt", params(n, hw, 0, 0, { f: a }, { f: b }), [w, y], grid(n));
+  return gpu.run("zdiff", "add_dzt", params(n, hw, circular ? 1 : 0, 0, { f: a }, { f: b }), [w, y], grid(n));
 }
 
 /** Queues `y = y + b·D_zᵀD_z x`. */
@@ -31,8 +39,15 @@ export function addLapZ(
   n: number,
   hw: number,
   b: number,
+  circular = false,
 ): Promise<void> {
-  return gpu.run("zdiff", "add_lapz", params(n, hw, 0, 0, { f: 0 }, { f: b }), [x, y], grid(n));
+  return gpu.run(
+    "zdiff",
+    "add_lapz",
+    params(n, hw, circular ? 1 : 0, 0, { f: 0 }, { f: b }),
+    [x, y],
+    grid(n),
+  );
 }
 
 /** Queues the ADMM update `t = D_z v + u; z = soft(t, thr); u = t − z` given `dzv = D_z v`. */
@@ -47,20 +62,27 @@ export function shrink(
   return gpu.run("zdiff", "shrink", params(n, 0, 0, 0, { f: thr }), [dzv, z, u], grid(n));
 }
 
-/** Reference `D_z x` (float64). */
-export function dzRef(x: Float32Array, hw: number): Float32Array {
-  const y = new Float32Array(x.length);
-  for (let i = 0; i + hw < x.length; i++) y[i] = x[i + hw] - x[i];
+/** Reference `D_z x` (float64); `circular`: the last slice differences with the first. */
+export function dzRef(x: Float32Array, hw: number, circular = false): Float32Array {
+  const n = x.length, y = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    if (i + hw < n) y[i] = x[i + hw] - x[i];
+    else if (circular) y[i] = x[(i + hw) % n] - x[i];
+  }
   return y;
 }
 
 /** Reference `D_zᵀ w`. */
-export function dztRef(w: Float32Array, hw: number): Float32Array {
-  const y = new Float32Array(w.length);
-  for (let i = 0; i < w.length; i++) {
+export function dztRef(w: Float32Array, hw: number, circular = false): Float32Array {
+  const n = w.length, y = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    if (circular) {
+      y[i] = w[(i + n - hw) % n] - w[i];
+      continue;
+    }
     let v = 0;
     if (i >= hw) v += w[i - hw];
-    if (i + hw < w.length) v -= w[i];
+    if (i + hw < n) v -= w[i];
     y[i] = v;
   }
   return y;
