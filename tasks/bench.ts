@@ -12,11 +12,22 @@ const BENCHES: Record<string, string> = {
   reconstruct: "./bench_reconstruct.ts",
 };
 
+const ABOUT: Record<string, string> = {
+  projector: "forward and adjoint projector rates (G pixel·view/s) at several sizes",
+  denoiser: "triplets/s of the prior on each onnxruntime back end (and PyTorch where present)",
+  reconstruct: "one reconstruction, its step split into network / CG / blending / transfers",
+};
+
 if (import.meta.main) {
   runTask(async () => {
     const [name, ...rest] = Deno.args;
     if (!name || name === "--help" || name === "-h") {
-      console.log(`Usage: deno task bench <${Object.keys(BENCHES).join("|")}> [--help]`);
+      console.log(`Usage: deno task bench <${Object.keys(BENCHES).join("|")}> [flags]\n`);
+      for (const [k, v] of Object.entries(ABOUT)) console.log(`  ${k.padEnd(12)} ${v}`);
+      console.log(
+        "\n`deno task bench NAME --help` lists the flags of one benchmark. Stop background jobs first:",
+      );
+      console.log("figures taken beside other work (a training run) are not this machine's.");
       return;
     }
     const path = BENCHES[name];

@@ -11,7 +11,7 @@ import { defaultMetricRange, displayWindow, fromU } from "../lib/units.ts";
 import { loadCase } from "../lib/case.ts";
 import { modelMap } from "../lib/diffusion/card.ts";
 import { displayOriented } from "../lib/report/orient.ts";
-import { isDiffusion, type Method, METHODS, reconstruct } from "../lib/reconstruct.ts";
+import { isDiffusion, type Method, type MethodConfig, METHODS, reconstruct } from "../lib/reconstruct.ts";
 import { computeMetrics } from "../lib/metrics/index.ts";
 import { midPlanesPng } from "../lib/report/png.ts";
 import { createProgress } from "../lib/report/progress.ts";
@@ -21,6 +21,9 @@ import { UserError } from "../lib/errors.ts";
 import { DEFAULT_CASE } from "../lib/cases.ts";
 import { gpuFor, openPrior, priorSummary } from "../lib/diffusion/prior.ts";
 import { intFlag, numberFlag, parseFlags, runTask } from "./cli.ts";
+
+/** The held-out real CTs of the README's tables: the LIDC chest (default case) and 36 slices of the head. */
+const EVAL_CASES = [`${DEFAULT_CASE.input}@${DEFAULT_CASE.slices}`, "sample:headsq@30:66"] as const;
 
 const FLAGS = {
   views: {
@@ -39,14 +42,14 @@ const FLAGS = {
   },
   cases: {
     type: "string",
-    help: "Comma-separated VOLUME[@A:B] inputs",
-    default: `${DEFAULT_CASE.input}@${DEFAULT_CASE.slices}`,
+    help: "Comma-separated VOLUME[@A:B] inputs (held out from training)",
+    default: EVAL_CASES.join(","),
   },
   steps: { type: "string", help: "Diffusion steps (blend, blend++; dds uses 50)", default: "80" },
   "tv-lambdas": {
     type: "string",
-    help: "TV weights to try per setting",
-    default: "0.003,0.01,0.03,0.1,0.3",
+    help: "TV weights to try per setting (x in attenuation units u)",
+    default: "0.003,0.01,0.02,0.05",
   },
   "tv-iterations": { type: "string", help: "TV iterations", default: "300" },
   seed: { type: "string", help: "Seed", default: "0" },
@@ -60,12 +63,26 @@ const list = () => z.string().transform((s) => s.split(",").map((v) => v.trim())
 const Schema = z.object({
   views: list().pipe(z.array(z.string().regex(/^\d+$/, "views must be whole numbers")).min(1)).optional(),
   "angle-range": intFlag("angle-range").pipe(z.number().int().min(1).max(360)).optional(),
-  methods: list().pipe(z.array(z.enum(METHODS, { error: `methods must be among ${METHODS.join(",")}` })))
+  methods: list().pipe(z.array(
+    z.string().refine(
+      (m) => {
+        try {
+          parseVariant(m);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      `methods must be among ${
+        METHODS.join(",")
+      }, optionally with /key=value options (e.g. blend++/start=tv/t0=400)`,
+    ),
+  ))
     .default([...METHODS]),
-  cases: list().default([`${DEFAULT_CASE.input}@${DEFAULT_CASE.slices}`]),
+  cases: list().default([...EVAL_CASES]),
   steps: intFlag("steps").pipe(z.number().int().min(1).max(1000)).default(80),
   "tv-lambdas": list().transform((a) => a.map(Number)).pipe(z.array(z.number().positive()).min(1))
-    .default([0.003, 0.01, 0.03, 0.1, 0.3]),
+    .default([0.003, 0.01, 0.02, 0.05]),
   "tv-iterations": intFlag("tv-iterations").pipe(z.number().int().min(1)).default(300),
   seed: intFlag("seed").default(0),
   backend: z.enum(["auto", "webgpu", "wasm", "native"]).default("auto"),
@@ -74,10 +91,67 @@ const Schema = z.object({
   "mu-water": numberFlag("mu-water").pipe(z.number().positive("must be > 0 (1/mm)")).optional(),
 });
 
+const VARIANT_KEYS = [
+  "start",
+  "t0",
+  "dc",
+  "dc-lambda",
+  "dc-gamma",
+  "samples",
+  "steps",
+  "ztv-from",
+  "finish",
+  "finish-gamma",
+  "preset",
+] as const;
+
+/**
+ * `METHOD[/key=value...]` → the method and its settings, e.g. `blend++/start=tv/t0=400/dc=tv` or
+ * `dds/ztv-from=500`, so one evaluation holds an ablation of the sampler's levers.
+ */
+export function parseVariant(
+  spec: string,
+): { method: Method; options: Partial<MethodConfig>; label: string } {
+  const [base, ...parts] = spec.split("/");
+  if (!(METHODS as readonly string[]).includes(base)) throw new UserError(`unknown method ${base}`);
+  const options: Record<string, unknown> = {};
+  for (const part of parts) {
+    const [k, v] = part.split("=");
+    if (!(VARIANT_KEYS as readonly string[]).includes(k) || v === undefined) {
+      throw new UserError(`${spec}: option ${part} is not one of ${VARIANT_KEYS.join(", ")} (key=value)`);
+    }
+    const num = Number(v);
+    switch (k) {
+      case "start":
+      case "dc":
+      case "finish":
+        options[k] = v;
+        break;
+      case "preset":
+        if (v !== "paper") throw new UserError(`${spec}: preset must be paper`);
+        Object.assign(options, { steps: 200, cgIters: 5, rho: 0, lambda: 0, start: "noise", samples: 1 });
+        break;
+      default: {
+        if (!Number.isFinite(num)) throw new UserError(`${spec}: ${k} must be a number`);
+        const key = {
+          "dc-lambda": "dcLambda",
+          "dc-gamma": "dcGamma",
+          "ztv-from": "ztvFrom",
+          "finish-gamma": "finishGamma",
+        }[
+          k as string
+        ] ?? k;
+        options[key] = num;
+      }
+    }
+  }
+  return { method: base as Method, options: options as Partial<MethodConfig>, label: spec };
+}
+
 interface Row {
   case: string;
   setting: string;
-  method: Method;
+  method: string;
   psnr: Record<string, number>;
   ssim: Record<string, number>;
   tv: number;
@@ -85,6 +159,8 @@ interface Row {
   zConsistency: number;
   zConsistencyReference: number;
   seconds: number;
+  /** Sampler steps run (each is one batched network call over the slice groups). */
+  calls: number;
   note: string;
 }
 
@@ -94,8 +170,8 @@ const fmt = (r: Record<string, number>, d: number) =>
 /** The Markdown table of the results. */
 export function markdownTable(rows: Row[]): string {
   const lines = [
-    "| case | setting | method | PSNR ax / cor / sag (dB) | SSIM ax / cor / sag | TV (GT) | z-cons. (GT) | s | note |",
-    "|---|---|---|---|---|---|---|---|---|",
+    "| case | setting | method | PSNR ax / cor / sag (dB) | SSIM ax / cor / sag | TV (GT) | z-cons. (GT) | s | steps | note |",
+    "|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const r of rows) {
     lines.push(
@@ -103,7 +179,7 @@ export function markdownTable(rows: Row[]): string {
         r.tv.toFixed(4)
       } (${r.tvReference.toFixed(4)}) | ${r.zConsistency.toFixed(4)} (${
         r.zConsistencyReference.toFixed(4)
-      }) | ${r.seconds.toFixed(0)} | ${r.note} |`,
+      }) | ${r.seconds.toFixed(0)} | ${r.calls} | ${r.note} |`,
     );
   }
   return lines.join("\n");
@@ -116,7 +192,7 @@ async function main(): Promise<void> {
     FLAGS,
     Schema,
   );
-  const needPrior = f.methods.some((m) => isDiffusion(m));
+  const needPrior = f.methods.some((m) => isDiffusion(parseVariant(m).method));
   const prior = needPrior ? await openPrior({ backend: f.backend }) : null;
   const gpu = await gpuFor(prior);
   const out = f["out-dir"];
@@ -140,7 +216,8 @@ async function main(): Promise<void> {
           views: s.views,
           angleRange: s.angleRange,
           imageSize: prior ? prior.card.imageSize : 256,
-          resample: f.resample,
+          // the model works on its own slice size; smaller scans (headsq's 64x64) are resampled, as said
+          resample: true,
         });
         const [Z, H, W] = c.shape;
         const { y, geometry } = c;
@@ -153,10 +230,12 @@ async function main(): Promise<void> {
           });
         const truthV = own(c.truthU!);
         const columns = [{ label: "ground truth", volume: displayOriented(truthV) }];
-        for (const method of f.methods) {
+        for (const spec of f.methods) {
+          const { method, options: variant } = parseVariant(spec);
           const t0 = performance.now();
           let x: Float32Array;
           let note = "";
+          let calls = 0;
           if (method === "tv") {
             // λ tuned on a grid against the ground truth (mean PSNR over planes)
             let best: { x: Float32Array; lam: number; score: number } | null = null;
@@ -181,17 +260,32 @@ async function main(): Promise<void> {
               seed: f.seed,
               schedule: prior?.card.schedule,
               modelMap: prior ? modelMap(prior.card) : undefined,
-            }, { gpu, model: prior?.denoiser, onProgress: (d, t) => progress.update(d, t) });
+              ...variant,
+            }, {
+              gpu,
+              model: prior?.denoiser,
+              onProgress: (d, t, e) => {
+                if (e) calls += 1;
+                progress.update(d, t);
+              },
+            });
             progress.done();
-            if (method === "dds") note = "50 steps, fixed groups, z-TV ρ=10 λ=0.04 (reference units)";
-            if (method === "blend" || method === "blend++") note = `${f.steps} steps, η=0.85, CG 5`;
+            const opts = Object.entries(variant).map(([k, v]) => `${k} ${v}`).join(", ");
+            if (method === "dds") {
+              note = "reference: 50 steps, no clip, circular Dz, z-TV ρ=10 λ=0.04 (reference units)" +
+                (variant.ztvFrom !== undefined ? `; z-TV only for t ≤ ${variant.ztvFrom} (variant)` : "");
+            }
+            if (method === "blend" || method === "blend++") {
+              note = `${variant.steps ?? f.steps} steps, η=0.85, CG 5${opts ? `; ${opts}` : ""}`;
+            }
           }
           const seconds = (performance.now() - t0) / 1000;
           const m = computeMetrics(own(x), truthV, { range: metricRange });
           const row: Row = {
             case: range ? `${path}@${range}` : path,
             setting: s.label,
-            method,
+            method: spec,
+            calls,
             psnr: m.psnr,
             ssim: m.ssim,
             tv: m.tv.total,
@@ -203,7 +297,7 @@ async function main(): Promise<void> {
           };
           rows.push(row);
           console.log(markdownTable([row]).split("\n")[2]);
-          columns.push({ label: method, volume: displayOriented(own(x)) });
+          columns.push({ label: spec, volume: displayOriented(own(x)) });
           // keep what is done: rewrite the results after every method
           await writeFileAtomic(
             `${out}/results.json`,

@@ -327,12 +327,15 @@ def test_triplets(count, seed=0, size=256, volumes=None):
     """Deterministic held-out triplets (x = HU/1000), alternating between the held-out volumes."""
     vols = volumes if volumes is not None else held_out_volumes()
     names = sorted(vols)
+    # one common square size: the largest that every volume's slices hold
+    size = min([size] + [min(vols[n].shape[1:]) for n in names])
     rng = np.random.default_rng(seed)
     out, gaps = [], []
     for i in range(count):
         v = vols[names[i % len(names)]]
         gap = 1 if (i // len(names)) % 2 == 0 else 3
-        z0 = int(rng.integers(min(10, v.shape[0] // 4), v.shape[0] - min(10, v.shape[0] // 4) - 2 * gap))
+        margin = min(10, v.shape[0] // 4)
+        z0 = int(rng.integers(margin, max(margin + 1, v.shape[0] - margin - 2 * gap)))
         Y, X = v.shape[1:]
         s = min(size, Y, X)
         y0, x0 = (Y - s) // 2, (X - s) // 2

@@ -50,17 +50,25 @@ class EpsOutput(torch.nn.Module):
         return b * x + a * out
 
 
+def run_volumes(path):
+    """Validation volumes of a `deno task train` run (HU .npy), or its training ones when it has none."""
+    spec = json.loads(Path(path).read_text())
+    chosen = spec.get("val") or spec["train"]
+    return {f"{i}:{Path(v['path']).stem}": np.load(v["path"]).astype(np.float32) for i, v in enumerate(chosen)}, spec
+
+
 @torch.no_grad()
-def evaluate(model, count=8, size=256):
+def evaluate(model, count=8, size=256, volumes=None):
     """Held-out Tweedie numbers in HU: x0 RMSE of the one-step estimate against the constant guess (the
     best constant, the triplets' own mean) at t = 200, 500, 700, 900, eps-MSE at 100/500/900, and the PSNR
     gain of one-step denoising at t = 200 over [-1024, 3071] HU."""
-    x0, k = test_triplets(count, seed=0, size=size)
+    x0, k = test_triplets(count, seed=0, size=size, volumes=volumes)
     x0, k = torch.from_numpy(x0), torch.from_numpy(k)
     abar = linear_schedule()
     g = torch.Generator().manual_seed(1234)
-    out = {"eps_mse": {}, "x0_rmse_hu": {}, "constant_rmse_hu": {}, "test_triplets": count, "test_size": size,
-           "test_volumes": "held-out LIDC chest (window read back in HU) and headsq head CT"}
+    out = {"eps_mse": {}, "x0_rmse_hu": {}, "constant_rmse_hu": {}, "test_triplets": count, "test_size": x0.shape[-1],
+           "test_volumes": ", ".join(sorted(volumes)) if volumes else
+           "held-out LIDC chest (window read back in HU) and headsq head CT"}
 
     def run(t):
         eps = torch.randn(x0.shape, generator=g)
@@ -123,6 +131,7 @@ def main():
     ap.add_argument("--name", default="blendct-prior")
     ap.add_argument("--force", action="store_true", help="write even if the held-out x0 RMSE did not improve")
     ap.add_argument("--ckpt-copy", default=None, help="also copy a compact resumable checkpoint here")
+    ap.add_argument("--volumes", default=None, help="volumes.json of a `deno task train` run: evaluate on its validation volumes")
     ap.add_argument("--eval-count", type=int, default=8)
     ap.add_argument("--eval-size", type=int, default=256)
     args = ap.parse_args()
@@ -134,7 +143,8 @@ def main():
     model.eval()
     param = ck.get("settings", {}).get("param", "eps")
     wrapped = EpsOutput(model, param).eval()
-    ev = evaluate(wrapped, args.eval_count, args.eval_size)
+    run_vols, run_spec = run_volumes(args.volumes) if args.volumes else (None, None)
+    ev = evaluate(wrapped, args.eval_count, args.eval_size, volumes=run_vols)
     score = float(np.mean(list(ev["x0_rmse_hu"].values())))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -200,7 +210,12 @@ def main():
             "precision": "bf16 autocast" if ck.get("bf16") else "fp32",
             "ema": "0.999 with warm-up min(0.999, (1+n)/(10+n))",
             "device": "CPU (2 cores), torch " + torch.__version__,
-            "data": manifest(),
+            "data": manifest() if run_spec is None else {
+                "training": [{"source": v["source"], "sha256": v["sha256"], "unit": v["unit"], "shape": v["shape"]}
+                             for v in run_spec["train"]],
+                "test": [{"source": v["source"], "sha256": v["sha256"], "unit": v["unit"], "shape": v["shape"]}
+                         for v in run_spec.get("val", [])],
+            },
         },
         "evaluation": ev,
         "parity": {"file": f"{args.name}.parity.json", "sha256": hashlib.sha256(parity_text.encode()).hexdigest(),
