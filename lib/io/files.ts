@@ -7,7 +7,7 @@
 import { basename, dirname, join, resolve } from "node:path";
 import { UserError } from "../errors.ts";
 import type { Volume } from "../volume.ts";
-import { readDicomSeries } from "./dicom.ts";
+import { isRawDataset, readDicomSeries } from "./dicom.ts";
 import { readNifti, writeNifti } from "./nifti.ts";
 import { checkStatedUnit, inferUnit } from "../units.ts";
 import { npyToVolume, readNpy, readNpz, writeNpy } from "./npy.ts";
@@ -126,8 +126,9 @@ async function readDicomFolder(folder: string): Promise<Volume> {
   const files = [];
   for (const name of names) {
     const bytes = await readInput(join(folder, name));
-    // Part-10 files carry "DICM" at byte 128; anything else in the folder is a stray file, not a bad slice.
-    if (new TextDecoder().decode(bytes.subarray(128, 132)) === "DICM") {
+    // Part-10 files carry "DICM" at byte 128; a bare dataset starts with group 0002/0008; anything else in
+    // the folder is a stray file, not a bad slice.
+    if (new TextDecoder().decode(bytes.subarray(128, 132)) === "DICM" || isRawDataset(bytes)) {
       files.push({ name: join(folder, name), bytes });
     }
   }
