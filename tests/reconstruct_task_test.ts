@@ -118,6 +118,51 @@ Deno.test("an interrupted run saves its state and --resume finishes it identical
   }
 });
 
+Deno.test("kill -9 mid-run (out of memory, a pre-empted job): --resume ends with the same bytes", async () => {
+  const dir = await setup();
+  try {
+    const args = [...FAST.slice(0, -1), "24"];
+    const full = await run([...args, "--out-dir", "full"], dir);
+    assert.equal(full.code, 0, full.stderr);
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", TASK, ...args, "--out-dir", "cut"],
+      cwd: dir,
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    // state is saved every 10 steps: kill without warning once step 12 is under way
+    const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    let seen = "";
+    while (!/ 1[2-9]\/24 steps/.test(seen)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += value;
+    }
+    child.kill("SIGKILL");
+    await reader.cancel();
+    await child.stdout.cancel();
+    const status = await child.status;
+    assert.equal(status.signal, "SIGKILL");
+    assert.ok((await Deno.stat(`${dir}/cut/state.bin`)).isFile, "state of step 10 on disk");
+    await assert.rejects(Deno.stat(`${dir}/cut/recon.nii.gz`), "no partial output");
+    // a truncated state file is refused in one line, and the good one resumes exactly
+    const state = await Deno.readFile(`${dir}/cut/state.bin`);
+    await Deno.mkdir(`${dir}/bad`);
+    await Deno.writeFile(`${dir}/bad/state.bin`, state.subarray(0, state.length >> 1));
+    const bad = await run([...args, "--out-dir", "bad", "--resume"], dir);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /state\.bin is truncated; delete it and rerun/);
+    const resumed = await run([...args, "--out-dir", "cut", "--resume"], dir);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.deepEqual(
+      await Deno.readFile(`${dir}/cut/recon.nii.gz`),
+      await Deno.readFile(`${dir}/full/recon.nii.gz`),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("bad inputs get one-line errors and exit code 2, and nothing is overwritten", async () => {
   const dir = await setup(2);
   try {
