@@ -112,6 +112,8 @@ export {
   METHODS,
   reconstruct,
   type ReconstructOptions,
+  type StartFrom,
+  STARTS,
 } from "./lib/reconstruct.ts";
 export {
   DEFAULT_MU_WATER,

@@ -5,7 +5,6 @@
  * @module
  */
 import { z } from "../lib/deps.ts";
-import { GpuContext } from "../lib/gpu/context.ts";
 import { VOLUME_INPUTS, writeFileAtomic, writeVolumeFile } from "../lib/io/files.ts";
 import { decodeState, saveState } from "../lib/io/state.ts";
 import { defaultMetricRange, displayWindow, fromU, uAffine } from "../lib/units.ts";

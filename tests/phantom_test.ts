@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { anatomicalPhantom, anatomicalPhantomLabels, sheppLogan3d } from "../lib/ct/phantom.ts";
-import { makeVolume } from "../lib/volume.ts";
 
 const at = (v: { data: Float32Array; shape: number[] }, k: number, j: number, i: number) =>
   v.data[(k * v.shape[1] + j) * v.shape[2] + i];

@@ -82,9 +82,10 @@ def lidc_window(v8):
 
 
 def load_lidc_hu():
+    """As blendct's sample loader reads it: the window's floor (air and lung) as -1000 HU."""
     v8, _ = vtk_volume("LIDC2.vti")
     lo, hi = lidc_window(v8)
-    return lo + (v8 / 255.0) * (hi - lo)
+    return np.where(v8 == 0, -1000.0, lo + (v8 / 255.0) * (hi - lo)).astype(np.float32)
 
 
 def brain_mask_from_t1(t1):

@@ -63,7 +63,7 @@ export const SAMPLES: Readonly<Record<SampleName, SampleInfo>> = {
     shape: [133, 256, 256],
     spacing: [2.5, 1.40625, 1.40625],
     anatomy: "chest CT (lungs, heart, upper abdomen), axial slices; axis 0 runs head to feet",
-    values: "uint8 display window / 255, in [0, 1] (unit image; 0 and 1 stand for -160 and 240 HU)",
+    values: "HU from an 8-bit mediastinal window [-160, 240]: 0 (air and lung) read as -1000 HU, bone capped at 240",
   },
   headsq: {
     name: "headsq",
@@ -288,10 +288,14 @@ function decodeVti(indexBytes: Uint8Array, gz: Uint8Array, info: SampleInfo): Vo
   const geometry = { shape, spacing: [sz, sy, sx] as [number, number, number], affine: vtiAffine(index) };
   if (bytesPer === 1) {
     // LIDC2 is an 8-bit display window: fat peaks at 16..22, blood at 100..150, lung and air sit at 0 and
-    // bone saturates at 255, the mediastinal window [-160, 240] HU (fat -130 HU, blood 40 HU).
-    for (let i = 0; i < count; i++) data[i] = raw[i] / 255;
+    // bone saturates at 255: the mediastinal window [-160, 240] HU (fat -130 HU, blood 40 HU). Read back in
+    // HU, its floor stands for everything below -160 HU, air and lung, which blendct reads as air
+    // (-1000 HU): a floor of -160 HU would fill the whole field of view with near-water, which no scanner
+    // sees. Bone stays at the window's top (240 HU): what lies above is unknown.
+    const [lo, hi] = LIDC_WINDOW;
+    for (let i = 0; i < count; i++) data[i] = raw[i] === 0 ? -1000 : lo + (raw[i] / 255) * (hi - lo);
     assertFinite(data, shape, where);
-    return { data, ...geometry, unit: "image", imageHu: LIDC_WINDOW };
+    return { data, ...geometry, unit: "HU" };
   }
   // headsq stores HU + 1024 (air at 0, soft tissue near 1060, bone above 2000)
   const ints = new Int16Array(alignedCopy(raw, 0, raw.length));
