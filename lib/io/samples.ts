@@ -240,6 +240,9 @@ async function readOrExplain(path: string): Promise<Uint8Array> {
 
 async function download(url: string, destination: string): Promise<Uint8Array> {
   let response: Response;
+  // a first use fetches tens of megabytes: say so before, in one line on stderr
+  const size = url.endsWith(VTK_TARBALL) ? " (27 MB, once)" : "";
+  console.error(`note: downloading ${url}${size} into ${destination}`);
   try {
     response = await fetch(url);
   } catch (e) {
