@@ -16,7 +16,6 @@
  * ```
  * @module
  */
-import { fileURLToPath, pathToFileURL } from "node:url";
 import { z } from "../deps.ts";
 import { UserError } from "../errors.ts";
 import type { Schema } from "../schema.ts";
@@ -195,14 +194,23 @@ export function resolveModelSource(source?: string | URL): URL {
   if (source === undefined) url = SHIPPED_MODEL;
   else if (source instanceof URL) url = new URL(source.href);
   else if (/^(https?|file):\/\//i.test(source)) url = new URL(source);
-  else url = pathToFileURL(source);
+  else url = fileUrl(source);
   if (url.pathname.toLowerCase().endsWith(".onnx")) url.pathname = url.pathname.replace(/\.onnx$/i, ".json");
   return url;
 }
 
+/**
+ * A file path as a `file:` URL, relative to the working directory. Written here rather than taken from
+ * `node:url` so that the module also loads in a browser (the web page), where only URLs reach it.
+ */
+function fileUrl(path: string): URL {
+  const abs = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
+  return new URL(`file://${abs.split("/").map(encodeURIComponent).join("/")}`);
+}
+
 /** A URL as a person would write it: a path for files, the URL otherwise. */
 function shown(url: URL): string {
-  return url.protocol === "file:" ? fileURLToPath(url) : url.href;
+  return url.protocol === "file:" ? decodeURIComponent(url.pathname) : url.href;
 }
 
 /** Reads a URL's bytes, or null when it does not exist (so callers can say which file is missing and why). */

@@ -63,7 +63,8 @@ export const SAMPLES: Readonly<Record<SampleName, SampleInfo>> = {
     shape: [133, 256, 256],
     spacing: [2.5, 1.40625, 1.40625],
     anatomy: "chest CT (lungs, heart, upper abdomen), axial slices; axis 0 runs head to feet",
-    values: "HU from an 8-bit mediastinal window [-160, 240]: 0 (air and lung) read as -1000 HU, bone capped at 240",
+    values:
+      "HU from an 8-bit mediastinal window [-160, 240]: 0 (air and lung) read as -1000 HU, bone capped at 240",
   },
   headsq: {
     name: "headsq",

@@ -1,0 +1,103 @@
+/**
+ * `deno task web [--port P]`: builds the browser page (`web/main.ts` bundled by `deno bundle` into
+ * `web/dist/app.js`, with onnxruntime-web's wasm files and the default case beside it; nothing of `dist/`
+ * is committed), then serves the repository root on 127.0.0.1 and prints the page's URL on its first line.
+ * Any other static http server started at the repository root serves the same page once `dist/` is built
+ * (`--build-only`).
+ * @module
+ */
+import { z } from "../lib/deps.ts";
+import { UserError } from "../lib/errors.ts";
+import { loadSample } from "../lib/io/samples.ts";
+import { cropSlices, DEFAULT_CASE } from "../lib/cases.ts";
+import { writeNifti } from "../lib/io/nifti.ts";
+import { intFlag, parseFlags, runTask } from "./cli.ts";
+
+const FLAGS = {
+  port: { type: "string", help: "Port on 127.0.0.1", default: "8123" },
+  "build-only": { type: "boolean", help: "Build web/dist/ and exit (for another static server)" },
+} as const;
+const Schema = z.object({
+  port: intFlag("port").pipe(z.number().int().min(1).max(65535, "must be in 1..65535")).default(8123),
+  "build-only": z.boolean().default(false),
+});
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const DIST = `${ROOT}web/dist`;
+
+const MIME: Record<string, string> = {
+  html: "text/html; charset=utf-8",
+  js: "text/javascript",
+  mjs: "text/javascript",
+  json: "application/json",
+  wasm: "application/wasm",
+  wgsl: "text/plain; charset=utf-8",
+  onnx: "application/octet-stream",
+  gz: "application/gzip",
+  png: "image/png",
+};
+
+/** Bundles the page, copies onnxruntime-web's wasm next to it and writes the default case. */
+export async function build(): Promise<void> {
+  await Deno.mkdir(DIST, { recursive: true });
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "bundle",
+      "--platform",
+      "browser",
+      "--external",
+      "npm:onnxruntime-node@1.30.0",
+      "-o",
+      `${DIST}/app.js`,
+      `${ROOT}web/main.ts`,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new UserError(
+      `deno bundle failed: ${new TextDecoder().decode(out.stderr).trim().split("\n").at(-1)}`,
+    );
+  }
+  // onnxruntime-web loads its wasm relative to the bundle
+  await import("npm:onnxruntime-web@1.30.0/webgpu");
+  const ortDir = new URL("./", import.meta.resolve("npm:onnxruntime-web@1.30.0/webgpu")).pathname;
+  for await (const e of Deno.readDir(ortDir)) {
+    if (/^ort-wasm-simd-threaded\.jsep\.(wasm|mjs)$|^ort-wasm-simd-threaded\.(wasm|mjs)$/.test(e.name)) {
+      await Deno.copyFile(`${ortDir}${e.name}`, `${DIST}/${e.name}`);
+    }
+  }
+  const casePath = `${DIST}/default.nii.gz`;
+  try {
+    await Deno.stat(casePath);
+  } catch {
+    const v = cropSlices(await loadSample("lidc"), DEFAULT_CASE.slices);
+    await Deno.writeFile(casePath, writeNifti(v));
+  }
+}
+
+if (import.meta.main) {
+  runTask(async () => {
+    const f = parseFlags(Deno.args, "Usage: deno task web [--port 8123] [--build-only]", FLAGS, Schema);
+    const url = `http://127.0.0.1:${f.port}/web/index.html`;
+    if (!f["build-only"]) console.log(url);
+    await build();
+    if (f["build-only"]) {
+      console.log(`built ${DIST}: serve ${ROOT} with any static server and open web/index.html`);
+      return;
+    }
+    Deno.serve({ hostname: "127.0.0.1", port: f.port, onListen: () => {} }, async (req) => {
+      const path = decodeURIComponent(new URL(req.url).pathname);
+      if (path.includes("..")) return new Response("bad path", { status: 400 });
+      const file = `${ROOT}${path.slice(1) || "web/index.html"}`;
+      try {
+        const body = await Deno.readFile(file);
+        const ext = file.split(".").pop() ?? "";
+        return new Response(body, { headers: { "content-type": MIME[ext] ?? "application/octet-stream" } });
+      } catch {
+        return new Response("not found", { status: 404 });
+      }
+    });
+    console.error(`serving ${ROOT} (Ctrl-C to stop)`);
+  });
+}
