@@ -83,8 +83,9 @@ export interface MethodConfig {
 }
 
 /**
- * TV weight λ of `tv` when none is given, for x in attenuation units u (water 1). Tuned on the developers'
- * own anatomical phantoms at 8 views (see the README), never on an evaluation volume.
+ * TV weight λ of `tv` when none is given, for x in attenuation units u (water 1): the earlier default,
+ * 0.05 for images in the soft-tissue window's [0, 1] units (1 unit = 400 HU = 0.4 u), carried over to u
+ * (λ scales with the image), 0.05 × 0.4 = 0.02. `deno task evaluate` tunes λ per case on a grid instead.
  */
 export const DEFAULT_TV_LAMBDA = 0.02;
 
