@@ -27,7 +27,7 @@ export function cropSlices(volume: Volume, range: string): Volume {
   const [a, b] = range.split(":").map(Number);
   const [Z, H, W] = volume.shape;
   if (!(a >= 0 && b > a && b <= Z)) {
-    throw new UserError(`--slices ${range}: need 0 <= A < B <= ${Z} (the volume has ${Z} slices)`);
+    throw new UserError(`slice range ${range}: need 0 <= A < B <= ${Z} (the volume has ${Z} slices)`);
   }
   const affine = volume.affine.map((r) => r.slice());
   for (let i = 0; i < 3; i++) affine[i][3] += affine[i][2] * a;

@@ -149,6 +149,11 @@ export interface ReconstructOptions {
   resume?: SamplerState;
   /** Stop after the current step (diffusion) when aborted. */
   signal?: AbortSignal;
+  /**
+   * Diffusion with a classical `start`: that estimate (in u) when the caller already has it (an evaluation
+   * reuses the tuned TV), instead of computing it with the method's defaults.
+   */
+  startEstimate?: Float32Array;
   /** Diffusion with `samples` > 1: receives the per-voxel standard deviation over the chains (in u). */
   onStd?: (std: Float32Array) => void | Promise<void>;
 }
@@ -239,10 +244,12 @@ export async function reconstruct(
         if (start !== "noise" && config.t0 === undefined) {
           throw new UserError(`--start ${start} needs --t0 (the timestep the estimate is noised to)`);
         }
-        const init = start === "noise" ? undefined : await reconstruct(y, geometry, shape, {
-          method: start,
-          tvLambda: config.tvLambda,
-        }, { gpu });
+        const init = start === "noise"
+          ? undefined
+          : options.startEstimate ?? await reconstruct(y, geometry, shape, {
+            method: start,
+            tvLambda: config.tvLambda,
+          }, { gpu });
         const K = config.samples ?? 1;
         let mean: Float64Array | null = null,
           m2: Float64Array | null = null,

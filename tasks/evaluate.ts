@@ -230,6 +230,8 @@ async function main(): Promise<void> {
           });
         const truthV = own(c.truthU!);
         const columns = [{ label: "ground truth", volume: displayOriented(truthV) }];
+        // classical estimates by method, reused as the start of diffusion variants (the tuned TV for tv)
+        const classical = new Map<string, Float32Array>();
         for (const spec of f.methods) {
           const { method, options: variant } = parseVariant(spec);
           const t0 = performance.now();
@@ -251,6 +253,7 @@ async function main(): Promise<void> {
               if (!best || score > best.score) best = { x: cand, lam, score };
             }
             x = best!.x;
+            classical.set("tv", x);
             note = `λ=${best!.lam} (best of ${f["tv-lambdas"].join(",")})`;
           } else {
             const progress = createProgress(`${path} ${s.label} ${method}`);
@@ -264,6 +267,7 @@ async function main(): Promise<void> {
             }, {
               gpu,
               model: prior?.denoiser,
+              startEstimate: variant.start ? classical.get(variant.start) : undefined,
               onProgress: (d, t, e) => {
                 if (e) calls += 1;
                 progress.update(d, t);
@@ -279,6 +283,7 @@ async function main(): Promise<void> {
               note = `${variant.steps ?? f.steps} steps, η=0.85, CG 5${opts ? `; ${opts}` : ""}`;
             }
           }
+          if (!isDiffusion(method) && !spec.includes("/")) classical.set(method, x);
           const seconds = (performance.now() - t0) / 1000;
           const m = computeMetrics(own(x), truthV, { range: metricRange });
           const row: Row = {

@@ -14,7 +14,7 @@ import { intFlag, numberFlag, parseFlags, runTask, unitFlag } from "./cli.ts";
 
 const FLAGS = {
   input: { type: "string", help: `Volume to project (${VOLUME_INPUTS})` },
-  views: { type: "string", help: "Number of views", default: "8" },
+  views: { type: "string", help: "Number of views", default: "8 (with --angle-range: one per degree)" },
   "angle-range": {
     type: "string",
     help: "Limited angle: views over [0, DEG) degrees (default: sparse view over 180°)",
@@ -29,7 +29,7 @@ const FLAGS = {
 const Schema = z.object({
   input: z.string({ error: "is required" }),
   output: z.string({ error: "is required" }),
-  views: intFlag("views").pipe(z.number().int().min(1, "must be at least 1")).default(8),
+  views: intFlag("views").pipe(z.number().int().min(1, "must be at least 1")).optional(),
   "angle-range": numberFlag("angle-range").pipe(
     z.number().gt(0, "must be in (0, 360]").max(360, "must be in (0, 360]"),
   )
@@ -58,7 +58,7 @@ if (import.meta.main) {
     const gpu = await GpuContext.create();
     try {
       const { y, geometry } = await measure(gpu, toU(volume.data, units), { Z, H, W }, {
-        views: f.views,
+        views: f.views ?? (f["angle-range"] ? Math.max(1, Math.round(f["angle-range"])) : 8),
         angleRange: f["angle-range"],
         photons: f.noise,
         seed: f.seed,
