@@ -81,26 +81,32 @@ Deno.test("reconstruct writes volume, preview, metrics and manifest; same seed g
   }
 });
 
+/** Starts the task in `dir` and resolves once its progress on stderr matches `progress` (the rest is drained by the caller). */
+async function startUntil(args: string[], dir: string, progress: RegExp) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", TASK, ...args],
+    cwd: dir,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (!progress.test(seen)) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    seen += value;
+  }
+  return { child, reader };
+}
+
 Deno.test("an interrupted run saves its state and --resume finishes it identically", async () => {
   const dir = await setup();
   try {
     const args = [...FAST.slice(0, -1), "12"];
     const full = await run([...args, "--out-dir", "full"], dir);
     assert.equal(full.code, 0, full.stderr);
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", TASK, ...args, "--out-dir", "cut"],
-      cwd: dir,
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
     // wait until the sampler has started stepping, then press Ctrl-C
-    const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-    let seen = "";
-    while (!/ [1-9]\/12 steps/.test(seen)) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      seen += value;
-    }
+    const { child, reader } = await startUntil([...args, "--out-dir", "cut"], dir, / [1-9]\/12 steps/);
     child.kill("SIGINT");
     while (!(await reader.read()).done) { /* drain */ }
     const status = await child.status;
@@ -129,20 +135,8 @@ Deno.test("kill -9 mid-run (out of memory, a pre-empted job): --resume ends with
     const args = [...FAST.slice(0, -1), "24"];
     const full = await run([...args, "--out-dir", "full"], dir);
     assert.equal(full.code, 0, full.stderr);
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", TASK, ...args, "--out-dir", "cut"],
-      cwd: dir,
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
     // state is saved every 10 steps: kill without warning once step 12 is under way
-    const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-    let seen = "";
-    while (!/ 1[2-9]\/24 steps/.test(seen)) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      seen += value;
-    }
+    const { child, reader } = await startUntil([...args, "--out-dir", "cut"], dir, / 1[2-9]\/24 steps/);
     child.kill("SIGKILL");
     await reader.cancel();
     await child.stdout.cancel();
