@@ -308,14 +308,15 @@ function dirname(path: string): string {
 /** A rerun would silently replace an earlier run's results: refuse in one line unless --force (or --resume). */
 async function refuseOverwrite(outDir: string, output: string, force: boolean): Promise<void> {
   if (force) return;
-  for (const f of [output, `${outDir}/manifest.json`]) {
-    try {
-      await Deno.stat(f);
-    } catch {
-      continue;
-    }
-    throw new UserError(`${f} exists from an earlier run: pass --force to replace it, or another --out-dir`);
+  // an earlier run leaves its manifest; an output path that is an input is refused later, as such
+  try {
+    await Deno.stat(`${outDir}/manifest.json`);
+  } catch {
+    return;
   }
+  throw new UserError(
+    `${outDir}/manifest.json exists from an earlier run (its ${output} would be replaced): pass --force, or another --out-dir`,
+  );
 }
 
 async function main(): Promise<void> {

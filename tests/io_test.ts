@@ -595,7 +595,8 @@ Deno.test("convert task: a DICOM folder becomes a NIfTI file; a missing input is
     for (const f of makeSeries({ slices: 3 })) await Deno.writeFile(`${dir}/series/${f.name}`, f.bytes);
     const good = await convert(["--input", "series", "--output", "ct.nii.gz"], dir);
     assert.equal(good.code, 0, good.stderr);
-    assert.match(good.stdout, /^wrote ct\.nii\.gz: 3x3x5 voxels .*unit HU$/);
+    assert.match(good.stdout, /^wrote ct\.nii\.gz: 3x3x5 voxels .*unit HU; sidecar ct\.json$/);
+    assert.equal(JSON.parse(await Deno.readTextFile(`${dir}/ct.json`)).Modality, "CT");
     const volume = await readVolumeFile(`${dir}/ct.nii.gz`);
     assert.deepEqual([volume.shape, volume.unit, volume.data[0]], [
       [3, 3, 5],
@@ -609,7 +610,7 @@ Deno.test("convert task: a DICOM folder becomes a NIfTI file; a missing input is
     const same = await convert(["--input", "ct.nii.gz", "--output", "ct.nii.gz"], dir);
     assert.equal(same.code, 2);
     assert.equal(same.stderr, "error: output ct.nii.gz is the input; choose another path");
-    assert.deepEqual(await listDir(dir), ["ct.nii.gz", "series"]);
+    assert.deepEqual(await listDir(dir), ["ct.json", "ct.nii.gz", "series"]);
   });
 });
 

