@@ -279,10 +279,9 @@ export async function reconstruct(
             mean[i] += d / (k + 1);
             m2[i] += d * (chain[i] - mean[i]);
           }
-          last = chain;
         }
         await options.onStd?.(Float32Array.from(m2!, (v) => Math.sqrt(v / K)));
-        const out = last ? Float32Array.from(mean!) : new Float32Array(0);
+        const out = Float32Array.from(mean!);
         return config.finish === "tv" ? await finishTv(out) : out;
       }
     }

@@ -55,7 +55,6 @@ const FLAGS = {
   seed: { type: "string", help: "Seed", default: "0" },
   backend: { type: "string", help: "Denoiser back end", default: "auto" },
   "out-dir": { type: "string", help: "Output folder", default: "out/eval" },
-  resample: { type: "boolean", help: "Resample slices to the model's size (e.g. 64x64 headsq)" },
   "mu-water": { type: "string", help: "Attenuation of water in 1/mm", default: "0.0193" },
 } as const;
 
@@ -87,7 +86,6 @@ const Schema = z.object({
   seed: intFlag("seed").default(0),
   backend: z.enum(["auto", "webgpu", "wasm", "native"]).default("auto"),
   "out-dir": z.string().default("out/eval"),
-  resample: z.boolean().default(false),
   "mu-water": numberFlag("mu-water").pipe(z.number().positive("must be > 0 (1/mm)")).optional(),
 });
 
