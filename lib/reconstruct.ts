@@ -252,8 +252,7 @@ export async function reconstruct(
           }, { gpu });
         const K = config.samples ?? 1;
         let mean: Float64Array | null = null,
-          m2: Float64Array | null = null,
-          last: Float32Array | null = null;
+          m2: Float64Array | null = null;
         for (let k = 0; k < K; k++) {
           const chain = await runSampler({ gpu, A, model: options.model, y: yb }, {
             ...sc,
