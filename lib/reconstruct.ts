@@ -5,7 +5,10 @@
  */
 import type { GpuContext } from "./gpu/context.ts";
 import type { Geometry } from "./ct/geometry.ts";
-import { Projector, type SliceShape } from "./ct/projector.ts";
+import type { LinearOperator, SliceShape } from "./ct/operator.ts";
+import { FanProjector } from "./ct/fan.ts";
+import { Projector } from "./ct/projector.ts";
+import { createProjector } from "./ct/system.ts";
 import { type FbpFilter, fbpOnGpu } from "./ct/fbp.ts";
 import { cgls } from "./solve/cgls.ts";
 import { tvPdhg } from "./solve/tv.ts";
@@ -139,6 +142,8 @@ export interface ReconstructOptions {
   gpu: GpuContext;
   /** The prior, required by diffusion methods. */
   model?: EpsModel;
+  /** Pixel size (mm) a fan geometry without its own is applied with. Default 1. */
+  pixelSize?: number;
   /** Progress of iterative methods: `done` of `total` units. */
   onProgress?: (done: number, total: number, event?: ProgressEvent) => void | Promise<void>;
   /** Diffusion: periodic state for `--resume`. */
@@ -181,12 +186,45 @@ export async function reconstruct(
   config: MethodConfig,
   options: ReconstructOptions,
 ): Promise<Float32Array> {
+  const A = await createProjector(options.gpu, geometry, shape, { pixelSize: options.pixelSize });
+  try {
+    if (y.length !== A.rangeSize) {
+      throw new UserError(
+        `measurement has ${y.length} values but ${shape.Z} slices x ${geometry.angles.length} views x ${geometry.detectorCount} bins need ${A.rangeSize}`,
+      );
+    }
+    return await reconstructWith(A, y, config, options);
+  } finally {
+    A.dispose();
+  }
+}
+
+/**
+ * {@linkcode reconstruct} on any {@linkcode LinearOperator} `A` (a projector, slice subsampling for
+ * z-super-resolution, a composition): `y` holds `A.rangeSize` floats. FBP needs a CT projector; the other
+ * methods only use `A`'s forward and adjoint. `A` stays the caller's.
+ *
+ * @example
+ * ```ts
+ * import { GpuContext } from "./gpu/context.ts";
+ * import { SliceSubsample } from "./ct/subsample.ts";
+ * import { reconstructWith } from "./reconstruct.ts";
+ * const gpu = await GpuContext.create();
+ * const S = new SliceSubsample(gpu, { Z: 4, H: 2, W: 2 }, 2);
+ * const x = await reconstructWith(S, new Float32Array(8).fill(1), { method: "cgls", iterations: 3 }, { gpu });
+ * console.log(x[0], x[4]); // 1 1
+ * gpu.dispose();
+ * ```
+ */
+export async function reconstructWith(
+  A: LinearOperator,
+  y: Float32Array,
+  config: MethodConfig,
+  options: ReconstructOptions,
+): Promise<Float32Array> {
   const { gpu } = options;
-  const A = await Projector.create(gpu, geometry, shape);
   if (y.length !== A.rangeSize) {
-    throw new UserError(
-      `measurement has ${y.length} values but ${shape.Z} slices x ${geometry.angles.length} views x ${geometry.detectorCount} bins need ${A.rangeSize}`,
-    );
+    throw new UserError(`measurement has ${y.length} values but the operator's range needs ${A.rangeSize}`);
   }
   const yb = gpu.upload(y, "y");
   const x = gpu.buffer(A.domainSize * 4, "recon");
@@ -209,6 +247,11 @@ export async function reconstruct(
   try {
     switch (config.method) {
       case "fbp": {
+        if (!(A instanceof Projector || A instanceof FanProjector)) {
+          throw new UserError(
+            "fbp needs a CT projector (parallel or fan beam): pick another method for this operator",
+          );
+        }
         const scratch = gpu.buffer(A.rangeSize * 4);
         await fbpOnGpu(gpu, A, yb, scratch, x, config.filter ?? "ramp");
         gpu.release(scratch);
@@ -238,18 +281,16 @@ export async function reconstruct(
       }
       default: {
         if (!options.model) throw new UserError(`method ${config.method} needs a model (the learned prior)`);
-        const sc = samplerConfig(config, geometry.angles.length)!;
+        const sc = samplerConfig(config, A.rangeShape.length === 3 ? A.rangeShape[1] : 1)!;
         const every = options.stateEvery ?? 10;
         const start = config.start ?? "noise";
         if (start !== "noise" && config.t0 === undefined) {
           throw new UserError(`--start ${start} needs --t0 (the timestep the estimate is noised to)`);
         }
-        const init = start === "noise"
-          ? undefined
-          : options.startEstimate ?? await reconstruct(y, geometry, shape, {
-            method: start,
-            tvLambda: config.tvLambda,
-          }, { gpu });
+        const init = start === "noise" ? undefined : options.startEstimate ?? await reconstructWith(A, y, {
+          method: start,
+          tvLambda: config.tvLambda,
+        }, { gpu, pixelSize: options.pixelSize });
         const K = config.samples ?? 1;
         let mean: Float64Array | null = null,
           m2: Float64Array | null = null;
@@ -287,6 +328,5 @@ export async function reconstruct(
     return await gpu.download(x, A.domainSize);
   } finally {
     gpu.release(yb, x);
-    A.dispose();
   }
 }

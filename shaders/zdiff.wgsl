@@ -39,6 +39,14 @@ fn apply_dz(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups
   y[i] = dz(i);
 }
 
+// y = D_zᵀ x
+@compute @workgroup_size(64)
+fn apply_dzt(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
+  let i = idx(g, nw);
+  if (i >= p.n) { return; }
+  y[i] = dzt(i);
+}
+
 // y = a * y + b * D_zᵀ x
 @compute @workgroup_size(64)
 fn add_dzt(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {

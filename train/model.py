@@ -20,8 +20,18 @@ def timestep_embedding(t, dim):
     return torch.cat([torch.cos(args), torch.sin(args)], dim=1)
 
 
+class GroupNorm32(nn.GroupNorm):
+    """GroupNorm that normalises in float32: under CPU bf16 autocast torch 1.13's group_norm gets bf16
+    activations with float32 weights and refuses them; statistics in float32 are also the accurate choice."""
+
+    def forward(self, x):
+        if x.dtype == torch.float32:
+            return super().forward(x)
+        return super().forward(x.float()).to(x.dtype)
+
+
 def norm(ch):
-    return nn.GroupNorm(min(8, ch // 4), ch)
+    return GroupNorm32(min(8, ch // 4), ch)
 
 
 class ResBlock(nn.Module):

@@ -5,7 +5,9 @@
  */
 import { GpuContext, groups, params } from "../gpu/context.ts";
 import { angularStep, type Geometry } from "./geometry.ts";
-import { Projector, type SliceShape } from "./projector.ts";
+import { FanProjector } from "./fan.ts";
+import type { SliceShape } from "./operator.ts";
+import { createProjector, type CtProjector } from "./system.ts";
 
 /** The reconstruction filters blendct offers. */
 export const FBP_FILTERS = ["ramp", "shepp-logan", "cosine", "hann"] as const;
@@ -86,20 +88,24 @@ export interface FbpOptions {
   filter?: FbpFilter;
   /** GPU to use. Default: a new context, disposed afterwards. */
   gpu?: GpuContext;
+  /** Pixel size in mm that a fan geometry without its own is applied with. Default 1. */
+  pixelSize?: number;
 }
 
 /**
- * Filters sinogram rows on the GPU: `src` and `dst` hold `[Z][A][D]` floats.
+ * Filters sinogram rows on the GPU: `src` and `dst` hold `[Z][A][D]` floats; `spacing` is the bin width the
+ * filter is designed for, in pixels (default the geometry's).
  */
 export async function filterSinogram(
   gpu: GpuContext,
-  A: Projector,
+  A: { geometry: Geometry; shape: SliceShape; slab: number },
   src: GPUBuffer,
   dst: GPUBuffer,
   filter: FbpFilter,
+  spacing: number = A.geometry.detectorSpacing,
 ): Promise<void> {
   const g = A.geometry, D = g.detectorCount, nA = g.angles.length;
-  const taps = gpu.upload(filterTaps(D, g.detectorSpacing, filter), "fbp taps");
+  const taps = gpu.upload(filterTaps(D, spacing, filter), "fbp taps");
   const { Z } = A.shape;
   for (let z0 = 0; z0 < Z; z0 += A.slab) {
     const nz = Math.min(A.slab, Z - z0);
@@ -115,8 +121,8 @@ export async function filterSinogram(
 }
 
 /**
- * Reconstructs slices `[Z][H][W]` from sinograms `[Z][A][D]` by filtered back-projection, streaming slabs
- * through the GPU.
+ * Reconstructs slices `[Z][H][W]` from sinograms `[Z][A][D]` by filtered back-projection (parallel or fan
+ * beam), streaming slabs through the GPU.
  *
  * @example
  * ```ts
@@ -137,7 +143,7 @@ export async function fbp(
   try {
     const { Z, H, W } = shape;
     const per = geometry.angles.length * geometry.detectorCount;
-    const full = await Projector.create(gpu, geometry, shape);
+    const full = await createProjector(gpu, geometry, shape, options);
     const nz = Math.min(full.slab, Z);
     full.dispose();
     const out = new Float32Array(Z * H * W);
@@ -145,7 +151,7 @@ export async function fbp(
     try {
       for (let z0 = 0; z0 < Z; z0 += nz) {
         const n = Math.min(nz, Z - z0);
-        const A = await Projector.create(gpu, geometry, { Z: n, H, W });
+        const A = await createProjector(gpu, geometry, { Z: n, H, W }, options);
         gpu.write(sb, sinogram.subarray(z0 * per, (z0 + n) * per));
         await fbpOnGpu(gpu, A, sb, qb, xb, options.filter ?? "ramp");
         out.set(await gpu.download(xb, n * H * W), z0 * H * W);
@@ -160,15 +166,30 @@ export async function fbp(
   }
 }
 
-/** FBP on GPU buffers: `sino` → (filtered into `scratch`) → `out`. */
+/**
+ * FBP on GPU buffers: `sino` → (filtered into `scratch`) → `out`; `sino` is left as it was. Fan beam adds
+ * the cosine (and Parker) pre-weighting and the distance weighting of its back-projection.
+ */
 export async function fbpOnGpu(
   gpu: GpuContext,
-  A: Projector,
+  A: CtProjector,
   sino: GPUBuffer,
   scratch: GPUBuffer,
   out: GPUBuffer,
   filter: FbpFilter,
 ): Promise<void> {
+  if (A instanceof FanProjector) {
+    const w = A.fbpWeights;
+    const weighted = gpu.buffer(A.rangeSize * 4, "fan weighted");
+    try {
+      await A.weightRows(sino, weighted);
+      await filterSinogram(gpu, A, weighted, scratch, filter, w.spacing);
+      await A.backproject(scratch, out, w.scale);
+    } finally {
+      gpu.release(weighted);
+    }
+    return;
+  }
   await filterSinogram(gpu, A, sino, scratch, filter);
   await A.backproject(scratch, out, angularStep(A.geometry));
 }

@@ -1,6 +1,6 @@
 /**
- * CT acquisition geometry. Parallel beam, applied slice by slice along z, is what blendct implements; the
- * `type` tag is there so fan beam can be added without changing the operator interface.
+ * CT acquisition geometries, applied slice by slice along z: parallel beam (blendct's own convention, in
+ * pixel units) and fan beam with a flat detector (ASTRA's `fanflat` convention, in mm).
  * @module
  */
 import { z } from "../deps.ts";
@@ -33,8 +33,101 @@ export const parallelGeometryZod = z.object({
 /** Schema of a parallel-beam geometry (what `--geometry file.json` holds); fills in `detectorSpacing` 1. */
 export const ParallelGeometrySchema: Schema<ParallelGeometry> = parallelGeometryZod;
 
+/**
+ * Fan beam with a flat detector, in ASTRA's `fanflat` convention: for angle θ the source sits at
+ * `(DSO sin θ, −DSO cos θ)` and the detector's centre at `(−DOD sin θ, DOD cos θ)`, its bins running along
+ * `(cos θ, sin θ)`; x to the right, y up, image row 0 at the top. Lengths in mm; the image grid's pixel size
+ * comes from `pixelSize` or, when that is absent, from the volume.
+ */
+export interface FanGeometry {
+  /** The beam type. */
+  type: "fanflat";
+  /** Projection angles in radians. */
+  angles: number[];
+  /** Number of detector bins. */
+  detectorCount: number;
+  /** Bin width in mm at the detector. */
+  detectorSpacing: number;
+  /** Distance from the source to the rotation axis (mm). */
+  sourceOrigin: number;
+  /** Distance from the rotation axis to the detector (mm), ≥ 0. */
+  originDetector: number;
+  /** Shift of the detector along its bins (mm): the ray through the axis meets bin `(D−1)/2 − offset/width`. Default 0. */
+  detectorOffset: number;
+  /** Pixel size of the image grid in mm. Default: the volume's in-plane spacing. */
+  pixelSize?: number;
+}
+
+/** The zod object of a fan-beam geometry (lengths in mm). */
+export const fanGeometryZod = z.object({
+  type: z.literal("fanflat"),
+  angles: z.array(z.number().finite()).min(1, "a geometry needs at least one angle"),
+  detectorCount: z.number().int().min(1),
+  detectorSpacing: z.number().positive(),
+  sourceOrigin: z.number().positive(),
+  originDetector: z.number().min(0, "must be >= 0 mm (the detector cannot sit between source and axis)"),
+  detectorOffset: z.number().finite().default(0),
+  pixelSize: z.number().positive().optional(),
+});
+
+/** The zod object of any geometry (`type` picks the schema). */
+export const geometryZod = z.discriminatedUnion("type", [parallelGeometryZod, fanGeometryZod]);
+
+/** Schema of any geometry blendct projects. */
+export const GeometrySchema: Schema<Geometry> = geometryZod;
+
 /** Any geometry blendct can project. */
-export type Geometry = ParallelGeometry;
+export type Geometry = ParallelGeometry | FanGeometry;
+
+/** Options of {@linkcode fanBeam}. */
+export interface FanOptions {
+  /** Distance source–axis in mm. Default 500. */
+  sourceOrigin?: number;
+  /** Distance axis–detector in mm. Default 500. */
+  originDetector?: number;
+  /** Bins. Default: enough to see a slice of `imageSize` pixels of `pixelSize` mm at any angle. */
+  detectorCount?: number;
+  /** Bin width in mm. Default: the pixel size times the magnification. */
+  detectorSpacing?: number;
+  /** Image width in pixels. Default 256. */
+  imageSize?: number;
+  /** Pixel size in mm. Default 1. */
+  pixelSize?: number;
+  /** Angular range in degrees. Default 360 (a full scan). */
+  degrees?: number;
+}
+
+/**
+ * `n` fan-beam views evenly over `degrees` (default a full turn).
+ *
+ * @example
+ * ```ts
+ * import { fanBeam } from "./geometry.ts";
+ * const g = fanBeam(360, { imageSize: 64 });
+ * console.log(g.type, g.angles.length, g.detectorCount); // fanflat 360 182
+ * ```
+ */
+export function fanBeam(n: number, o: FanOptions = {}): FanGeometry {
+  if (!Number.isInteger(n) || n < 1) throw new UserError(`views must be a whole number >= 1 (got ${n})`);
+  const size = o.imageSize ?? 256, px = o.pixelSize ?? 1;
+  const dso = o.sourceOrigin ?? 500, dod = o.originDetector ?? 500;
+  const mag = (dso + dod) / dso;
+  const dw = o.detectorSpacing ?? px * mag;
+  // the fan must hold the slice's circumscribed circle: its half-width on the detector is R·(DSO+DOD)/√(DSO²−R²)
+  const R = (size * px * Math.SQRT2) / 2;
+  const half = (R * (dso + dod)) / Math.sqrt(Math.max(1e-9, dso * dso - R * R));
+  const step = ((o.degrees ?? 360) * Math.PI) / 180 / n;
+  return {
+    type: "fanflat",
+    angles: Array.from({ length: n }, (_, i) => i * step),
+    detectorCount: o.detectorCount ?? Math.ceil((2 * half) / dw + 1e-9),
+    detectorSpacing: dw,
+    sourceOrigin: dso,
+    originDetector: dod,
+    detectorOffset: 0,
+    pixelSize: px,
+  };
+}
 
 /** Options shared by the presets. */
 export interface PresetOptions {

@@ -5,7 +5,8 @@
  */
 import type { GpuContext } from "../gpu/context.ts";
 import { type Geometry, limitedAngle, sparseView } from "./geometry.ts";
-import { Projector, type SliceShape } from "./projector.ts";
+import type { SliceShape } from "./operator.ts";
+import { createProjector } from "./system.ts";
 import { addPoissonNoise } from "./simulate.ts";
 
 /** How to acquire. */
@@ -23,6 +24,10 @@ export interface AcquisitionOptions {
    * how many photons a ray keeps. Default 0.0193 (1 mm pixels, water at 70 keV).
    */
   attenuationPerPixel?: number;
+  /** A geometry to use instead of `views` / `angleRange` (a `--geometry` file, fan beam included). */
+  geometry?: Geometry;
+  /** Pixel size in mm (what a fan geometry without its own is applied with). Default 1. */
+  pixelSize?: number;
 }
 
 /** The geometry that `views` / `angleRange` describe, for slices `size` pixels wide. */
@@ -51,8 +56,8 @@ export async function measure(
   shape: SliceShape,
   o: AcquisitionOptions,
 ): Promise<{ y: Float32Array; geometry: Geometry }> {
-  const geometry = acquisitionGeometry(o, Math.max(shape.H, shape.W));
-  const A = await Projector.create(gpu, geometry, shape);
+  const geometry = o.geometry ?? acquisitionGeometry(o, Math.max(shape.H, shape.W));
+  const A = await createProjector(gpu, geometry, shape, { pixelSize: o.pixelSize });
   try {
     let y = await A.project(unit);
     if (o.photons) {

@@ -4,25 +4,11 @@
  * @module
  */
 import { type Binding, GpuContext, groups, params } from "../gpu/context.ts";
-import type { Geometry } from "./geometry.ts";
-import { type SliceShape, trigTable } from "./projector_ref.ts";
+import type { ParallelGeometry } from "./geometry.ts";
+import { trigTable } from "./projector_ref.ts";
+import type { LinearOperator, SliceShape } from "./operator.ts";
 
-export type { SliceShape } from "./projector_ref.ts";
-
-/**
- * A linear map between GPU buffers whose `adjoint` is the exact transpose of `forward` (checked by a
- * dot-product test). Both write their whole output.
- */
-export interface LinearOperator {
-  /** Floats in the domain (image). */
-  readonly domainSize: number;
-  /** Floats in the range (measurements). */
-  readonly rangeSize: number;
-  /** Queues `y = A x`. */
-  forward(x: GPUBuffer, y: GPUBuffer): Promise<void>;
-  /** Queues `x = Aᵀ y`. */
-  adjoint(y: GPUBuffer, x: GPUBuffer): Promise<void>;
-}
+export type { LinearOperator, SliceShape } from "./operator.ts";
 
 /** 256-byte binding offsets in floats. */
 const ALIGN_FLOATS = 64;
@@ -50,9 +36,10 @@ export class Projector implements LinearOperator {
   /** The context the kernels run on. */
   readonly gpu: GpuContext;
   /** The acquisition geometry. */
-  readonly geometry: Geometry;
+  readonly geometry: ParallelGeometry;
   /** The `[Z][H][W]` stack shape of the image side. */
   readonly shape: SliceShape;
+  readonly rangeShape: readonly number[];
   readonly domainSize: number;
   readonly rangeSize: number;
   /** Slices per dispatch, so that no binding exceeds the device limit. */
@@ -61,7 +48,7 @@ export class Projector implements LinearOperator {
 
   private constructor(
     gpu: GpuContext,
-    geometry: Geometry,
+    geometry: ParallelGeometry,
     shape: SliceShape,
     trig: GPUBuffer,
     maxBindingBytes = gpu.maxBinding,
@@ -72,6 +59,7 @@ export class Projector implements LinearOperator {
     this.#trig = trig;
     const A = geometry.angles.length, D = geometry.detectorCount;
     this.domainSize = shape.Z * shape.H * shape.W;
+    this.rangeShape = [shape.Z, A, D];
     this.rangeSize = shape.Z * A * D;
     this.slab = slabSlices(maxBindingBytes, shape, A * D);
   }
@@ -82,11 +70,11 @@ export class Projector implements LinearOperator {
    */
   static create(
     gpu: GpuContext,
-    geometry: Geometry,
+    geometry: ParallelGeometry,
     shape: SliceShape,
     options: { maxBindingBytes?: number } = {},
   ): Promise<Projector> {
-    if (geometry.type !== "parallel") throw new Error(`unsupported geometry ${geometry.type}`);
+    if (geometry.type !== "parallel") throw new Error(`Projector is parallel beam: got ${geometry.type}`);
     const trig = gpu.upload(trigTable(geometry.angles), "angles");
     return Promise.resolve(new Projector(gpu, geometry, shape, trig, options.maxBindingBytes));
   }

@@ -4,16 +4,9 @@
  * @module
  */
 import type { ParallelGeometry } from "./geometry.ts";
+import type { SliceShape } from "./operator.ts";
 
-/** Slice size and count that an operator acts on. */
-export interface SliceShape {
-  /** Number of slices. */
-  Z: number;
-  /** Rows per slice. */
-  H: number;
-  /** Columns per slice. */
-  W: number;
-}
+export type { SliceShape } from "./operator.ts";
 
 const hat = (d: number) => Math.max(0, 1 - Math.abs(d));
 

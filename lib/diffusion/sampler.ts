@@ -11,7 +11,7 @@
  */
 import { type GpuContext, params } from "../gpu/context.ts";
 import { grid } from "../gpu/vector.ts";
-import type { Projector } from "../ct/projector.ts";
+import type { LinearOperator } from "../ct/operator.ts";
 import { NormalCg } from "../solve/cg.ts";
 import { TvSolver } from "../solve/tv.ts";
 import { addDzt, applyDz, shrink } from "../solve/zdiff.ts";
@@ -142,7 +142,7 @@ export interface SamplerInputs {
   /** The context that owns every buffer. */
   gpu: GpuContext;
   /** The projector; its shape is the volume's. */
-  A: Projector;
+  A: LinearOperator;
   /** The prior's noise predictor. */
   model: EpsModel;
   /** Measurements `y = A u` of the volume in attenuation units, `A.rangeSize` floats. */

@@ -6,7 +6,8 @@
  * @module
  */
 import { z } from "../deps.ts";
-import { type ParallelGeometry, parallelGeometryZod } from "../ct/geometry.ts";
+import { type Geometry, geometryZod } from "../ct/geometry.ts";
+import { fromAstra, isAstraGeometry } from "../ct/astra.ts";
 import { UserError } from "../errors.ts";
 import type { Schema } from "../schema.ts";
 import { makeVolume } from "../volume.ts";
@@ -15,8 +16,8 @@ import { readVolumeFile, writeFileAtomic, writeVolumeFile } from "./files.ts";
 
 /** The sidecar's content. */
 export interface SinogramMeta {
-  /** The geometry the measurements were taken with. */
-  geometry: ParallelGeometry;
+  /** The geometry the measurements were taken with (parallel, or fan beam in mm). */
+  geometry: Geometry;
   /** Slices, rows, columns of the image the rays pass through. */
   imageShape: [number, number, number];
   /** Voxel size of that image `[dz, dy, dx]` in mm (rows and columns square: `dy = dx`). Required. */
@@ -33,7 +34,7 @@ export interface SinogramMeta {
 
 /** Zod schema of the sidecar; it fills in the defaults of {@linkcode SinogramMeta}. */
 export const SinogramMetaSchema: Schema<SinogramMeta> = z.object({
-  geometry: parallelGeometryZod,
+  geometry: geometryZod,
   imageShape: z.tuple([z.number().int().min(1), z.number().int().min(1), z.number().int().min(1)]),
   spacing: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()], {
     error: "is required: [dz, dy, dx] in mm (physical line integrals need the pixel size)",
@@ -102,6 +103,7 @@ export async function readSinogram(
   } catch {
     throw new UserError(`geometry file ${gpath} is not valid JSON`);
   }
+  if (isAstraGeometry(raw)) raw = await astraSidecar(raw, path, gpath);
   const parsed = SinogramMetaSchema.safeParse(raw);
   if (!parsed.success) {
     const i = parsed.error.issues[0];
@@ -130,4 +132,21 @@ export async function readSinogram(
   }
   const k = lineIntegralScale(meta);
   return { y: vol.data.map((v) => v / k), meta };
+}
+
+/**
+ * A sidecar from ASTRA's dictionaries: the grid and pixel size from `vol_geom`, the slice count from the
+ * sinogram itself, slices as thick as the pixels are wide, muWater and unit at their defaults.
+ */
+async function astraSidecar(raw: unknown, path: string, gpath: string): Promise<unknown> {
+  let a;
+  try {
+    a = fromAstra(raw);
+  } catch (e) {
+    if (e instanceof UserError) throw new UserError(`geometry file ${gpath}: ${e.message}`);
+    throw e;
+  }
+  const vol = await readVolumeFile(path, { unit: "attenuation" });
+  const px = a.pixelSize;
+  return { geometry: a.geometry, imageShape: [vol.shape[0], ...a.grid], spacing: [px, px, px] };
 }

@@ -6,8 +6,8 @@
  */
 import type { GpuContext } from "../gpu/context.ts";
 import { VectorOps } from "../gpu/vector.ts";
-import type { Projector } from "../ct/projector.ts";
-import { addLapZ } from "./zdiff.ts";
+import type { LinearOperator } from "../ct/operator.ts";
+import { ZDiff } from "./zdiff.ts";
 
 // scalar slots
 const RR = 0, PQ = 1, ALPHA = 2, RRN = 3, BETA = 4, ONE = 5;
@@ -35,18 +35,22 @@ export class NormalCg {
   /** The context the buffers and kernels belong to. */
   readonly gpu: GpuContext;
   /** The operator of the normal equations. */
-  readonly A: Projector;
+  readonly A: LinearOperator;
   /** The vector kernels and scalar slots the iterations use. */
   readonly ops: VectorOps;
   #r: GPUBuffer;
   #p: GPUBuffer;
   #q: GPUBuffer;
   #t: GPUBuffer;
+  #dz: ZDiff;
+  #dzCircular: ZDiff;
 
   /** Allocates the scratch buffers for `A`'s domain and range sizes. */
-  constructor(gpu: GpuContext, A: Projector) {
+  constructor(gpu: GpuContext, A: LinearOperator) {
     this.gpu = gpu;
     this.A = A;
+    this.#dz = new ZDiff(gpu, A.shape);
+    this.#dzCircular = new ZDiff(gpu, A.shape, true);
     this.ops = new VectorOps(gpu, 8);
     this.ops.set({ [ONE]: 1 });
     const n = A.domainSize * 4;
@@ -60,10 +64,7 @@ export class NormalCg {
   async normal(v: GPUBuffer, out: GPUBuffer, rho = 0, circular = false): Promise<void> {
     await this.A.forward(v, this.#t);
     await this.A.adjoint(this.#t, out);
-    if (rho !== 0) {
-      const { H, W } = this.A.shape;
-      await addLapZ(this.gpu, v, out, this.A.domainSize, H * W, rho, circular);
-    }
+    if (rho !== 0) await (circular ? this.#dzCircular : this.#dz).addGram(v, out, rho);
   }
 
   /**

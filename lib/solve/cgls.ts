@@ -5,7 +5,7 @@
  */
 import type { GpuContext } from "../gpu/context.ts";
 import { VectorOps } from "../gpu/vector.ts";
-import type { Projector } from "../ct/projector.ts";
+import type { LinearOperator } from "../ct/operator.ts";
 
 const GAMMA = 0, QQ = 1, ALPHA = 2, GAMMAN = 3, BETA = 4, ONE = 5, RES = 6;
 
@@ -36,7 +36,7 @@ export interface CglsOptions {
  */
 export async function cgls(
   gpu: GpuContext,
-  A: Projector,
+  A: LinearOperator,
   x: GPUBuffer,
   y: GPUBuffer,
   options: CglsOptions = {},

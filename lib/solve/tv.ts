@@ -6,7 +6,7 @@
  */
 import { type GpuContext, params } from "../gpu/context.ts";
 import { grid } from "../gpu/vector.ts";
-import type { Projector } from "../ct/projector.ts";
+import type { LinearOperator } from "../ct/operator.ts";
 import { adjointRef, forwardRef, type SliceShape } from "../ct/projector_ref.ts";
 import type { ParallelGeometry } from "../ct/geometry.ts";
 
@@ -32,14 +32,14 @@ export interface TvOptions {
 export class TvSolver {
   private constructor(
     private readonly gpu: GpuContext,
-    private readonly A: Projector,
+    private readonly A: LinearOperator,
     private readonly sig: GPUBuffer,
     private readonly tau: GPUBuffer,
     private readonly scratch: GPUBuffer[],
   ) {}
 
   /** Computes the preconditioners of `A`. */
-  static async create(gpu: GpuContext, A: Projector): Promise<TvSolver> {
+  static async create(gpu: GpuContext, A: LinearOperator): Promise<TvSolver> {
     const n = A.domainSize, m = A.rangeSize;
     const sig = gpu.buffer(m * 4), tau = gpu.buffer(n * 4), ones = gpu.buffer(Math.max(n, m) * 4);
     try {
@@ -103,7 +103,7 @@ export class TvSolver {
  */
 export async function tvPdhg(
   gpu: GpuContext,
-  A: Projector,
+  A: LinearOperator,
   x: GPUBuffer,
   y: GPUBuffer,
   options: TvOptions,

@@ -4,6 +4,60 @@
  */
 import { type GpuContext, params } from "../gpu/context.ts";
 import { grid } from "../gpu/vector.ts";
+import type { LinearOperator, SliceShape } from "../ct/operator.ts";
+
+/**
+ * `D_z` as an operator: forward differences between neighbouring slices (`x[k+1] − x[k]`, 0 on the last
+ * slice, or wrapping around with `circular`), domain and range both the `[Z][H][W]` volume. Besides the
+ * seam's forward and adjoint it has the fused {@linkcode ZDiff.addGram} that CG uses.
+ *
+ * @example
+ * ```ts
+ * import { GpuContext } from "../gpu/context.ts";
+ * import { ZDiff } from "./zdiff.ts";
+ * const gpu = await GpuContext.create();
+ * const D = new ZDiff(gpu, { Z: 3, H: 1, W: 1 });
+ * const y = gpu.buffer(12);
+ * await D.forward(gpu.upload(new Float32Array([1, 4, 9])), y);
+ * console.log(await gpu.download(y, 3)); // Float32Array(3) [ 3, 5, 0 ]
+ * gpu.dispose();
+ * ```
+ */
+export class ZDiff implements LinearOperator {
+  readonly rangeShape: readonly number[];
+  readonly domainSize: number;
+  readonly rangeSize: number;
+
+  /** `circular`: the last slice differences with the first (the DDS reference's operator). */
+  constructor(private readonly gpu: GpuContext, readonly shape: SliceShape, readonly circular = false) {
+    this.rangeShape = [shape.Z, shape.H, shape.W];
+    this.domainSize = this.rangeSize = shape.Z * shape.H * shape.W;
+  }
+
+  forward(x: GPUBuffer, y: GPUBuffer): Promise<void> {
+    return applyDz(this.gpu, x, y, this.domainSize, this.shape.H * this.shape.W, this.circular);
+  }
+
+  adjoint(w: GPUBuffer, x: GPUBuffer): Promise<void> {
+    const n = this.domainSize;
+    return this.gpu.run("zdiff", "apply_dzt", params(n, this.shape.H * this.shape.W, this.circular ? 1 : 0), [
+      w,
+      x,
+    ], grid(n));
+  }
+
+  /** Queues `y += b·D_zᵀD_z x` in one pass. */
+  addGram(x: GPUBuffer, y: GPUBuffer, b: number): Promise<void> {
+    return addLapZ(this.gpu, x, y, this.domainSize, this.shape.H * this.shape.W, b, this.circular);
+  }
+
+  /** Queues `y = a·y + b·D_zᵀ w` in one pass. */
+  addAdjoint(w: GPUBuffer, y: GPUBuffer, a: number, b: number): Promise<void> {
+    return addDzt(this.gpu, w, y, this.domainSize, this.shape.H * this.shape.W, a, b, this.circular);
+  }
+
+  dispose(): void {}
+}
 
 /** Queues `y = D_z x` for a volume of `n` voxels with `hw` voxels per slice (`circular`: slices wrap). */
 export function applyDz(
