@@ -7,6 +7,8 @@
 import type { GpuContext } from "./gpu/context.ts";
 import type { Geometry } from "./ct/geometry.ts";
 import { measure } from "./ct/measure.ts";
+import { checkGeometry } from "./ct/system.ts";
+import { readGeometryFile } from "./io/geometry_file.ts";
 import { readVolumeFile } from "./io/files.ts";
 import { lineIntegralScale, readSinogram } from "./io/sinogram.ts";
 import { cropSlices, DEFAULT_CASE, resampleSlices } from "./cases.ts";
@@ -38,7 +40,10 @@ export interface CaseSpec {
   resample?: boolean;
   /** A measured sinogram of physical line integrals instead of simulating. */
   sinogram?: string;
-  /** Its geometry file. Default: the sinogram's sidecar. */
+  /**
+   * A geometry file (blendct's, a sidecar, or ASTRA's dictionaries): with `sinogram` the geometry it was
+   * measured with (default: its sidecar), with `input` the geometry to simulate instead of `views`.
+   */
   geometry?: string;
   /** Ground truth for metrics when reconstructing a sinogram. */
   reference?: string;
@@ -108,9 +113,13 @@ async function loadSinogramCase(spec: CaseSpec): Promise<Case> {
     truthU = toU(ref.data, unitsOf(ref, meta.muWater));
   }
   const sp = meta.spacing;
+  const geometry = withPixelSize(meta.geometry, sp[2]);
+  const notices: string[] = [];
+  const warn = checkGeometry(geometry, { Z, H, W }, sp[2]);
+  if (warn) notices.push(warn);
   return {
     y,
-    geometry: meta.geometry,
+    geometry,
     shape: [Z, H, W],
     spacing: sp,
     affine: makeVolume(new Float32Array(Z * H * W), [Z, H, W], { spacing: sp }).affine,
@@ -122,8 +131,45 @@ async function loadSinogramCase(spec: CaseSpec): Promise<Case> {
       `${spec.sinogram}: physical line integrals, pixel ${sp[2]} mm, muWater ${meta.muWater}/mm (scale ${
         lineIntegralScale(meta).toPrecision(4)
       })`,
+      ...notices,
     ],
   };
+}
+
+/** A fan geometry applied with the volume's pixel size when it states none (parallel ones are in pixels). */
+export function withPixelSize(g: Geometry, pixelSize: number): Geometry {
+  return g.type === "fanflat" && g.pixelSize === undefined ? { ...g, pixelSize } : g;
+}
+
+/**
+ * The geometry of a `--geometry` file for a volume of `shape` with `pixel` mm pixels: refuses a grid that
+ * does not match, adds a notice where the pixel sizes differ and a warning where the detector misses part
+ * of the slice.
+ */
+export async function geometryForVolume(
+  path: string,
+  shape: [number, number, number],
+  pixel: number,
+  notices: string[],
+): Promise<Geometry> {
+  const file = await readGeometryFile(path);
+  const [, H, W] = shape;
+  if (file.grid && (file.grid[0] !== H || file.grid[1] !== W)) {
+    throw new UserError(
+      `geometry file ${path} is for ${file.grid[0]}x${
+        file.grid[1]
+      } slices but the volume has ${H}x${W}: use a matching geometry (or --resample to its size)`,
+    );
+  }
+  if (file.geometry.type === "fanflat" && file.pixelSize && Math.abs(file.pixelSize - pixel) > 1e-3 * pixel) {
+    notices.push(
+      `note: ${path} sets ${file.pixelSize} mm pixels; the volume's are ${pixel} mm: the geometry's apply`,
+    );
+  }
+  const g = withPixelSize(file.geometry, pixel);
+  const warn = checkGeometry(g, { Z: shape[0], H, W }, pixel);
+  if (warn) notices.push(warn);
+  return g;
 }
 
 async function loadVolumeCase(gpu: GpuContext, spec: CaseSpec, muWater: number): Promise<Case> {
@@ -154,7 +200,11 @@ async function loadVolumeCase(gpu: GpuContext, spec: CaseSpec, muWater: number):
   }
   const units = unitsOf(volume, muWater);
   const truthU = toU(volume.data, units);
+  const given = spec.geometry
+    ? await geometryForVolume(spec.geometry, [Z, H, W], volume.spacing[2], notices)
+    : undefined;
   const { y, geometry } = await measure(gpu, truthU, { Z, H, W }, {
+    geometry: given,
     views: spec.views ?? 8,
     angleRange: spec.angleRange,
     photons: spec.noise,

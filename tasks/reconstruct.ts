@@ -90,7 +90,11 @@ const FLAGS = {
     type: "string",
     help: "Measured sinogram instead of simulating (needs its .geometry.json or --geometry)",
   },
-  geometry: { type: "string", help: "Geometry JSON of --sinogram" },
+  geometry: {
+    type: "string",
+    help:
+      "Geometry JSON: of --sinogram, or to simulate instead of --views (parallel, fanflat or ASTRA's vol_geom/proj_geom)",
+  },
   reference: { type: "string", help: "Ground truth for metrics when reconstructing a --sinogram" },
   "out-dir": {
     type: "string",
@@ -206,6 +210,16 @@ const Schema = z.object({
         code: "custom",
         path: [clash],
         message: "does not apply with --sinogram (the measured data fix the acquisition)",
+      });
+    }
+  }
+  if (f.geometry && !f.sinogram) {
+    const clash = (["views", "angle-range"] as const).find((k) => f[k] !== undefined);
+    if (clash) {
+      ctx.addIssue({
+        code: "custom",
+        path: [clash],
+        message: "does not apply with --geometry (the file sets the views)",
       });
     }
   }
@@ -329,8 +343,6 @@ async function main(): Promise<void> {
   const outDir = f["out-dir"] ?? (f.output ? dirname(f.output) : "out");
   const output = f.output ?? `${outDir}/recon.nii.gz`;
   await refuseOverwrite(outDir, output, f.force || f.resume);
-  // the folder of --output must exist already (as for any output file); an explicit --out-dir is made
-  if (f["out-dir"] || !f.output) await Deno.mkdir(outDir, { recursive: true });
   const statePath = `${outDir}/state.bin`;
   const timings: Record<string, number> = {};
   const t0 = performance.now();
@@ -364,6 +376,9 @@ async function main(): Promise<void> {
       reference: f.reference,
     });
     for (const line of c.notices) console.error(line);
+    // made once the case has loaded, so that bad input leaves nothing behind; the folder of --output must
+    // exist already (as for any output file), an explicit --out-dir is made
+    if (f["out-dir"] || !f.output) await Deno.mkdir(outDir, { recursive: true });
     const [Z, H, W] = c.shape;
     if (diffusion && Z < 3) {
       throw new UserError(`the 3-slice prior needs at least 3 slices (the input has ${Z})`);

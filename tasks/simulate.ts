@@ -1,6 +1,6 @@
 /**
- * `deno task simulate --input VOL --views N [--angle-range DEG] [--noise I0] --output SINO.nii.gz`:
- * writes the parallel-beam measurement of a volume as physical line integrals −ln(I/I₀) (from its values
+ * `deno task simulate --input VOL (--views N [--angle-range DEG] | --geometry G.json) [--noise I0] --output
+ * SINO.nii.gz`: writes the parallel- or fan-beam measurement of a volume as physical line integrals −ln(I/I₀) (from its values
  * in HU, μ or image units, the voxel size and μ_water) and its `.geometry.json` sidecar.
  * @module
  */
@@ -10,6 +10,7 @@ import { readVolumeFile, VOLUME_INPUTS } from "../lib/io/files.ts";
 import { writeSinogram } from "../lib/io/sinogram.ts";
 import { DEFAULT_MU_WATER, toU } from "../lib/units.ts";
 import { measure } from "../lib/ct/measure.ts";
+import { geometryForVolume } from "../lib/case.ts";
 import { intFlag, numberFlag, parseFlags, runTask, unitFlag } from "./cli.ts";
 
 const FLAGS = {
@@ -18,6 +19,10 @@ const FLAGS = {
   "angle-range": {
     type: "string",
     help: "Limited angle: views over [0, DEG) degrees (default: sparse view over 180°)",
+  },
+  geometry: {
+    type: "string",
+    help: "Geometry JSON instead of --views: parallel, fanflat (mm) or ASTRA's vol_geom/proj_geom",
   },
   noise: { type: "string", help: "Incident photons per ray (Poisson noise); none if absent" },
   seed: { type: "string", help: "Noise seed", default: "0" },
@@ -34,12 +39,22 @@ const Schema = z.object({
     z.number().gt(0, "must be in (0, 360]").max(360, "must be in (0, 360]"),
   )
     .optional(),
+  geometry: z.string().optional(),
   noise: numberFlag("noise").pipe(z.number().positive("must be > 0 photons")).optional(),
   seed: intFlag("seed").default(0),
   unit: unitFlag.optional(),
   "mu-water": numberFlag("mu-water").pipe(
     z.number().positive("must be a positive attenuation in 1/mm (water: about 0.019)").finite(),
   ).optional(),
+}).superRefine((f, ctx) => {
+  const clash = f.geometry ? (["views", "angle-range"] as const).find((k) => f[k] !== undefined) : undefined;
+  if (clash) {
+    ctx.addIssue({
+      code: "custom",
+      path: [clash],
+      message: "does not apply with --geometry (the file sets the views)",
+    });
+  }
 });
 
 if (import.meta.main) {
@@ -55,9 +70,15 @@ if (import.meta.main) {
     const muWater = f["mu-water"] ?? DEFAULT_MU_WATER;
     const units = { unit: volume.unit ?? "image", muWater, imageHu: volume.imageHu } as const;
     const [Z, H, W] = volume.shape;
+    const notices: string[] = [];
+    const given = f.geometry
+      ? await geometryForVolume(f.geometry, [Z, H, W], volume.spacing[2], notices)
+      : undefined;
+    for (const line of notices) console.error(line);
     const gpu = await GpuContext.create();
     try {
       const { y, geometry } = await measure(gpu, toU(volume.data, units), { Z, H, W }, {
+        geometry: given,
         views: f.views ?? (f["angle-range"] ? Math.max(1, Math.round(f["angle-range"])) : 8),
         angleRange: f["angle-range"],
         photons: f.noise,
@@ -65,7 +86,7 @@ if (import.meta.main) {
         attenuationPerPixel: muWater * volume.spacing[2],
       });
       await writeSinogram(f.output, y, {
-        geometry: { ...geometry, detectorSpacing: geometry.detectorSpacing },
+        geometry,
         imageShape: [Z, H, W],
         spacing: volume.spacing,
         muWater,
