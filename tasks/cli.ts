@@ -150,3 +150,23 @@ export const displayFlag = z.union([
   z.enum(["soft", "brain", "bone", "lung"]),
   rangeFlag("display-window"),
 ], { error: "must be soft, brain, bone, lung or LO,HI with LO < HI" });
+
+/** The folder of a path ("." for a bare file name). */
+export function dirname(path: string): string {
+  const i = path.replace(/\\/g, "/").lastIndexOf("/");
+  return i < 0 ? "." : path.slice(0, i) || "/";
+}
+
+/** A rerun would silently replace an earlier run's results: refuse in one line unless --force (or --resume). */
+export async function refuseOverwrite(outDir: string, output: string, force: boolean): Promise<void> {
+  if (force) return;
+  // an earlier run leaves its manifest; an output path that is an input is refused later, as such
+  try {
+    await Deno.stat(`${outDir}/manifest.json`);
+  } catch {
+    return;
+  }
+  throw new UserError(
+    `${outDir}/manifest.json exists from an earlier run (its ${output} would be replaced): pass --force, or another --out-dir`,
+  );
+}

@@ -29,9 +29,27 @@ import { makeVolume } from "../lib/volume.ts";
 import { UserError } from "../lib/errors.ts";
 import { DEFAULT_CASE } from "../lib/cases.ts";
 import { gpuFor, openPrior, type Prior, priorSummary } from "../lib/diffusion/prior.ts";
-import { displayFlag, intFlag, numberFlag, parseFlags, rangeFlag, runTask, unitFlag } from "./cli.ts";
+import {
+  dirname,
+  displayFlag,
+  intFlag,
+  numberFlag,
+  parseFlags,
+  rangeFlag,
+  refuseOverwrite,
+  runTask,
+  unitFlag,
+} from "./cli.ts";
+import { main as zsrMain, taskOf } from "./zsr.ts";
 
 const FLAGS = {
+  task: {
+    type: "string",
+    help:
+      "ct: reconstruct from views; zsr: z-super-resolution of --input by --factor (see --task zsr --help)",
+    default: "ct",
+  },
+  factor: { type: "string", help: "--task zsr: thin slices per thick slice (>= 2)" },
   input: {
     type: "string",
     help: `Volume to reconstruct from simulated views (${VOLUME_INPUTS})`,
@@ -148,6 +166,8 @@ const FLAGS = {
 
 const pos = (name: string) => intFlag(name).pipe(z.number().int().min(1, "must be at least 1"));
 const Schema = z.object({
+  task: z.enum(["ct", "zsr"], { error: "must be ct or zsr" }).optional(),
+  factor: z.string().optional(),
   input: z.string().optional(),
   slices: z.string().regex(/^\d+:\d+$/, "must be A:B, e.g. 48:84").optional(),
   views: pos("views").optional(),
@@ -200,6 +220,9 @@ const Schema = z.object({
   "ztv-from": intFlag("ztv-from").pipe(z.number().int().min(0).max(999, "must be in 0..999")).optional(),
   "finish-gamma": numberFlag("finish-gamma").pipe(z.number().min(0, "must be >= 0")).optional(),
 }).superRefine((f, ctx) => {
+  if (f.factor !== undefined) {
+    ctx.addIssue({ code: "custom", path: ["factor"], message: "applies to --task zsr" });
+  }
   if (f.sinogram) {
     // a measured sinogram fixes the acquisition: flags that would change it are refused, not ignored
     const clash = (["views", "angle-range", "noise", "input", "slices", "resample"] as const).find((k) =>
@@ -313,27 +336,8 @@ function methodConfig(f: Flags, prior: Prior | null): MethodConfig {
   };
 }
 
-/** The folder of a path ("." for a bare file name). */
-function dirname(path: string): string {
-  const i = path.replace(/\\/g, "/").lastIndexOf("/");
-  return i < 0 ? "." : path.slice(0, i) || "/";
-}
-
-/** A rerun would silently replace an earlier run's results: refuse in one line unless --force (or --resume). */
-async function refuseOverwrite(outDir: string, output: string, force: boolean): Promise<void> {
-  if (force) return;
-  // an earlier run leaves its manifest; an output path that is an input is refused later, as such
-  try {
-    await Deno.stat(`${outDir}/manifest.json`);
-  } catch {
-    return;
-  }
-  throw new UserError(
-    `${outDir}/manifest.json exists from an earlier run (its ${output} would be replaced): pass --force, or another --out-dir`,
-  );
-}
-
 async function main(): Promise<void> {
+  if (taskOf(Deno.args) === "zsr") return await zsrMain(Deno.args);
   const f = parseFlags(
     Deno.args,
     "Usage: deno task reconstruct [--views 8] [--method blend++] [flags]",
