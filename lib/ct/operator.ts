@@ -134,3 +134,38 @@ export async function adjointMismatch(gpu: GpuContext, A: LinearOperator, seed =
     gpu.release(xb, yb, ax, aty);
   }
 }
+
+/**
+ * The operator that measures nothing (range of size 0): a sampler run on it has no data to be consistent
+ * with, which is unconditional generation from the prior.
+ *
+ * @example
+ * ```ts
+ * import { GpuContext } from "../gpu/context.ts";
+ * import { ZeroOperator } from "./operator.ts";
+ * const gpu = await GpuContext.create();
+ * const O = new ZeroOperator(gpu, { Z: 3, H: 4, W: 4 });
+ * console.log(O.rangeSize, O.domainSize); // 0 48
+ * gpu.dispose();
+ * ```
+ */
+export class ZeroOperator implements LinearOperator {
+  readonly rangeShape: readonly number[] = [0];
+  readonly domainSize: number;
+  readonly rangeSize = 0;
+
+  constructor(private readonly gpu: GpuContext, readonly shape: SliceShape) {
+    this.domainSize = shape.Z * shape.H * shape.W;
+  }
+
+  forward(_x: GPUBuffer, _y: GPUBuffer): Promise<void> {
+    return Promise.resolve();
+  }
+
+  adjoint(_y: GPUBuffer, x: GPUBuffer): Promise<void> {
+    this.gpu.write(x, new Float32Array(this.domainSize));
+    return Promise.resolve();
+  }
+
+  dispose(): void {}
+}

@@ -159,6 +159,8 @@ export class GpuContext {
 
   /** Copies host data into an existing buffer at a byte offset. */
   write(buffer: GPUBuffer, data: Float32Array | Uint32Array | Int32Array, byteOffset = 0): void {
+    // Deno's WebGPU panics on a zero-byte write (an operator with an empty range uploads nothing)
+    if (data.byteLength === 0) return;
     this.device.queue.writeBuffer(
       buffer,
       byteOffset,

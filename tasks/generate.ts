@@ -1,0 +1,111 @@
+/**
+ * `deno task generate [--slices 16] [--size 256] [--steps 50] [--seed 0] [--output out/generated.nii.gz]`:
+ * unconditional samples from the prior with the same blending as reconstruction, written as a NIfTI in HU
+ * (1 mm voxels) and a preview PNG of its mid-planes.
+ * @module
+ */
+import { z } from "../lib/deps.ts";
+import { writeFileAtomic, writeVolumeFile } from "../lib/io/files.ts";
+import { gpuFor, openPrior, priorSummary } from "../lib/diffusion/prior.ts";
+import { modelMap } from "../lib/diffusion/card.ts";
+import { generateVolume } from "../lib/generate.ts";
+import { DEFAULT_MU_WATER, displayWindow, fromU, type UnitMap } from "../lib/units.ts";
+import { makeVolume } from "../lib/volume.ts";
+import { midPlanesPng } from "../lib/report/png.ts";
+import { displayOriented } from "../lib/report/orient.ts";
+import { createProgress, formatDuration } from "../lib/report/progress.ts";
+import { buildManifest } from "../lib/report/manifest.ts";
+import { UserError } from "../lib/errors.ts";
+import { dirname, intFlag, parseFlags, refuseOverwrite, runTask } from "./cli.ts";
+
+const FLAGS = {
+  slices: { type: "string", help: "Slices to generate (>= 3)", default: "16" },
+  size: {
+    type: "string",
+    help: "Slice width and height (must be the model's)",
+    default: "the model's (256)",
+  },
+  steps: { type: "string", help: "DDIM steps from noise", default: "50" },
+  seed: { type: "string", help: "Seed", default: "0" },
+  model: { type: "string", help: "Model card JSON", default: "models/blendct-prior.json" },
+  backend: { type: "string", help: "Denoiser back end: auto, webgpu, wasm, native", default: "auto" },
+  output: { type: "string", help: "Volume path", default: "out/generated.nii.gz" },
+  force: { type: "boolean", help: "Replace an earlier run's outputs in the output's folder" },
+} as const;
+
+const Schema = z.object({
+  slices: intFlag("slices").pipe(z.number().int().min(3, "must be >= 3 (the prior sees 3 slices at a time)"))
+    .default(16),
+  size: intFlag("size").pipe(z.number().int().min(8, "must be >= 8")).optional(),
+  steps: intFlag("steps").pipe(z.number().int().min(1, "must be >= 1").max(1000, "must be <= 1000")).default(
+    50,
+  ),
+  seed: intFlag("seed").default(0),
+  model: z.string().optional(),
+  backend: z.enum(["auto", "webgpu", "wasm", "native"], { error: "must be auto, webgpu, wasm or native" })
+    .default("auto"),
+  output: z.string().default("out/generated.nii.gz"),
+  force: z.boolean().default(false),
+});
+
+async function main(): Promise<void> {
+  const f = parseFlags(Deno.args, "Usage: deno task generate [--slices 16] [--seed 0]", FLAGS, Schema);
+  const outDir = dirname(f.output);
+  await refuseOverwrite(outDir, f.output, f.force);
+  const t0 = performance.now();
+  const prior = await openPrior({ model: f.model, backend: f.backend });
+  const size = f.size ?? prior.card.imageSize;
+  if (size !== prior.card.imageSize) {
+    await prior.dispose();
+    throw new UserError(
+      `--size ${size}: the model generates ${prior.card.imageSize}x${prior.card.imageSize} slices (its training size); pass --size ${prior.card.imageSize} or another --model`,
+    );
+  }
+  const gpu = await gpuFor(prior);
+  try {
+    const progress = createProgress("generate", { unit: "step" });
+    const u = await generateVolume(gpu, prior.denoiser, {
+      slices: f.slices,
+      size,
+      steps: f.steps,
+      seed: f.seed,
+      schedule: prior.card.schedule,
+      modelMap: modelMap(prior.card),
+      onProgress: (done, total) => progress.update(done, total),
+    });
+    progress.done();
+    const units: UnitMap = { unit: "HU", muWater: DEFAULT_MU_WATER };
+    const volume = makeVolume(fromU(u, units), [f.slices, size, size], { spacing: [1, 1, 1], unit: "HU" });
+    await Deno.mkdir(outDir, { recursive: true });
+    await writeVolumeFile(f.output, volume);
+    const png = `${outDir}/generated.png`;
+    await writeFileAtomic(
+      png,
+      midPlanesPng([{ label: `generated, seed ${f.seed}`, volume: displayOriented(volume) }], {
+        window: displayWindow(units),
+      }),
+    );
+    const seconds = (performance.now() - t0) / 1000;
+    const manifest = buildManifest({
+      command: ["deno", "task", "generate", ...Deno.args],
+      adapter: gpu.adapter,
+      seed: f.seed,
+      config: { ...f, size, units },
+      model: priorSummary(prior),
+      inputs: [],
+      timings: { total: seconds },
+      outputs: [f.output, png, `${outDir}/manifest.json`],
+      ortVersion: prior.ortVersion,
+    });
+    await writeFileAtomic(
+      `${outDir}/manifest.json`,
+      new TextEncoder().encode(JSON.stringify(manifest, null, 2) + "\n"),
+    );
+    console.log(`wrote ${f.output}, ${png}, ${outDir}/manifest.json in ${formatDuration(seconds)}`);
+  } finally {
+    await prior.dispose();
+    gpu.dispose();
+  }
+}
+
+if (import.meta.main) runTask(main);
