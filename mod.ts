@@ -42,14 +42,30 @@ export { VectorOps } from "./lib/gpu/vector.ts";
 export {
   angularStep,
   defaultDetectorCount,
+  fanBeam,
+  type FanGeometry,
+  type FanOptions,
   type Geometry,
+  GeometrySchema,
   limitedAngle,
   type ParallelGeometry,
   ParallelGeometrySchema,
   type PresetOptions,
   sparseView,
 } from "./lib/ct/geometry.ts";
-export { type LinearOperator, Projector, type SliceShape } from "./lib/ct/projector.ts";
+export {
+  adjointMismatch,
+  Compose,
+  type LinearOperator,
+  type SliceShape,
+  ZeroOperator,
+} from "./lib/ct/operator.ts";
+export { Projector } from "./lib/ct/projector.ts";
+export { type FanFbpWeights, fanFbpWeights, FanProjector } from "./lib/ct/fan.ts";
+export { fanAdjointRef, fanForwardRef } from "./lib/ct/fan_ref.ts";
+export { checkGeometry, createProjector, type CtProjector } from "./lib/ct/system.ts";
+export { type AstraGeometry, fromAstra } from "./lib/ct/astra.ts";
+export { SliceSubsample } from "./lib/ct/subsample.ts";
 export { adjointRef, backprojectRef, forwardRef } from "./lib/ct/projector_ref.ts";
 export { fbp, FBP_FILTERS, type FbpFilter, type FbpOptions, filterTaps } from "./lib/ct/fbp.ts";
 export { acquisitionGeometry, type AcquisitionOptions, measure } from "./lib/ct/measure.ts";
@@ -64,6 +80,7 @@ export {
 
 // solvers
 export { NormalCg } from "./lib/solve/cg.ts";
+export { ZDiff } from "./lib/solve/zdiff.ts";
 export { cgls, type CglsOptions } from "./lib/solve/cgls.ts";
 export { tv3d, tvObjective, type TvOptions, tvPdhg } from "./lib/solve/tv.ts";
 
@@ -112,9 +129,12 @@ export {
   METHODS,
   reconstruct,
   type ReconstructOptions,
+  reconstructWith,
   type StartFrom,
   STARTS,
 } from "./lib/reconstruct.ts";
+export { interpolateSlices, superResolve, type SuperResolveOptions, thinGrid, zsrOffset } from "./lib/zsr.ts";
+export { type GenerateOptions, generateVolume } from "./lib/generate.ts";
 export {
   DEFAULT_MU_WATER,
   defaultMetricRange,

@@ -104,7 +104,7 @@ export interface FanOptions {
  * ```ts
  * import { fanBeam } from "./geometry.ts";
  * const g = fanBeam(360, { imageSize: 64 });
- * console.log(g.type, g.angles.length, g.detectorCount); // fanflat 360 182
+ * console.log(g.type, g.angles.length, g.detectorCount); // fanflat 360 91
  * ```
  */
 export function fanBeam(n: number, o: FanOptions = {}): FanGeometry {

@@ -154,6 +154,7 @@ export class ZeroOperator implements LinearOperator {
   readonly domainSize: number;
   readonly rangeSize = 0;
 
+  /** An operator on `[Z][H][W]` volumes that measures nothing. */
   constructor(private readonly gpu: GpuContext, readonly shape: SliceShape) {
     this.domainSize = shape.Z * shape.H * shape.W;
   }

@@ -48,7 +48,9 @@ export async function createProjector(
  * ```ts
  * import { sparseView } from "./geometry.ts";
  * import { checkGeometry } from "./system.ts";
+ * console.log(checkGeometry(sparseView(8, { imageSize: 64 }), { Z: 1, H: 64, W: 64 })); // null
  * console.log(checkGeometry(sparseView(8, { imageSize: 64, detectorCount: 40 }), { Z: 1, H: 64, W: 64 }));
+ * // warning: the detector does not cover the slice: 69.1% of its pixels lie outside every view (…)
  * ```
  */
 export function checkGeometry(geometry: Geometry, shape: SliceShape, pixelSize = 1): string | null {
