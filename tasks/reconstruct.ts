@@ -6,7 +6,7 @@
  */
 import { z } from "../lib/deps.ts";
 import { VOLUME_INPUTS, writeFileAtomic, writeVolumeFile } from "../lib/io/files.ts";
-import { decodeState, saveState } from "../lib/io/state.ts";
+import { decodeState, saveState } from "../lib/diffusion/state.ts";
 import { defaultMetricRange, displayWindow, fromU, uAffine } from "../lib/units.ts";
 import { loadCase } from "../lib/case.ts";
 import { FBP_FILTERS } from "../lib/ct/fbp.ts";

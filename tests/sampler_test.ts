@@ -12,6 +12,7 @@ import {
   type SamplerState,
 } from "../lib/diffusion/sampler.ts";
 import { alphasCumprod } from "../lib/diffusion/schedule.ts";
+import { ddimRef, ddimUpdate, tweedie, tweedieRef } from "../lib/diffusion/steps.ts";
 import { chainSeed, reconstruct } from "../lib/reconstruct.ts";
 import { partitionForStep } from "../lib/diffusion/partition.ts";
 import { Rng } from "../lib/random.ts";
@@ -88,6 +89,26 @@ Deno.test("GPU Gaussian noise matches its TypeScript reference", async () => {
   const variance = ref.reduce((a, b) => a + (b - mean) ** 2, 0) / n;
   assert.ok(Math.abs(mean) < 0.1 && Math.abs(variance - 1) < 0.15, `mean ${mean} var ${variance}`);
   gpu.release(buf);
+});
+
+Deno.test("Tweedie and DDIM step kernels match their TypeScript references", async () => {
+  const n = 777, layout = { n, hw: 7 };
+  const xs = Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37) * 1.3);
+  const es = Float32Array.from({ length: n }, (_, i) => Math.cos(i * 0.11));
+  const x = gpu.upload(xs), e = gpu.upload(es), v = gpu.buffer(n * 4), out = gpu.buffer(n * 4);
+  for (const nonNegative of [true, false]) {
+    const o = { abar: abar[640], map: [1, -1] as [number, number], nonNegative };
+    await tweedie(gpu, x, e, v, layout, o);
+    const got = await gpu.download(v, n), ref = tweedieRef(xs, es, o);
+    assert.ok(relErr(got, ref) < 1e-5, `tweedie ${relErr(got, ref)}`);
+    assert.equal(got.some((w) => w < 0), !nonNegative);
+  }
+  const vs = await gpu.download(v, n);
+  const o = { abarNext: abar[300], map: [1, -1] as [number, number], eta: 0.85 };
+  await ddimUpdate(gpu, v, e, out, layout, { ...o, seed: 9, step: 4 });
+  const got = await gpu.download(out, n), ref = ddimRef(vs, es, (i) => normalAt(9, 4, i), o);
+  assert.ok(relErr(got, ref) < 1e-5, `ddim ${relErr(got, ref)}`);
+  gpu.release(x, e, v, out);
 });
 
 Deno.test("with an oracle denoiser the sampler returns the true volume", async () => {

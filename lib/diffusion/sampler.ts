@@ -9,13 +9,12 @@
  * as the uninterrupted run would have.
  * @module
  */
-import { type GpuContext, params } from "../gpu/context.ts";
-import { grid } from "../gpu/vector.ts";
+import type { GpuContext } from "../gpu/context.ts";
 import type { LinearOperator } from "../ct/operator.ts";
-import { NormalCg } from "../solve/cg.ts";
-import { TvSolver } from "../solve/tv.ts";
-import { addDzt, applyDz, shrink } from "../solve/zdiff.ts";
 import { Rng } from "../random.ts";
+import { DataConsistency } from "./consistency.ts";
+import { ddimUpdate, initialNoise, noiseEstimate, tweedie } from "./steps.ts";
+import { TripletDenoiser } from "./triplet_denoiser.ts";
 import {
   alphasCumprod,
   ddimTimes,
@@ -179,11 +178,12 @@ export function normalAt(seed: number, stream: number, i: number): number {
   return Math.fround(Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2));
 }
 
-/** Stream id of the initial noise (steps use their index). */
-export const INIT_STREAM = 0x7fffffff;
+export { INIT_STREAM } from "./steps.ts";
 
 /**
- * Runs the sampler and returns the reconstruction in attenuation units u (`A.domainSize` floats).
+ * Runs the sampler and returns the reconstruction in attenuation units u (`A.domainSize` floats): a short
+ * loop over the triplet denoiser, Tweedie's estimate, data consistency and the DDIM update, with a
+ * callback after every step (progress, timings, checkpoints, abort).
  *
  * @example
  * ```ts ignore
@@ -195,196 +195,78 @@ export async function runSampler(
   inputs: SamplerInputs,
   config: SamplerConfig,
   options: RunOptions = {},
-): Promise<
-  Float32Array
-> {
+): Promise<Float32Array> {
   const { gpu, A, model, y } = inputs;
   const { Z, H, W } = A.shape;
-  const hw = H * W, n = A.domainSize;
-  const abar = alphasCumprod(config.schedule ?? DEFAULT_SCHEDULE);
+  const layout = { n: A.domainSize, hw: H * W }, n = layout.n;
+  const schedule = config.schedule ?? DEFAULT_SCHEDULE;
+  const abar = alphasCumprod(schedule);
   const times = config.t0 !== undefined
     ? ddimTimesFrom(config.steps, config.t0)
-    : ddimTimes(config.steps, (config.schedule ?? DEFAULT_SCHEDULE).T);
+    : ddimTimes(config.steps, schedule.T);
   const seed = config.seed >>> 0;
-  const useZtv = config.rho > 0;
-  const onGpu = Boolean(model.predictGpu && model.device === gpu.device);
-  const [ms, mo] = config.modelMap ?? [2, -1];
-  const clampFlag = config.nonNegative === false ? 0 : 1;
-
+  const map = config.modelMap ?? [2, -1];
   const x = gpu.buffer(n * 4, "x_t"), v = gpu.buffer(n * 4, "x0 in u"), eps = gpu.buffer(n * 4, "eps");
-  const aty = gpu.buffer(n * 4, "Aᵀy"), b = gpu.buffer(n * 4, "cg rhs");
-  const zb = useZtv ? gpu.buffer(n * 4, "admm z") : undefined,
-    ub = useZtv ? gpu.buffer(n * 4, "admm u") : undefined;
-  const tmp = useZtv ? gpu.buffer(n * 4, "admm tmp") : undefined;
-  const cg = new NormalCg(gpu, A);
-  const tvDc = config.dc === "tv" ? await TvSolver.create(gpu, A) : null;
-  const anchor = tvDc ? gpu.buffer(n * 4, "tv anchor") : undefined;
-  let batch: GPUBuffer | undefined, epsBatch: GPUBuffer | undefined, slicesBuf: GPUBuffer | undefined;
-  let ownerBuf: GPUBuffer | undefined;
+  const denoiser = new TripletDenoiser(gpu, model, A.shape);
+  const dc = await DataConsistency.create(gpu, A, y, config);
   const timings: StepTimings = { network: 0, transfer: 0, cg: 0, blend: 0 };
   try {
-    await A.adjoint(y, aty);
-    let start = 0;
+    let done = 0;
     if (options.resume) {
-      start = options.resume.step;
+      done = options.resume.step;
       gpu.write(x, options.resume.x);
-      if (useZtv) {
-        gpu.write(zb!, options.resume.z ?? new Float32Array(n));
-        gpu.write(ub!, options.resume.u ?? new Float32Array(n));
-      }
+      dc.restore(options.resume);
     } else {
-      await gpu.run("sampler", "noise", params(hw, n, seed, INIT_STREAM, { f: 1 }), [x], grid(n));
+      await initialNoise(gpu, x, layout, seed);
       if (options.init && config.t0 !== undefined) {
-        // x_t0 = √ᾱ (s u + o) + √(1−ᾱ) ξ: the ddim kernel with η = 1 draws ξ from the same stream as above
-        const a0 = abar[times[0]];
         gpu.write(v, options.init);
-        await gpu.run(
-          "sampler",
-          "ddim",
-          params(hw, n, seed, INIT_STREAM, { f: Math.sqrt(a0) * ms }, { f: Math.sqrt(1 - a0) }, { f: 1 }, {
-            f: Math.sqrt(a0) * mo,
-          }),
-          [v, eps, x],
-          grid(n),
-        );
+        await noiseEstimate(gpu, v, eps, x, layout, { abar: abar[times[0]], map, seed });
       }
     }
     const state = async (): Promise<SamplerState> => ({
-      step: stepDone,
+      step: done,
       x: await gpu.download(x, n),
-      z: useZtv ? await gpu.download(zb!, n) : undefined,
-      u: useZtv ? await gpu.download(ub!, n) : undefined,
+      ...await dc.state(),
     });
-    let stepDone = start;
-    let groupsAllocated = 0;
-    for (let i = start; i < times.length; i++) {
-      const t0 = performance.now();
-      const t = times[i];
+    for (let i = done; i < times.length; i++) {
+      const t0 = performance.now(), t = times[i];
       const part = partitionForStep(config.mode, i, Z, new Rng(`${seed}:partition:${i}`), config.jumpEvery);
-      const G = part.gaps.length;
-      // exact sizes: the WebGPU denoiser binds whole buffers as tensors
-      if (G !== groupsAllocated) {
-        gpu.release(batch, epsBatch, slicesBuf, ownerBuf);
-        batch = gpu.buffer(G * 3 * hw * 4, "triplets");
-        epsBatch = gpu.buffer(G * 3 * hw * 4, "eps triplets");
-        slicesBuf = gpu.buffer(G * 3 * 4, "slices");
-        ownerBuf = gpu.buffer(Z * 4, "owner");
-        groupsAllocated = G;
-      }
-      gpu.write(slicesBuf!, part.slices);
-      gpu.write(ownerBuf!, part.owner);
-      await gpu.run("sampler", "gather", params(hw, G * 3 * hw), [x, slicesBuf!, batch!], grid(G * 3 * hw));
+      const net = await denoiser.eps(x, part, t, eps);
+      await tweedie(gpu, x, eps, v, layout, {
+        abar: abar[t],
+        map,
+        nonNegative: config.nonNegative !== false,
+      });
       await gpu.sync();
       const t1 = performance.now();
-      const tArr = new Float32Array(G).fill(t);
-      const shape: [number, number, number, number] = [G, 3, H, W];
-      let tNet = 0, tXfer = 0;
-      if (onGpu) {
-        await model.predictGpu!(batch!, tArr, part.gaps, shape, epsBatch!);
-        tNet = performance.now() - t1;
-      } else {
-        const host = await gpu.download(batch!, G * 3 * hw);
-        const tA = performance.now();
-        const out = await model.predict(host, tArr, part.gaps, shape);
-        const tB = performance.now();
-        gpu.write(epsBatch!, out);
-        await gpu.sync();
-        tNet = tB - tA;
-        tXfer = tA - t1 + (performance.now() - tB);
-      }
+      await dc.apply(v, t);
+      await gpu.sync();
       const t2 = performance.now();
-      await gpu.run("sampler", "scatter", params(hw, n), [epsBatch!, ownerBuf!, eps], grid(n));
-      const a = abar[t];
-      await gpu.run(
-        "sampler",
-        "tweedie",
-        params(hw, n, 0, 0, { f: Math.sqrt(a) * ms }, { f: Math.sqrt(1 - a) }, { f: mo / ms }, {
-          f: clampFlag,
-        }),
-        [x, eps, v],
-        grid(n),
-      );
+      if (i === times.length - 1) gpu.copy(v, x, n * 4); // the last estimate is the answer
+      else {await ddimUpdate(gpu, v, eps, x, layout, {
+          abarNext: abar[times[i + 1]],
+          map,
+          eta: config.eta,
+          seed,
+          step: i,
+        });}
       await gpu.sync();
       const t3 = performance.now();
-      // data consistency on the estimate in u, warm-started at Tweedie's x0
-      const circ = config.circularDz ?? false;
-      const ztvNow = useZtv && (config.ztvFrom === undefined || t <= config.ztvFrom);
-      if (ztvNow) {
-        gpu.copy(zb!, tmp!, n * 4);
-        await cg.ops.axpby(ub!, tmp!, n, { a: -1 });
-        gpu.copy(aty, b, n * 4);
-        await addDzt(gpu, tmp!, b, n, hw, 1, config.rho, circ);
-      }
-      if (tvDc) {
-        gpu.copy(v, anchor!, n * 4);
-        await tvDc.solve(v, y, {
-          lambda: config.dcLambda ?? 0.005,
-          gamma: config.dcGamma ?? 0.1,
-          anchor,
-          iterations: config.dcIters ?? config.cgIters,
-        });
-      } else if (config.cgIters > 0) {
-        await cg.solve(v, ztvNow ? b : aty, {
-          iterations: config.cgIters,
-          rho: ztvNow ? config.rho : 0,
-          readResidual: false,
-          circular: circ,
-        });
-      }
-      if (ztvNow) {
-        await applyDz(gpu, v, tmp!, n, hw, circ);
-        await shrink(gpu, tmp!, zb!, ub!, n, config.lambda / config.rho);
-      }
-      await gpu.sync();
-      const t4 = performance.now();
-      if (i === times.length - 1) {
-        // last step: x = x0 (kept in u in v)
-        gpu.copy(v, x, n * 4);
-      } else {
-        const an = abar[times[i + 1]];
-        await gpu.run(
-          "sampler",
-          "ddim",
-          params(
-            hw,
-            n,
-            seed,
-            i,
-            { f: Math.sqrt(an) * ms },
-            { f: Math.sqrt(1 - an) },
-            { f: config.eta },
-            { f: Math.sqrt(an) * mo },
-          ),
-          [v, eps, x],
-          grid(n),
-        );
-      }
-      await gpu.sync();
-      const t5 = performance.now();
-      timings.network += tNet / 1000;
-      timings.transfer += tXfer / 1000;
-      timings.cg += (t4 - t3) / 1000;
-      timings.blend += (t1 - t0 + (t3 - t2) + (t5 - t4)) / 1000;
-      stepDone = i + 1;
-      await options.onStep?.(
-        {
-          step: i + 1,
-          steps: times.length,
-          t,
-          partition: part.kind,
-          seconds: (t5 - t0) / 1000,
-          timings: { ...timings },
-        },
-        state,
-      );
+      timings.network += net.network / 1000;
+      timings.transfer += net.transfer / 1000;
+      timings.cg += (t2 - t1) / 1000;
+      timings.blend += (t1 - t0 - net.network - net.transfer + (t3 - t2)) / 1000;
+      done = i + 1;
+      const e = { step: i + 1, steps: times.length, t, partition: part.kind, seconds: (t3 - t0) / 1000 };
+      await options.onStep?.({ ...e, timings: { ...timings } }, state);
       if (options.signal?.aborted && i < times.length - 1) {
         throw new DOMException(`interrupted after step ${i + 1}`, "AbortError");
       }
     }
     return await gpu.download(v, n);
   } finally {
-    cg.dispose();
-    tvDc?.dispose();
-    gpu.release(x, v, eps, aty, b, zb, ub, tmp, batch, epsBatch, slicesBuf, ownerBuf, anchor);
+    denoiser.dispose();
+    dc.dispose();
+    gpu.release(x, v, eps);
   }
 }

@@ -3,9 +3,9 @@
  * the float32 variables, written atomically so an interrupted save never corrupts the previous one.
  * @module
  */
-import type { SamplerState } from "../diffusion/sampler.ts";
+import type { SamplerState } from "./sampler.ts";
 import { UserError } from "../errors.ts";
-import { writeFileAtomic } from "./files.ts";
+import { writeFileAtomic } from "../io/files.ts";
 
 const MAGIC = "BLENDCT-STATE-1\n";
 

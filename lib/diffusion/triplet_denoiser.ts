@@ -1,0 +1,98 @@
+/**
+ * The 3-slice prior applied to a whole volume through a partition: gathers the partition's triplets, runs
+ * the network on the GPU (no host round trip) or on the host, and scatters each slice's ε back from the
+ * triplet that owns it. Owns the triplet buffers, sized for the partition at hand.
+ * @module
+ */
+import { type GpuContext, params } from "../gpu/context.ts";
+import { grid } from "../gpu/vector.ts";
+import type { SliceShape } from "../ct/operator.ts";
+import type { Partition } from "./partition.ts";
+import type { EpsModel } from "./sampler.ts";
+
+/** Milliseconds one call spent in the network and in host transfers (0 on the GPU path). */
+export interface DenoiseTimes {
+  /** In the network. */
+  network: number;
+  /** Moving triplets to and from the host. */
+  transfer: number;
+}
+
+/**
+ * ε of every slice of a volume from the 3-slice model.
+ *
+ * @example
+ * ```ts ignore
+ * const den = new TripletDenoiser(gpu, model, { Z, H, W });
+ * const times = await den.eps(x, partition, t, epsBuffer);
+ * den.dispose();
+ * ```
+ */
+export class TripletDenoiser {
+  /** Whether the network reads the triplets straight from this context's device. */
+  readonly onGpu: boolean;
+  #groups = 0;
+  #batch?: GPUBuffer;
+  #out?: GPUBuffer;
+  #slices?: GPUBuffer;
+  #owner?: GPUBuffer;
+
+  /** A denoiser of `[Z][H][W]` volumes on `gpu`. */
+  constructor(
+    private readonly gpu: GpuContext,
+    private readonly model: EpsModel,
+    readonly shape: SliceShape,
+  ) {
+    this.onGpu = Boolean(model.predictGpu && model.device === gpu.device);
+  }
+
+  /** Writes ε for the volume `x` at timestep `t` into `out`, the triplets chosen by `part`. */
+  async eps(x: GPUBuffer, part: Partition, t: number, out: GPUBuffer): Promise<DenoiseTimes> {
+    const { Z, H, W } = this.shape, hw = H * W, n = Z * hw, gpu = this.gpu;
+    const G = part.gaps.length;
+    if (G !== this.#groups) {
+      // exact sizes: the WebGPU denoiser binds whole buffers as tensors
+      gpu.release(this.#batch, this.#out, this.#slices, this.#owner);
+      this.#batch = gpu.buffer(G * 3 * hw * 4, "triplets");
+      this.#out = gpu.buffer(G * 3 * hw * 4, "eps triplets");
+      this.#slices = gpu.buffer(G * 3 * 4, "slices");
+      this.#owner = gpu.buffer(Z * 4, "owner");
+      this.#groups = G;
+    }
+    gpu.write(this.#slices!, part.slices);
+    gpu.write(this.#owner!, part.owner);
+    await gpu.run(
+      "sampler",
+      "gather",
+      params(hw, G * 3 * hw),
+      [x, this.#slices!, this.#batch!],
+      grid(G * 3 * hw),
+    );
+    await gpu.sync();
+    const t1 = performance.now();
+    const ts = new Float32Array(G).fill(t);
+    const shape: [number, number, number, number] = [G, 3, H, W];
+    let network = 0, transfer = 0;
+    if (this.onGpu) {
+      await this.model.predictGpu!(this.#batch!, ts, part.gaps, shape, this.#out!);
+      network = performance.now() - t1;
+    } else {
+      const host = await gpu.download(this.#batch!, G * 3 * hw);
+      const tA = performance.now();
+      const eps = await this.model.predict(host, ts, part.gaps, shape);
+      const tB = performance.now();
+      gpu.write(this.#out!, eps);
+      await gpu.sync();
+      network = tB - tA;
+      transfer = tA - t1 + (performance.now() - tB);
+    }
+    await gpu.run("sampler", "scatter", params(hw, n), [this.#out!, this.#owner!, out], grid(n));
+    return { network, transfer };
+  }
+
+  /** Releases the triplet buffers. */
+  dispose(): void {
+    this.gpu.release(this.#batch, this.#out, this.#slices, this.#owner);
+    this.#groups = 0;
+  }
+}
