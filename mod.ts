@@ -79,6 +79,7 @@ export {
 } from "./lib/ct/phantom.ts";
 
 // solvers
+export { defaultsTable, METHOD_DEFAULTS } from "./lib/defaults.ts";
 export { NormalCg } from "./lib/solve/cg.ts";
 export { ZDiff } from "./lib/solve/zdiff.ts";
 export { cgls, type CglsOptions } from "./lib/solve/cgls.ts";

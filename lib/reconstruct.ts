@@ -21,6 +21,7 @@ import {
 } from "./diffusion/sampler.ts";
 import type { LinearSchedule } from "./diffusion/schedule.ts";
 import { UserError } from "./errors.ts";
+import { METHOD_DEFAULTS } from "./defaults.ts";
 
 /** The methods of the evaluation table. */
 export const METHODS = ["fbp", "cgls", "tv", "dds", "blend", "blend++"] as const;
@@ -90,7 +91,7 @@ export interface MethodConfig {
  * 0.05 for images in the soft-tissue window's [0, 1] units (1 unit = 400 HU = 0.4 u), carried over to u
  * (λ scales with the image), 0.05 × 0.4 = 0.02. `deno task evaluate` tunes λ per case on a grid instead.
  */
-export const DEFAULT_TV_LAMBDA = 0.02;
+export const DEFAULT_TV_LAMBDA: number = METHOD_DEFAULTS.tv.lambda;
 
 /** Starting points of the reverse process. */
 export const STARTS = ["noise", "fbp", "cgls", "tv"] as const;
@@ -114,14 +115,15 @@ export function fromReferenceUnits(value: number, views: number): number {
 export function samplerConfig(c: MethodConfig, views: number): SamplerConfig | null {
   if (!isDiffusion(c.method)) return null;
   const dds = c.method === "dds";
+  const d = METHOD_DEFAULTS[c.method as "dds" | "blend" | "blend++"];
   return {
     mode: dds ? "fixed" : c.method === "blend" ? "blend" : "blend++",
-    steps: c.steps ?? (dds ? 50 : 80),
-    eta: c.eta ?? 0.85,
-    cgIters: c.cgIters ?? 5,
-    jumpEvery: c.jumpEvery ?? 2,
-    rho: c.rho ?? (dds ? fromReferenceUnits(10, views) : 0),
-    lambda: c.lambda ?? (dds ? fromReferenceUnits(0.04, views) : 0),
+    steps: c.steps ?? d.steps,
+    eta: c.eta ?? d.eta,
+    cgIters: c.cgIters ?? d.cgIters,
+    jumpEvery: c.jumpEvery ?? METHOD_DEFAULTS.blend.jumpEvery,
+    rho: c.rho ?? (dds ? fromReferenceUnits(METHOD_DEFAULTS.dds.referenceRho, views) : 0),
+    lambda: c.lambda ?? (dds ? fromReferenceUnits(METHOD_DEFAULTS.dds.referenceLambda, views) : 0),
     seed: c.seed ?? 0,
     schedule: c.schedule,
     modelMap: c.modelMap,
@@ -258,7 +260,7 @@ export async function reconstructWith(
         break;
       }
       case "cgls": {
-        const total = config.iterations ?? 30;
+        const total = config.iterations ?? METHOD_DEFAULTS.cgls.iterations;
         await cgls(gpu, A, x, yb, {
           iterations: total,
           onIteration: (k) => options.onProgress?.(k + 1, total),
@@ -266,7 +268,7 @@ export async function reconstructWith(
         break;
       }
       case "tv": {
-        const total = config.iterations ?? 300;
+        const total = config.iterations ?? METHOD_DEFAULTS.tv.iterations;
         await tvPdhg(gpu, A, x, yb, {
           lambda: config.tvLambda ?? DEFAULT_TV_LAMBDA,
           iterations: total,

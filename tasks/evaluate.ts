@@ -5,6 +5,7 @@
  * methods are tuned. Writes results.json, results.md and a picture per case to the output folder.
  * @module
  */
+import { METHOD_DEFAULTS } from "../lib/defaults.ts";
 import { z } from "../lib/deps.ts";
 import { writeFileAtomic } from "../lib/io/files.ts";
 import { defaultMetricRange, displayWindow, fromU } from "../lib/units.ts";
@@ -45,13 +46,17 @@ const FLAGS = {
     help: "Comma-separated VOLUME[@A:B] inputs (held out from training)",
     default: EVAL_CASES.join(","),
   },
-  steps: { type: "string", help: "Diffusion steps (blend, blend++; dds uses 50)", default: "80" },
+  steps: {
+    type: "string",
+    help: `Diffusion steps (blend, blend++; dds uses ${METHOD_DEFAULTS.dds.steps})`,
+    default: String(METHOD_DEFAULTS.blend.steps),
+  },
   "tv-lambdas": {
     type: "string",
     help: "TV weights to try per setting (x in attenuation units u)",
     default: "0.003,0.01,0.02,0.05",
   },
-  "tv-iterations": { type: "string", help: "TV iterations", default: "300" },
+  "tv-iterations": { type: "string", help: "TV iterations", default: String(METHOD_DEFAULTS.tv.iterations) },
   seed: { type: "string", help: "Seed", default: "0" },
   backend: { type: "string", help: "Denoiser back end", default: "auto" },
   "out-dir": { type: "string", help: "Output folder", default: "out/eval" },
@@ -79,10 +84,12 @@ const Schema = z.object({
   ))
     .default([...METHODS]),
   cases: list().default([...EVAL_CASES]),
-  steps: intFlag("steps").pipe(z.number().int().min(1).max(1000)).default(80),
+  steps: intFlag("steps").pipe(z.number().int().min(1).max(1000)).default(METHOD_DEFAULTS.blend.steps),
   "tv-lambdas": list().transform((a) => a.map(Number)).pipe(z.array(z.number().positive()).min(1))
     .default([0.003, 0.01, 0.02, 0.05]),
-  "tv-iterations": intFlag("tv-iterations").pipe(z.number().int().min(1)).default(300),
+  "tv-iterations": intFlag("tv-iterations").pipe(z.number().int().min(1)).default(
+    METHOD_DEFAULTS.tv.iterations,
+  ),
   seed: intFlag("seed").default(0),
   backend: z.enum(["auto", "webgpu", "wasm", "native"]).default("auto"),
   "out-dir": z.string().default("out/eval"),
@@ -274,11 +281,16 @@ async function main(): Promise<void> {
             progress.done();
             const opts = Object.entries(variant).map(([k, v]) => `${k} ${v}`).join(", ");
             if (method === "dds") {
-              note = "reference: 50 steps, no clip, circular Dz, z-TV ρ=10 λ=0.04 (reference units)" +
+              const d = METHOD_DEFAULTS.dds;
+              note =
+                `reference: ${d.steps} steps, no clip, circular Dz, z-TV ρ=${d.referenceRho} λ=${d.referenceLambda} (reference units)` +
                 (variant.ztvFrom !== undefined ? `; z-TV only for t ≤ ${variant.ztvFrom} (variant)` : "");
             }
             if (method === "blend" || method === "blend++") {
-              note = `${variant.steps ?? f.steps} steps, η=0.85, CG 5${opts ? `; ${opts}` : ""}`;
+              const d = METHOD_DEFAULTS.blend;
+              note = `${variant.steps ?? f.steps} steps, η=${d.eta}, CG ${d.cgIters}${
+                opts ? `; ${opts}` : ""
+              }`;
             }
           }
           if (!isDiffusion(method) && !spec.includes("/")) classical.set(method, x);

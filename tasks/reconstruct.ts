@@ -27,6 +27,7 @@ import { buildManifest } from "../lib/report/manifest.ts";
 import { sha256Hex } from "../lib/hash.ts";
 import { makeVolume } from "../lib/volume.ts";
 import { UserError } from "../lib/errors.ts";
+import { METHOD_DEFAULTS } from "../lib/defaults.ts";
 import { DEFAULT_CASE } from "../lib/cases.ts";
 import { gpuFor, openPrior, type Prior, priorSummary } from "../lib/diffusion/prior.ts";
 import {
@@ -70,15 +71,36 @@ const FLAGS = {
   steps: {
     type: "string",
     help: "Sampler steps (DDIM)",
-    default: "10 from the default TV start; 80 from noise (dds: 50)",
+    default:
+      `${METHOD_DEFAULTS.cliBlend.steps} from the default ${METHOD_DEFAULTS.cliBlend.start} start; ${METHOD_DEFAULTS.blend.steps} from noise (dds: ${METHOD_DEFAULTS.dds.steps})`,
   },
-  "cg-iters": { type: "string", help: "CG iterations of data consistency per step", default: "5" },
-  eta: { type: "string", help: "DDIM eta", default: "0.85" },
-  "jump-every": { type: "string", help: "blend++: jump partition every N steps", default: "2" },
-  rho: { type: "string", help: "z-TV ADMM penalty (blendct units)", default: "0 (dds: reference 10)" },
-  lambda: { type: "string", help: "z-TV weight (blendct units)", default: "0 (dds: reference 0.04)" },
-  "tv-lambda": { type: "string", help: "tv: TV weight", default: "0.05" },
-  iterations: { type: "string", help: "cgls / tv iterations", default: "30 / 300" },
+  "cg-iters": {
+    type: "string",
+    help: "CG iterations of data consistency per step",
+    default: String(METHOD_DEFAULTS.blend.cgIters),
+  },
+  eta: { type: "string", help: "DDIM eta", default: String(METHOD_DEFAULTS.blend.eta) },
+  "jump-every": {
+    type: "string",
+    help: "blend++: jump partition every N steps",
+    default: String(METHOD_DEFAULTS.blend.jumpEvery),
+  },
+  rho: {
+    type: "string",
+    help: "z-TV ADMM penalty (blendct units)",
+    default: `0 (dds: reference ${METHOD_DEFAULTS.dds.referenceRho})`,
+  },
+  lambda: {
+    type: "string",
+    help: "z-TV weight (blendct units)",
+    default: `0 (dds: reference ${METHOD_DEFAULTS.dds.referenceLambda})`,
+  },
+  "tv-lambda": { type: "string", help: "tv: TV weight", default: String(METHOD_DEFAULTS.tv.lambda) },
+  iterations: {
+    type: "string",
+    help: "cgls / tv iterations",
+    default: `${METHOD_DEFAULTS.cgls.iterations} / ${METHOD_DEFAULTS.tv.iterations}`,
+  },
   filter: { type: "string", help: `FBP filter: ${FBP_FILTERS.join(", ")}`, default: "ramp" },
   seed: { type: "string", help: "Seed of every random choice", default: "0" },
   backend: { type: "string", help: "Denoiser back end: auto, webgpu, wasm, native", default: "auto" },
@@ -294,7 +316,7 @@ type Flags = z.infer<typeof Schema>;
  * steps, a final TV solve anchored to the result. `--preset paper` (or `--start noise --finish none`)
  * gives the published loop; the library's `reconstruct()` keeps the published loop by default.
  */
-export const CLI_BLEND_DEFAULTS = { start: "tv", t0: 150, steps: 10, finish: "tv" } as const;
+export const CLI_BLEND_DEFAULTS = METHOD_DEFAULTS.cliBlend;
 
 function methodConfig(f: Flags, prior: Prior | null): MethodConfig {
   const blend = (f.method === "blend" || f.method === "blend++") && f.preset !== "paper";
@@ -321,7 +343,7 @@ function methodConfig(f: Flags, prior: Prior | null): MethodConfig {
     schedule: prior?.card.schedule,
     modelMap: prior ? modelMap(prior.card) : undefined,
     ...(f.preset === "paper"
-      ? { steps: 200, cgIters: 5, rho: 0, lambda: 0, start: "noise" as const, samples: 1 }
+      ? { ...METHOD_DEFAULTS.paper, rho: 0, lambda: 0, start: "noise" as const, samples: 1 }
       : {
         start: d.start,
         t0: d.t0,

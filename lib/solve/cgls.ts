@@ -5,13 +5,14 @@
  */
 import type { GpuContext } from "../gpu/context.ts";
 import { VectorOps } from "../gpu/vector.ts";
+import { METHOD_DEFAULTS } from "../defaults.ts";
 import type { LinearOperator } from "../ct/operator.ts";
 
 const GAMMA = 0, QQ = 1, ALPHA = 2, GAMMAN = 3, BETA = 4, ONE = 5, RES = 6;
 
 /** Options for {@linkcode cgls}. */
 export interface CglsOptions {
-  /** Iterations. Default 20. */
+  /** Iterations. @default {30} (`METHOD_DEFAULTS.cgls`) */
   iterations?: number;
   /** Called after each iteration with its index (progress). */
   onIteration?: (k: number) => void | Promise<void>;
@@ -51,7 +52,7 @@ export async function cgls(
     await A.adjoint(r, s);
     gpu.copy(s, p, n * 4);
     await ops.dot(s, s, n, GAMMA);
-    for (let k = 0; k < (options.iterations ?? 20); k++) {
+    for (let k = 0; k < (options.iterations ?? METHOD_DEFAULTS.cgls.iterations); k++) {
       await A.forward(p, q);
       await ops.dot(q, q, m, QQ);
       await ops.ratio(ALPHA, GAMMA, QQ);

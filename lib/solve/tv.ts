@@ -7,6 +7,7 @@
 import { type GpuContext, params } from "../gpu/context.ts";
 import { grid } from "../gpu/vector.ts";
 import type { LinearOperator } from "../ct/operator.ts";
+import { METHOD_DEFAULTS } from "../defaults.ts";
 import { adjointRef, forwardRef, type SliceShape } from "../ct/projector_ref.ts";
 import type { ParallelGeometry } from "../ct/geometry.ts";
 
@@ -14,7 +15,7 @@ import type { ParallelGeometry } from "../ct/geometry.ts";
 export interface TvOptions {
   /** TV weight λ, in blendct's units (exact adjoint, pixel-sized rays, x in u). */
   lambda: number;
-  /** PDHG iterations. Default 200. */
+  /** PDHG iterations. @default {300} (`METHOD_DEFAULTS.tv`) */
   iterations?: number;
   /** Called after each iteration; may inspect `x` (e.g. to log the objective). */
   onIteration?: (k: number) => void | Promise<void>;
@@ -68,7 +69,7 @@ export class TvSolver {
     gpu.write(pd, new Float32Array(m));
     gpu.write(q, new Float32Array(3 * n));
     gpu.copy(x, xbar, n * 4);
-    for (let k = 0; k < (options.iterations ?? 200); k++) {
+    for (let k = 0; k < (options.iterations ?? METHOD_DEFAULTS.tv.iterations); k++) {
       await A.forward(xbar, ax);
       await gpu.run("tv", "dual_data", params(m), [ax, y, sig, pd], grid(m));
       await gpu.run("tv", "dual_tv", P, [xbar, q], grid(n));
