@@ -60,6 +60,10 @@ const FLAGS = {
   seed: { type: "string", help: "Seed", default: "0" },
   backend: { type: "string", help: "Denoiser back end", default: "auto" },
   "out-dir": { type: "string", help: "Output folder", default: "out/eval" },
+  out: { type: "string", help: "Output folder (the same as --out-dir; a shard's PART or a merged TABLE)" },
+  manifest: { type: "string", help: 'Cases JSON instead of --cases: {"cases": ["VOL@A:B", ...]}' },
+  shard: { type: "string", help: "i/n: run only the cases with index % n == i (0 <= i < n)" },
+  merge: { type: "string", help: "PART,PART,...: merge shard folders into --out (no evaluation)" },
   "mu-water": { type: "string", help: "Attenuation of water in 1/mm", default: "0.0193" },
 } as const;
 
@@ -83,7 +87,7 @@ const Schema = z.object({
     ),
   ))
     .default([...METHODS]),
-  cases: list().default([...EVAL_CASES]),
+  cases: list().optional(),
   steps: intFlag("steps").pipe(z.number().int().min(1).max(1000)).default(METHOD_DEFAULTS.blend.steps),
   "tv-lambdas": list().transform((a) => a.map(Number)).pipe(z.array(z.number().positive()).min(1))
     .default([0.003, 0.01, 0.02, 0.05]),
@@ -92,8 +96,23 @@ const Schema = z.object({
   ),
   seed: intFlag("seed").default(0),
   backend: z.enum(["auto", "webgpu", "wasm", "native"]).default("auto"),
-  "out-dir": z.string().default("out/eval"),
+  "out-dir": z.string().optional(),
+  out: z.string().optional(),
+  manifest: z.string().optional(),
+  shard: z.string().regex(/^\d+\/\d+$/, "must be i/n (e.g. 0/4)").transform((v) => v.split("/").map(Number))
+    .refine(([i, n]) => n >= 1 && i < n, "must be i/n with 0 <= i < n").optional(),
   "mu-water": numberFlag("mu-water").pipe(z.number().positive("must be > 0 (1/mm)")).optional(),
+  merge: list().pipe(z.array(z.string()).min(1)).optional(),
+}).superRefine((f, ctx) => {
+  const clash = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
+  if (f.out && f["out-dir"]) clash("out", "is the same as --out-dir: give one");
+  if (f.manifest && f.cases) clash("cases", "does not apply with --manifest (it lists the cases)");
+  if (f.merge) {
+    const k = (["cases", "manifest", "shard", "views", "angle-range"] as const).find((k) =>
+      f[k] !== undefined
+    );
+    if (k) clash(k, "does not apply with --merge (the shards were evaluated already)");
+  }
 });
 
 const VARIANT_KEYS = [
@@ -154,6 +173,8 @@ export function parseVariant(
 }
 
 interface Row {
+  /** Index of the case in the full case list (the order of the merged table). */
+  caseIndex: number;
   case: string;
   setting: string;
   method: string;
@@ -169,8 +190,10 @@ interface Row {
   note: string;
 }
 
+// NaN (a metric undefined for the case) reads back from results.json as null
+const num = (v: number | null, d: number) => (typeof v === "number" ? v.toFixed(d) : "NaN");
 const fmt = (r: Record<string, number>, d: number) =>
-  `${r.axial.toFixed(d)} / ${r.coronal.toFixed(d)} / ${r.sagittal.toFixed(d)}`;
+  `${num(r.axial, d)} / ${num(r.coronal, d)} / ${num(r.sagittal, d)}`;
 
 /** The Markdown table of the results. */
 export function markdownTable(rows: Row[]): string {
@@ -180,11 +203,11 @@ export function markdownTable(rows: Row[]): string {
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.case} | ${r.setting} | ${r.method} | ${fmt(r.psnr, 2)} | ${fmt(r.ssim, 3)} | ${
-        r.tv.toFixed(4)
-      } (${r.tvReference.toFixed(4)}) | ${r.zConsistency.toFixed(4)} (${
-        r.zConsistencyReference.toFixed(4)
-      }) | ${r.seconds.toFixed(0)} | ${r.calls} | ${r.note} |`,
+      `| ${r.case} | ${r.setting} | ${r.method} | ${fmt(r.psnr, 2)} | ${fmt(r.ssim, 3)} | ${num(r.tv, 4)} (${
+        num(r.tvReference, 4)
+      }) | ${num(r.zConsistency, 4)} (${num(r.zConsistencyReference, 4)}) | ${
+        num(r.seconds, 0)
+      } | ${r.calls} | ${r.note} |`,
     );
   }
   return lines.join("\n");
@@ -197,10 +220,16 @@ async function main(): Promise<void> {
     FLAGS,
     Schema,
   );
+  const out = f.out ?? f["out-dir"] ?? "out/eval";
+  if (f.merge) return await mergeShards(f.merge, out);
+  const allCases = f.manifest ? await readCaseManifest(f.manifest) : f.cases ?? [...EVAL_CASES];
+  const [shardIndex, shardCount] = f.shard ?? [0, 1];
+  const cases = allCases.map((spec, index) => ({ spec, index })).filter((c) =>
+    c.index % shardCount === shardIndex
+  );
   const needPrior = f.methods.some((m) => isDiffusion(parseVariant(m).method));
   const prior = needPrior ? await openPrior({ backend: f.backend }) : null;
   const gpu = await gpuFor(prior);
-  const out = f["out-dir"];
   await Deno.mkdir(out, { recursive: true });
   const rows: Row[] = [];
   const angle = f["angle-range"];
@@ -211,8 +240,24 @@ async function main(): Promise<void> {
     angleRange: angle,
   }));
   try {
-    for (const spec of f.cases) {
-      const [path, range] = spec.split("@");
+    const fingerprint = {
+      cases: allCases,
+      views: settings.map((s) => s.label),
+      methods: f.methods,
+      steps: f.steps,
+      tvLambdas: f["tv-lambdas"],
+      tvIterations: f["tv-iterations"],
+      seed: f.seed,
+      muWater: f["mu-water"] ?? null,
+      model: prior?.card.sha256 ?? null,
+    };
+    const shardInfo = (complete: boolean) =>
+      new TextEncoder().encode(
+        JSON.stringify({ shard: [shardIndex, shardCount], complete, fingerprint }, null, 2) + "\n",
+      );
+    await writeFileAtomic(`${out}/shard.json`, shardInfo(false));
+    for (const { spec: caseSpec, index: caseIndex } of cases) {
+      const [path, range] = caseSpec.split("@");
       for (const s of settings) {
         const c = await loadCase(gpu, {
           input: path,
@@ -297,6 +342,7 @@ async function main(): Promise<void> {
           const seconds = (performance.now() - t0) / 1000;
           const m = computeMetrics(own(x), truthV, { range: metricRange });
           const row: Row = {
+            caseIndex,
             case: range ? `${path}@${range}` : path,
             setting: s.label,
             method: spec,
@@ -324,14 +370,22 @@ async function main(): Promise<void> {
         await writeFileAtomic(`${out}/${name}`, midPlanesPng(columns, { window: displayWindow(c.units) }));
       }
     }
-    if (rows.length === 0) throw new UserError("nothing was evaluated: check --cases and --methods");
+    if (rows.length === 0 && cases.length > 0) {
+      throw new UserError("nothing was evaluated: check --cases and --methods");
+    }
+    await writeFileAtomic(
+      `${out}/results.json`,
+      new TextEncoder().encode(JSON.stringify(rows, null, 2) + "\n"),
+    );
+    await writeFileAtomic(`${out}/results.md`, new TextEncoder().encode(markdownTable(rows) + "\n"));
+    await writeFileAtomic(`${out}/shard.json`, shardInfo(true));
     const manifest = buildManifest({
       command: ["deno", "task", "evaluate", ...Deno.args],
       adapter: gpu.adapter,
       seed: f.seed,
       config: f,
       model: priorSummary(prior),
-      inputs: f.cases.map((c) => ({ path: c, sha256: "" })),
+      inputs: cases.map((c) => ({ path: c.spec, sha256: "" })),
       timings: {},
       outputs: [`${out}/results.json`, `${out}/results.md`],
       ortVersion: prior?.ortVersion,
@@ -345,6 +399,81 @@ async function main(): Promise<void> {
     await prior?.dispose();
     gpu.dispose();
   }
+}
+
+/** The case list of a `--manifest` file: `{"cases": ["VOL@A:B", ...]}` or a bare array. */
+async function readCaseManifest(path: string): Promise<string[]> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await Deno.readTextFile(path));
+  } catch {
+    throw new UserError(`--manifest ${path}: not a readable JSON file`);
+  }
+  const list = Array.isArray(raw) ? raw : (raw as { cases?: unknown })?.cases;
+  if (
+    !Array.isArray(list) || list.length === 0 || !list.every((c) => typeof c === "string" && c.length > 0)
+  ) {
+    throw new UserError(`--manifest ${path}: needs {"cases": ["VOLUME[@A:B]", ...]} with at least one case`);
+  }
+  return list as string[];
+}
+
+/**
+ * Merges shard folders into one table, in the full case list's order: every shard must be complete, of the
+ * same evaluation (fingerprint), and the set must cover 0..n−1 exactly once, so the merge equals one
+ * unsharded run (timings aside).
+ */
+async function mergeShards(parts: string[], out: string): Promise<void> {
+  const infos = [];
+  for (const part of parts) {
+    let info;
+    try {
+      info = JSON.parse(await Deno.readTextFile(`${part}/shard.json`));
+    } catch {
+      throw new UserError(
+        `--merge: ${part}/shard.json not found: is ${part} the --out of an evaluate --shard run?`,
+      );
+    }
+    if (!info.complete) throw new UserError(`--merge: shard ${part} did not finish (rerun it)`);
+    infos.push({ part, ...info });
+  }
+  const n = infos[0].shard[1];
+  const same = JSON.stringify(infos[0].fingerprint);
+  for (const i of infos) {
+    if (i.shard[1] !== n) {
+      throw new UserError(`--merge: ${i.part} is shard ${i.shard.join("/")}, not one of ${n}`);
+    }
+    if (JSON.stringify(i.fingerprint) !== same) {
+      throw new UserError(`--merge: ${i.part} was evaluated with other settings than ${infos[0].part}`);
+    }
+  }
+  const seen = infos.map((i) => i.shard[0]).sort((a, b) => a - b);
+  const want = Array.from({ length: n }, (_, k) => k);
+  if (seen.join() !== want.join()) {
+    throw new UserError(
+      `--merge: shards ${seen.join(",")} given; a table of ${n} shards needs ${want.join(",")} once each`,
+    );
+  }
+  const rows: Row[] = [];
+  for (const i of infos) rows.push(...JSON.parse(await Deno.readTextFile(`${i.part}/results.json`)));
+  // stable sort: the rows of one case keep their order (settings, then methods)
+  rows.sort((a, b) => a.caseIndex - b.caseIndex);
+  await Deno.mkdir(out, { recursive: true });
+  const write = (name: string, text: string) =>
+    writeFileAtomic(`${out}/${name}`, new TextEncoder().encode(text));
+  await write("results.json", JSON.stringify(rows, null, 2) + "\n");
+  await write("results.md", markdownTable(rows) + "\n");
+  await write(
+    "shard.json",
+    JSON.stringify(
+      { shard: [0, 1], complete: true, fingerprint: infos[0].fingerprint, mergedFrom: parts },
+      null,
+      2,
+    ) +
+      "\n",
+  );
+  console.log(markdownTable(rows));
+  console.log(`merged ${parts.length} shards into ${out}/results.json, ${out}/results.md`);
 }
 
 if (import.meta.main) runTask(main);

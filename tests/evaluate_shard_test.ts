@@ -1,0 +1,51 @@
+/** `evaluate --manifest --shard i/n` and `--merge`: two shards merged give the unsharded table (timings aside). */
+import assert from "node:assert/strict";
+import { writeVolumeFile } from "../lib/io/files.ts";
+import { makeVolume } from "../lib/volume.ts";
+import { sheppLogan3d } from "../lib/ct/phantom.ts";
+import { runTaskFile } from "./helpers.ts";
+
+Deno.test("evaluate: 2 shards merged equal one unsharded run; bad shard sets are refused", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "blendct-shard-" });
+  try {
+    const v = sheppLogan3d([6, 256, 256]);
+    for (const [name, scale] of [["a", 1], ["b", 0.8], ["c", 0.6]] as const) {
+      const data = v.data.map((x) => x * scale);
+      await writeVolumeFile(`${dir}/${name}.nii.gz`, makeVolume(data, [6, 256, 256], { unit: "image" }));
+    }
+    await Deno.writeTextFile(
+      `${dir}/cases.json`,
+      JSON.stringify({ cases: ["a.nii.gz@0:4", "b.nii.gz@1:5", "c.nii.gz"] }),
+    );
+    const common = ["--manifest", "cases.json", "--methods", "fbp,cgls", "--views", "6"];
+    const whole = await runTaskFile("evaluate", [...common, "--out", "whole"], dir);
+    assert.equal(whole.code, 0, whole.stderr);
+    for (const i of [0, 1]) {
+      const r = await runTaskFile("evaluate", [...common, "--shard", `${i}/2`, "--out", `part${i}`], dir);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const p0 = JSON.parse(await Deno.readTextFile(`${dir}/part0/results.json`));
+    assert.deepEqual([...new Set(p0.map((r: { case: string }) => r.case))], ["a.nii.gz@0:4", "c.nii.gz"]);
+    const merged = await runTaskFile("evaluate", ["--merge", "part1,part0", "--out", "table"], dir);
+    assert.equal(merged.code, 0, merged.stderr);
+    const strip = (rows: { seconds?: number }[]) => rows.map(({ seconds: _s, ...rest }) => rest);
+    const a = JSON.parse(await Deno.readTextFile(`${dir}/whole/results.json`));
+    const b = JSON.parse(await Deno.readTextFile(`${dir}/table/results.json`));
+    assert.equal(a.length, 6);
+    assert.deepEqual(strip(b), strip(a));
+    for (
+      const [args, message] of [
+        [["--merge", "part0", "--out", "t2"], /shards 0 given; a table of 2 shards needs 0,1 once each/],
+        [["--merge", "part0,nowhere", "--out", "t3"], /nowhere\/shard\.json not found/],
+        [[...common, "--shard", "2/2"], /--shard: must be i\/n with 0 <= i < n/],
+        [["--merge", "part0,part1", "--views", "8"], /--views: does not apply with --merge/],
+      ] as const
+    ) {
+      const r = await runTaskFile("evaluate", [...args], dir);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, message);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
