@@ -3,12 +3,14 @@
  * scanners export them) into a {@linkcode Volume} in Hounsfield units with a RAS affine, the convention of
  * NIfTI, dcm2niix and nibabel.
  *
- * Only uncompressed pixel data is read (implicit or explicit VR, little or big endian); compressed transfer
+ * Uncompressed pixel data (implicit or explicit VR, little or big endian), RLE lossless and JPEG lossless
+ * (process 14) are read; other compressed transfer
  * syntaxes are named in the error so the user knows what to decompress (e.g. with `gdcmconv --raw` or
  * dcm2niix).
  * @module
  */
 import { dicomParser } from "../deps.ts";
+import { CodecError, decodeJpegLossless, decodeRle } from "./dicom_codecs.ts";
 import { UserError } from "../errors.ts";
 import type { Volume } from "../volume.ts";
 import { assertFinite } from "./checks.ts";
@@ -41,8 +43,6 @@ const COMPRESSED: Record<string, string> = {
   "1.2.840.10008.1.2.1.99": "deflated explicit VR little endian",
   "1.2.840.10008.1.2.4.50": "JPEG baseline",
   "1.2.840.10008.1.2.4.51": "JPEG extended",
-  "1.2.840.10008.1.2.4.57": "JPEG lossless",
-  "1.2.840.10008.1.2.4.70": "JPEG lossless (first-order prediction)",
   "1.2.840.10008.1.2.4.80": "JPEG-LS lossless",
   "1.2.840.10008.1.2.4.81": "JPEG-LS near-lossless",
   "1.2.840.10008.1.2.4.90": "JPEG 2000 lossless",
@@ -50,7 +50,15 @@ const COMPRESSED: Record<string, string> = {
   "1.2.840.10008.1.2.4.201": "HTJ2K lossless",
   "1.2.840.10008.1.2.4.202": "HTJ2K lossless RPCL",
   "1.2.840.10008.1.2.4.203": "HTJ2K",
-  "1.2.840.10008.1.2.5": "RLE lossless",
+};
+
+const RLE = "1.2.840.10008.1.2.5";
+
+/** Compressed transfer syntaxes blendct decodes itself (lib/io/dicom_codecs.ts). */
+const DECODED: Record<string, string> = {
+  "1.2.840.10008.1.2.4.57": "JPEG lossless",
+  "1.2.840.10008.1.2.4.70": "JPEG lossless (first-order prediction)",
+  [RLE]: "RLE lossless",
 };
 
 const MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10";
@@ -109,7 +117,8 @@ interface Slice {
  * reliably. Stored values become HU with RescaleSlope/RescaleIntercept. Spacing comes from PixelSpacing and
  * the slice positions; the affine maps voxel `(x, y, z)` to RAS mm (DICOM's LPS with x and y negated).
  * Files without pixel data (e.g. a DICOMDIR) are skipped. Throws a {@linkcode UserError} when no images
- * remain, when a file is corrupt or truncated (naming it), for compressed transfer syntaxes (naming them),
+ *  remain, when a file is corrupt or truncated (naming it), for compressed transfer syntaxes it does not decode
+ * (naming them),
  * for mixed series, sizes or orientations, and for duplicate or unevenly spaced slices.
  *
  * @example
@@ -159,11 +168,12 @@ function parseSlice(file: DicomFile): Slice | null {
   const sopClass = ds.string(TAG.mediaStorageSopClass);
   if (sopClass === MEDIA_STORAGE_DIRECTORY || !ds.elements[TAG.pixelData]) return null;
   const syntax = ds.string(TAG.transferSyntax) ?? "1.2.840.10008.1.2";
-  if (!(syntax in UNCOMPRESSED) || ds.elements[TAG.pixelData].encapsulatedPixelData) {
+  const decodable = syntax in UNCOMPRESSED || syntax in DECODED;
+  if (!decodable || (syntax in UNCOMPRESSED && ds.elements[TAG.pixelData].encapsulatedPixelData)) {
     const what = COMPRESSED[syntax] ?? "an unknown encoding";
     throw new UserError(
       `${file.name}: pixel data uses transfer syntax ${syntax} (${what}), which blendct does not decode; ` +
-        `decompress the series first (e.g. gdcmconv --raw, or convert it with dcm2niix)`,
+        `decompress the series first (e.g. gdcmconv --raw or dcmdjpls, or convert it with dcm2niix)`,
     );
   }
   const need = (tag: string, label: string, count: number): number[] => {
@@ -187,7 +197,7 @@ function parseSlice(file: DicomFile): Slice | null {
     orientation: need(TAG.imageOrientation, "ImageOrientationPatient", 6),
     pixelSpacing: need(TAG.pixelSpacing, "PixelSpacing", 2),
     thickness: ds.floatString(TAG.spacingBetweenSlices) ?? ds.floatString(TAG.sliceThickness) ?? 1,
-    values: readPixels(ds, file.name, rows * columns, syntax !== "1.2.840.10008.1.2.2"),
+    values: readPixels(ds, file.name, rows * columns, syntax),
     meta: seriesMeta(ds),
   };
 }
@@ -265,13 +275,35 @@ function checkImageType(ds: DataSet, name: string): void {
   if (samples !== 1) throw new UserError(`${name}: has ${samples} samples per pixel; CT needs grayscale (1)`);
 }
 
-function readPixels(ds: DataSet, name: string, count: number, littleEndian: boolean): Float32Array {
+function readPixels(ds: DataSet, name: string, count: number, syntax: string): Float32Array {
   const bitsAllocated = ds.uint16(TAG.bitsAllocated) ?? 16;
   if (bitsAllocated !== 16 && bitsAllocated !== 8) {
     throw new UserError(`${name}: BitsAllocated is ${bitsAllocated}; blendct reads 8- and 16-bit pixel data`);
   }
+  const raw = syntax in DECODED
+    ? decodedSamples(ds, name, count, syntax, bitsAllocated)
+    : storedSamples(ds, name, count, bitsAllocated, syntax !== "1.2.840.10008.1.2.2");
   const bitsStored = ds.uint16(TAG.bitsStored) ?? bitsAllocated;
   const signed = ds.uint16(TAG.pixelRepresentation) === 1;
+  const slope = ds.floatString(TAG.rescaleSlope) ?? 1;
+  const inter = ds.floatString(TAG.rescaleIntercept) ?? 0;
+  // Bits above BitsStored may hold overlays; mask them off, then sign-extend from BitsStored for signed data.
+  const shift = 32 - Math.min(bitsStored, bitsAllocated);
+  const out = new Float32Array(count);
+  for (let i = 0; i < count; i++) {
+    const value = signed ? (raw[i] << shift) >> shift : (raw[i] << shift) >>> shift;
+    out[i] = value * slope + inter;
+  }
+  return out;
+}
+
+function storedSamples(
+  ds: DataSet,
+  name: string,
+  count: number,
+  bitsAllocated: number,
+  littleEndian: boolean,
+): Uint32Array {
   const element = ds.elements[TAG.pixelData];
   const bytes = bitsAllocated / 8;
   if (element.length < count * bytes || element.dataOffset + count * bytes > ds.byteArray.length) {
@@ -280,17 +312,45 @@ function readPixels(ds: DataSet, name: string, count: number, littleEndian: bool
     );
   }
   const view = new DataView(ds.byteArray.buffer, ds.byteArray.byteOffset + element.dataOffset, count * bytes);
-  const slope = ds.floatString(TAG.rescaleSlope) ?? 1;
-  const inter = ds.floatString(TAG.rescaleIntercept) ?? 0;
-  // Bits above BitsStored may hold overlays; mask them off, then sign-extend from BitsStored for signed data.
-  const shift = 32 - Math.min(bitsStored, bitsAllocated);
-  const out = new Float32Array(count);
+  const out = new Uint32Array(count);
   for (let i = 0; i < count; i++) {
-    const raw = bytes === 2 ? view.getUint16(i * 2, littleEndian) : view.getUint8(i);
-    const value = signed ? (raw << shift) >> shift : (raw << shift) >>> shift;
-    out[i] = value * slope + inter;
+    out[i] = bytes === 2 ? view.getUint16(i * 2, littleEndian) : view.getUint8(i);
   }
   return out;
+}
+
+/** Samples of an encapsulated single frame (RLE or JPEG lossless), all its fragments joined. */
+function decodedSamples(
+  ds: DataSet,
+  name: string,
+  count: number,
+  syntax: string,
+  bitsAllocated: number,
+): Uint32Array {
+  const element = ds.elements[TAG.pixelData];
+  if (!element.encapsulatedPixelData || !element.fragments?.length) {
+    throw new UserError(
+      `${name}: transfer syntax ${syntax} (${DECODED[syntax]}) but the pixel data is not encapsulated`,
+    );
+  }
+  try {
+    const frame = dicomParser.readEncapsulatedPixelDataFromFragments(
+      ds,
+      element,
+      0,
+      element.fragments.length,
+    );
+    if (syntax === RLE) return decodeRle(frame, count, bitsAllocated);
+    const jpeg = decodeJpegLossless(frame);
+    if (jpeg.data.length !== count) {
+      throw new CodecError(
+        `JPEG frame is ${jpeg.columns}x${jpeg.rows}, the dataset's Rows/Columns say ${count} pixels`,
+      );
+    }
+    return jpeg.data;
+  } catch (e) {
+    throw new UserError(`${name}: ${DECODED[syntax]} pixel data could not be decoded (${errorText(e)})`);
+  }
 }
 
 function pickSeries(slices: Slice[], wanted: string | undefined, setName: string): Slice[] {
