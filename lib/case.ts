@@ -122,7 +122,7 @@ async function loadSinogramCase(spec: CaseSpec): Promise<Case> {
     geometry,
     shape: [Z, H, W],
     spacing: sp,
-    affine: makeVolume(new Float32Array(Z * H * W), [Z, H, W], { spacing: sp }).affine,
+    affine: meta.affine ?? makeVolume(new Float32Array(Z * H * W), [Z, H, W], { spacing: sp }).affine,
     units,
     truthU,
     inputs: [spec.sinogram!, ...(spec.reference ? [spec.reference] : [])],

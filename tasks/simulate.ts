@@ -93,6 +93,7 @@ if (import.meta.main) {
         unit: units.unit,
         ...(units.imageHu ? { imageHu: units.imageHu } : {}),
         noise: f.noise ? { photons: f.noise, seed: f.seed } : null,
+        affine: volume.affine,
       }, { inputs: [f.input] });
       console.log(
         `wrote ${f.output}: ${Z} slices x ${geometry.angles.length} views x ${geometry.detectorCount} bins`,

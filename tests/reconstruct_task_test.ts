@@ -6,6 +6,8 @@ import assert from "node:assert/strict";
 import { writeNpy } from "../lib/io/npy.ts";
 import { makeVolume } from "../lib/volume.ts";
 import { sheppLogan3d } from "../lib/ct/phantom.ts";
+import { readVolumeFile, writeVolumeFile } from "../lib/io/files.ts";
+import { runTaskFile } from "./helpers.ts";
 
 const TASK = new URL("../tasks/reconstruct.ts", import.meta.url).pathname;
 const SIM = new URL("../tasks/simulate.ts", import.meta.url).pathname;
@@ -247,6 +249,42 @@ Deno.test("a simulated sinogram reconstructs with its geometry; mismatched geome
     const bad = await run(["--sinogram", "s.nii.gz", "--geometry", "g4.json", "--method", "fbp"], dir);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /has 6 views but the geometry lists 4 angles/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a sinogram keeps its volume's affine: reconstruct --sinogram writes the input's rotation", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "blendct-affine-" });
+  try {
+    const c = Math.cos(Math.PI / 6), s = Math.sin(Math.PI / 6);
+    const affine = [[0.8 * c, -0.8 * s, 0, -50], [0.8 * s, 0.8 * c, 0, 20], [0, 0, 2, 10], [0, 0, 0, 1]];
+    const v = sheppLogan3d([3, 64, 64]);
+    await writeVolumeFile(`${dir}/rot.nii.gz`, makeVolume(v.data, [3, 64, 64], { affine, unit: "image" }));
+    const sim = await runTaskFile("simulate", [
+      "--input",
+      "rot.nii.gz",
+      "--views",
+      "16",
+      "--output",
+      "s.nii.gz",
+    ], dir);
+    assert.equal(sim.code, 0, sim.stderr);
+    const r = await runTaskFile("reconstruct", [
+      "--sinogram",
+      "s.nii.gz",
+      "--method",
+      "fbp",
+      "--output",
+      "r.nii.gz",
+    ], dir);
+    assert.equal(r.code, 0, r.stderr);
+    const out = await readVolumeFile(`${dir}/r.nii.gz`);
+    for (let i = 0; i < 3; i++) {
+      for (let j = 0; j < 4; j++) {
+        assert.ok(Math.abs(out.affine[i][j] - affine[i][j]) < 1e-4, `affine[${i}][${j}]`);
+      }
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

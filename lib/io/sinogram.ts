@@ -30,6 +30,8 @@ export interface SinogramMeta {
   imageHu?: [number, number];
   /** The Poisson noise that was simulated; null (the default) for noise-free or measured data. */
   noise: { photons: number; seed: number } | null;
+  /** Voxel-to-world (RAS mm) matrix of the image, 4×4, so a reconstruction lands where the input was. */
+  affine?: number[][];
 }
 
 /** Zod schema of the sidecar; it fills in the defaults of {@linkcode SinogramMeta}. */
@@ -45,6 +47,7 @@ export const SinogramMetaSchema: Schema<SinogramMeta> = z.object({
   unit: z.enum(["HU", "attenuation", "image"]).default("HU"),
   imageHu: z.tuple([z.number(), z.number()]).optional(),
   noise: z.object({ photons: z.number(), seed: z.number() }).nullable().default(null),
+  affine: z.array(z.array(z.number().finite()).length(4)).length(4).optional(),
 });
 
 /** Physical line integral per unit of blendct's `y = A u`: μ_water × pixel size. */
