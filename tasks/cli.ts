@@ -62,9 +62,33 @@ export function parseFlags<S extends z.ZodType>(
     const flag = issue.path.length ? `--${String(issue.path[0])}` : "flags";
     const given = issue.path.length ? values[String(issue.path[0])] : undefined;
     const shown = given === undefined ? "" : ` (got ${JSON.stringify(given)})`;
-    throw new UserError(`${flag}: ${issue.message}${shown}`);
+    throw new UserError(`${flag}: ${plainIssue(issue)}${shown}`);
   }
   return parsed.data;
+}
+
+/**
+ * A zod issue in blendct's words: the schema's own message where it has one, else zod's default rewritten
+ * ("Too small: expected number to be >=1" → "must be at least 1").
+ */
+export function plainIssue(issue: z.core.$ZodIssue): string {
+  const i = issue as z.core.$ZodIssue & {
+    minimum?: number | bigint;
+    maximum?: number | bigint;
+    inclusive?: boolean;
+  };
+  if (!/^(Too small|Too big|Invalid input|Invalid option)/.test(issue.message)) return issue.message;
+  if (issue.code === "too_small" && i.minimum !== undefined) {
+    return i.inclusive === false ? `must be greater than ${i.minimum}` : `must be at least ${i.minimum}`;
+  }
+  if (issue.code === "too_big" && i.maximum !== undefined) {
+    return i.inclusive === false ? `must be less than ${i.maximum}` : `must be at most ${i.maximum}`;
+  }
+  if (issue.code === "invalid_value" && "values" in issue) {
+    return `must be one of ${(issue.values as unknown[]).map(String).join(", ")}`;
+  }
+  if (issue.code === "invalid_type") return `must be a ${issue.expected}`;
+  return issue.message;
 }
 
 /**

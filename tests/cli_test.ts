@@ -1,0 +1,34 @@
+/** Bad flags across the tasks: one line in blendct's words (never zod's raw text), exit code 2. */
+import assert from "node:assert/strict";
+import { runTaskFile } from "./helpers.ts";
+
+const CASES: [string, string[], RegExp][] = [
+  ["evaluate", ["--steps", "0"], /^error: --steps: must be at least 1 \(got "0"\)$/],
+  ["evaluate", ["--angle-range", "0"], /^error: --angle-range: must be at least 1/],
+  ["evaluate", ["--backend", "cuda"], /^error: --backend: must be one of auto, webgpu, wasm, native/],
+  ["reconstruct", ["--steps", "0"], /^error: --steps: must be at least 1/],
+  ["reconstruct", ["--samples", "0"], /^error: --samples: /],
+  ["reconstruct", ["--task", "sr"], /^error: --task: must be ct or zsr/],
+  [
+    "simulate",
+    ["--input", "x.nii", "--output", "y.nii", "--views", "0"],
+    /^error: --views: must be at least 1/,
+  ],
+  ["generate", ["--steps", "5000"], /^error: --steps: must be <= 1000/],
+];
+
+Deno.test("bad flags: one line naming the flag in blendct's words, exit 2", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "blendct-cli-" });
+  try {
+    for (const [task, args, message] of CASES) {
+      const r = await runTaskFile(task, args, dir);
+      assert.equal(r.code, 2, `${task} ${args.join(" ")}: ${r.stderr}`);
+      const lines = r.stderr.trim().split("\n");
+      assert.equal(lines.length, 1, r.stderr);
+      assert.match(lines[0], message);
+      assert.doesNotMatch(lines[0], /Too small|Too big|Invalid input|expected number/);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
