@@ -49,31 +49,33 @@ export function axisVariation(volume: Volume, options: AxisVariationOptions = {}
   const [Z, Y, X] = volume.shape;
   const axis = options.axis ?? "z";
   const d = options.clip ? clipped(volume.data) : volume.data;
-  const plane = Y * X;
+  const pairs = axis === "z" ? (Z - 1) * Y * X : axis === "y" ? Z * (Y - 1) * X : Z * Y * (X - 1);
+  const sum = axisVariationSum(d, [Z, Y, X], axis);
+  return pairs > 0 ? sum / pairs : 0;
+}
+
+/**
+ * Σ |difference| between neighbouring voxels along one axis of `[Z][Y][X]` data (float64, fixed order):
+ * the one TV kernel behind both the metric and the TV solver's objective (`tv3d`).
+ */
+export function axisVariationSum(d: Float32Array, shape: readonly number[], axis: "z" | "y" | "x"): number {
+  const [Z, Y, X] = shape, plane = Y * X;
   let s = 0;
   if (axis === "z") {
-    if (Z < 2) return 0;
-    const end = (Z - 1) * plane;
+    const end = Math.max(0, Z - 1) * plane;
     for (let p = 0; p < end; p++) s += Math.abs(d[p + plane] - d[p]);
-    return s / end;
-  }
-  if (axis === "y") {
-    if (Y < 2) return 0;
-    for (let k = 0; k < Z; k++) {
+  } else if (axis === "y") {
+    for (let k = 0; k < Z && Y > 1; k++) {
       const end = k * plane + (Y - 1) * X;
       for (let p = k * plane; p < end; p++) s += Math.abs(d[p + X] - d[p]);
     }
-    return s / (Z * (Y - 1) * X);
-  }
-  if (axis === "x") {
-    if (X < 2) return 0;
-    for (let r = 0; r < Z * Y; r++) {
+  } else if (axis === "x") {
+    for (let r = 0; r < Z * Y && X > 1; r++) {
       const end = r * X + X - 1;
       for (let p = r * X; p < end; p++) s += Math.abs(d[p + 1] - d[p]);
     }
-    return s / (Z * Y * (X - 1));
-  }
-  throw new RangeError(`unknown axis ${axis}; use z, y or x`);
+  } else throw new RangeError(`unknown axis ${axis}; use z, y or x`);
+  return s;
 }
 
 function clipped(data: Float32Array): Float32Array {

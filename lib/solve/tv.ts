@@ -8,6 +8,7 @@ import { type GpuContext, params } from "../gpu/context.ts";
 import { grid } from "../gpu/vector.ts";
 import type { LinearOperator } from "../ct/operator.ts";
 import { METHOD_DEFAULTS } from "../defaults.ts";
+import { axisVariationSum } from "../metrics/tv.ts";
 import { adjointRef, forwardRef, type SliceShape } from "../ct/projector_ref.ts";
 import type { ParallelGeometry } from "../ct/geometry.ts";
 
@@ -117,21 +118,10 @@ export async function tvPdhg(
   }
 }
 
-/** Anisotropic 3D TV ‖∇x‖₁ with forward differences (float64). */
+/** Anisotropic 3D TV ‖∇x‖₁ with forward differences (float64): the metric's kernel, summed over the axes. */
 export function tv3d(x: Float32Array, shape: SliceShape): number {
-  const { Z, H, W } = shape;
-  let s = 0;
-  for (let z = 0; z < Z; z++) {
-    for (let j = 0; j < H; j++) {
-      for (let i = 0; i < W; i++) {
-        const k = (z * H + j) * W + i;
-        if (i + 1 < W) s += Math.abs(x[k + 1] - x[k]);
-        if (j + 1 < H) s += Math.abs(x[k + W] - x[k]);
-        if (z + 1 < Z) s += Math.abs(x[k + H * W] - x[k]);
-      }
-    }
-  }
-  return s;
+  const dims = [shape.Z, shape.H, shape.W];
+  return axisVariationSum(x, dims, "x") + axisVariationSum(x, dims, "y") + axisVariationSum(x, dims, "z");
 }
 
 /** The TV objective ½‖Ax − y‖² + λ‖∇x‖₁ given `Ax` already computed. */

@@ -15,14 +15,7 @@
 import { makeVolume, type Volume } from "../../volume.ts";
 import { Rng } from "../../random.ts";
 import { checkShape } from "../shepp_logan.ts";
-import {
-  type Grid,
-  paintEllipsoid,
-  paintSegment,
-  Scene,
-  ValueNoise,
-  type Vec3,
-} from "./_scene.ts";
+import { type Grid, paintEllipsoid, paintSegment, Scene, ValueNoise, type Vec3 } from "./_scene.ts";
 import { buildChest } from "./_chest.ts";
 import { buildAbdomen } from "./_abdomen.ts";
 import { buildHead } from "./_head.ts";
