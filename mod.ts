@@ -22,26 +22,16 @@
  * @module
  */
 
-export { makeVolume, type MakeVolumeOptions, type Volume, voxelCount } from "./lib/volume.ts";
+export { makeVolume, type MakeVolumeOptions, type Volume } from "./lib/volume.ts";
 export { UserError } from "./lib/errors.ts";
 export type { SafeParseResult, Schema, SchemaIssue } from "./lib/schema.ts";
 export { VERSION } from "./lib/version.ts";
-export { type FillNormalOptions, Rng } from "./lib/random.ts";
 
 // GPU
-export {
-  type AdapterSummary,
-  type Binding,
-  GpuContext,
-  type GpuContextOptions,
-  loadShader,
-} from "./lib/gpu/context.ts";
-export { VectorOps } from "./lib/gpu/vector.ts";
+export { type AdapterSummary, type Binding, GpuContext, type GpuContextOptions } from "./lib/gpu/context.ts";
 
-// physics
+// physics (more in blendct/ct: references, fan-beam weights, slab helpers)
 export {
-  angularStep,
-  defaultDetectorCount,
   fanBeam,
   type FanGeometry,
   type FanOptions,
@@ -61,13 +51,11 @@ export {
   ZeroOperator,
 } from "./lib/ct/operator.ts";
 export { Projector } from "./lib/ct/projector.ts";
-export { type FanFbpWeights, fanFbpWeights, FanProjector } from "./lib/ct/fan.ts";
-export { fanAdjointRef, fanForwardRef } from "./lib/ct/fan_ref.ts";
+export { type FanFbpWeights, FanProjector } from "./lib/ct/fan.ts";
 export { checkGeometry, createProjector, type CtProjector } from "./lib/ct/system.ts";
 export { type AstraGeometry, fromAstra } from "./lib/ct/astra.ts";
 export { SliceSubsample } from "./lib/ct/subsample.ts";
-export { adjointRef, backprojectRef, forwardRef } from "./lib/ct/projector_ref.ts";
-export { fbp, FBP_FILTERS, type FbpFilter, type FbpOptions, filterTaps } from "./lib/ct/fbp.ts";
+export { fbp, FBP_FILTERS, type FbpFilter, type FbpOptions } from "./lib/ct/fbp.ts";
 export { acquisitionGeometry, type AcquisitionOptions, measure } from "./lib/ct/measure.ts";
 export { addPoissonNoise, type NoiseOptions } from "./lib/ct/simulate.ts";
 export {
@@ -78,22 +66,14 @@ export {
   type SheppLoganOptions,
 } from "./lib/ct/phantom.ts";
 
-// solvers
+// solvers (more in blendct/solve)
 export { defaultsTable, METHOD_DEFAULTS } from "./lib/defaults.ts";
-export { NormalCg } from "./lib/solve/cg.ts";
-export { ZDiff } from "./lib/solve/zdiff.ts";
 export { cgls, type CglsOptions } from "./lib/solve/cgls.ts";
-export { tv3d, tvObjective, type TvOptions, tvPdhg } from "./lib/solve/tv.ts";
+export { type TvOptions, tvPdhg } from "./lib/solve/tv.ts";
 
-// diffusion
-export { alphasCumprod, ddimTimes, DEFAULT_SCHEDULE, type LinearSchedule } from "./lib/diffusion/schedule.ts";
-export {
-  adjacentPartition,
-  type BlendMode,
-  jumpPartition,
-  type Partition,
-  partitionForStep,
-} from "./lib/diffusion/partition.ts";
+// the prior and the sampler (more in blendct/diffusion)
+export { DEFAULT_SCHEDULE, type LinearSchedule } from "./lib/diffusion/schedule.ts";
+export type { BlendMode, Partition } from "./lib/diffusion/partition.ts";
 export {
   type EpsModel,
   type ProgressEvent,
@@ -123,7 +103,6 @@ export { openPrior, type OpenPriorOptions, type Prior } from "./lib/diffusion/pr
 
 // tasks as functions
 export {
-  fromReferenceUnits,
   isDiffusion,
   type Method,
   type MethodConfig,
@@ -134,7 +113,7 @@ export {
   type StartFrom,
   STARTS,
 } from "./lib/reconstruct.ts";
-export { interpolateSlices, superResolve, type SuperResolveOptions, thinGrid, zsrOffset } from "./lib/zsr.ts";
+export { interpolateSlices, superResolve, type SuperResolveOptions, thinGrid } from "./lib/zsr.ts";
 export { type GenerateOptions, generateVolume } from "./lib/generate.ts";
 export {
   DEFAULT_MU_WATER,
@@ -150,19 +129,8 @@ export {
 } from "./lib/units.ts";
 export { cropSlices, DEFAULT_CASE, resampleSlices } from "./lib/cases.ts";
 export { type Case, type CaseSpec, loadCase } from "./lib/case.ts";
-export { displayOriented } from "./lib/report/orient.ts";
 
-// data
-export { readNifti, type ReadNiftiOptions, writeNifti, type WriteNiftiOptions } from "./lib/io/nifti.ts";
-export {
-  type NpyArray,
-  type NpyData,
-  type NpyDtype,
-  readNpy,
-  type ReadNpyOptions,
-  readNpz,
-  writeNpy,
-} from "./lib/io/npy.ts";
+// data (more in blendct/io)
 export { type DicomFile, type ReadDicomOptions, readDicomSeries } from "./lib/io/dicom.ts";
 export {
   loadSample,
@@ -181,7 +149,7 @@ export {
 } from "./lib/io/files.ts";
 export { readSinogram, type SinogramMeta, writeSinogram } from "./lib/io/sinogram.ts";
 
-// metrics and reports
+// metrics and pictures (more in blendct/metrics)
 export {
   computeMetrics,
   type ComputeMetricsOptions,
@@ -192,11 +160,5 @@ export {
   type TotalVariation,
   toUnitRange,
 } from "./lib/metrics/index.ts";
-export {
-  midPlanesPng,
-  type MidPlanesPngOptions,
-  type PngColumn,
-  slicePng,
-  type SlicePngOptions,
-} from "./lib/report/png.ts";
-export { buildManifest, type ManifestInput } from "./lib/report/manifest.ts";
+export { midPlanesPng, type MidPlanesPngOptions, type PngColumn } from "./lib/report/png.ts";
+export { displayOriented } from "./lib/report/orient.ts";

@@ -315,10 +315,15 @@ export async function loadModel(source?: string | URL, options: LoadModelOptions
 
 /** A parity fixture: inputs and the eps PyTorch computed for them. */
 export interface ParityFixture {
+  /** `[B, 3, H, W]` of the batch. */
   shape: [number, number, number, number];
+  /** The noisy triplets. */
   x: Float32Array;
+  /** Their timesteps. */
   t: Float32Array;
+  /** Their slice gaps. */
   k: Float32Array;
+  /** ε that PyTorch computed. */
   eps: Float32Array;
   /** From the card: the largest allowed {@linkcode parityError}. */
   tolerance: number;

@@ -176,7 +176,9 @@ async function nativeStatus(): Promise<{ ok: true } | { ok: false; why: string }
 
 /** The back end {@linkcode chooseBackend} settled on and why. */
 export interface BackendDecision {
+  /** The back end. */
   backend: Backend;
+  /** Why, in one line. */
   reason: string;
 }
 
@@ -403,7 +405,9 @@ export async function createDenoiser(
 export interface ParityResult {
   /** `max|eps − expected| / max|expected|` over the fixture. */
   error: number;
+  /** The card's largest allowed error. */
   tolerance: number;
+  /** `error <= tolerance`. */
   ok: boolean;
 }
 

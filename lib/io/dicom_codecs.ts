@@ -136,7 +136,9 @@ function decodeSymbol(r: BitReader, h: Huffman): number {
 export interface JpegLosslessFrame {
   /** Samples row by row. */
   data: Uint32Array;
+  /** Rows of the frame. */
   rows: number;
+  /** Columns of the frame. */
   columns: number;
   /** Sample precision in bits. */
   precision: number;

@@ -20,6 +20,7 @@ import { buildChest } from "./_chest.ts";
 import { buildAbdomen } from "./_abdomen.ts";
 import { buildHead } from "./_head.ts";
 
+/** The body regions the anatomical phantoms draw. */
 export type Anatomy = "head" | "chest" | "abdomen";
 
 const ANATOMY = {
@@ -44,6 +45,7 @@ export interface AnatomicalPhantomOptions {
 
 /** What {@linkcode anatomicalPhantomLabels} returns: the HU volume and the tissue label of every voxel. */
 export interface LabelledPhantom {
+  /** The phantom in HU. */
   volume: Volume;
   /** Tissue index per voxel, same layout as `volume.data`. */
   labels: Uint8Array;

@@ -1,0 +1,43 @@
+/**
+ * `blendct/diffusion`: the prior (model cards, denoisers, `openPrior`), the schedule and partitions, and the
+ * sampler's parts — triplet denoiser, data consistency, step kernels, the loop, checkpoints.
+ * @module
+ */
+export * from "./schedule.ts";
+export * from "./partition.ts";
+export * from "./sampler.ts";
+export * from "./steps.ts";
+export * from "./triplet_denoiser.ts";
+export * from "./consistency.ts";
+export { decodeState, encodeState, saveState } from "./state.ts";
+export {
+  type LoadedModel,
+  loadModel,
+  type LoadModelOptions,
+  loadParity,
+  type ModelCard,
+  ModelCardSchema,
+  modelMap,
+  parityError,
+  type ParityFixture,
+  parseModelCard,
+  resolveModelSource,
+  SHIPPED_MODEL,
+} from "./card.ts";
+export {
+  type Backend,
+  BACKEND_CHOICES,
+  type BackendChoice,
+  type BackendDecision,
+  chooseBackend,
+  createDenoiser,
+  type Denoiser,
+  type DenoiserOptions,
+  type ParityResult,
+  probeWebGpu,
+  type TripletShape,
+  verifyParity,
+  type WebGpuReport,
+} from "./denoiser.ts";
+export { openPrior, type OpenPriorOptions, type Prior } from "./prior.ts";
+export { type FillNormalOptions, Rng } from "../random.ts";

@@ -1,0 +1,13 @@
+/**
+ * `blendct/io`: NIfTI, npy/npz, DICOM series (with RLE and JPEG lossless), the bundled samples, sinogram
+ * files with their sidecars, geometry files, and atomic writes that never replace an input.
+ * @module
+ */
+export * from "./nifti.ts";
+export * from "./npy.ts";
+export { type DicomFile, isRawDataset, type ReadDicomOptions, readDicomSeries } from "./dicom.ts";
+export { CodecError, decodeJpegLossless, decodeRle, type JpegLosslessFrame } from "./dicom_codecs.ts";
+export * from "./samples.ts";
+export * from "./files.ts";
+export * from "./sinogram.ts";
+export * from "./geometry_file.ts";
