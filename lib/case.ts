@@ -12,7 +12,7 @@ import { readGeometryFile } from "./io/geometry_file.ts";
 import { readVolumeFile } from "./io/files.ts";
 import { lineIntegralScale, readSinogram } from "./io/sinogram.ts";
 import { cropSlices, DEFAULT_CASE, resampleSlices } from "./cases.ts";
-import { DEFAULT_MU_WATER, toU, type Unit, type UnitMap } from "./units.ts";
+import { DEFAULT_MU_WATER, fromU, toU, type Unit, type UnitMap } from "./units.ts";
 import { makeVolume, type Volume } from "./volume.ts";
 import { UserError } from "./errors.ts";
 
@@ -223,4 +223,22 @@ async function loadVolumeCase(gpu: GpuContext, spec: CaseSpec, muWater: number):
     label: `${input}${range ? ` slices ${range}` : ""}`,
     notices,
   };
+}
+
+/**
+ * A volume in the case's own unit (HU in, HU out; nothing clipped) on the case's grid, from data in u.
+ *
+ * @example
+ * ```ts ignore
+ * const recon = caseVolume(c, xInU);
+ * ```
+ */
+export function caseVolume(c: Case, u: Float32Array): Volume {
+  const v = makeVolume(fromU(u, c.units), c.shape, {
+    spacing: c.spacing,
+    affine: c.affine,
+    unit: c.units.unit,
+  });
+  if (c.units.imageHu) v.imageHu = c.units.imageHu;
+  return v;
 }

@@ -198,7 +198,7 @@ def manifest(sources=None):
             {"source": "npm vtk.js@6.2.5", "file": "Data/volume/headsq.vti", "sha256_package": VTK_TGZ_SHA, "anatomy": "head",
              "kind": "real CT (HU + 1024)", "licence": "BSD-3-Clause (vtk.js)", "use": "held out: evaluation only"},
         ],
-        "intensity": "x = HU / 1000 (= u - 1 with u = 1 + HU/1000); linear scale jitter 0.9..1.1 of u; 20% of triplets clipped to a random [lo, hi] in HU (lo -1000..-100, hi 150..2500) so windowed exports read back in HU are in distribution; no [0, 1] window; crops: half of them at least 25% body, half anywhere in the field of view (from step 1544 on)",
+        "intensity": "x = HU / 1000 (= u - 1 with u = 1 + HU/1000); linear scale jitter 0.9..1.1 of u; 20% of triplets clipped to a random [lo, hi] in HU (lo -1000..-100, hi 150..2500) so windowed exports read back in HU are in distribution; no [0, 1] window; crops: half of them at least 25% body, half anywhere in the field of view (from step 1544 on); scale 0.7-1.5, a third zoomed out 1.5-2.5 with air around (from step 3900 on)",
     }
 
 
@@ -272,25 +272,30 @@ class TripletSampler:
             axis = int(r.choice(self.real_axes[src]))
         vol = np.moveaxis(vol, axis, 0)
         gap = 1 if r.uniform() < 0.5 else 3
-        # pixel size varies between scanners and fields of view: sample crops at a random scale
-        scale = float(np.exp(r.uniform(np.log(0.7), np.log(1.5)))) if src != "phantom" else 1.0
+        # pixel size and field of view vary between scanners and patients: crops at a random scale, a third of
+        # them zoomed out (up to 2.5x, air around the body), so that the prior's guess at high noise
+        # (t >= 900, where it can only know the mean) is not that of a body-filled picture: it sat 350 HU
+        # above full slices with air around them
+        lo, hi = (0.7, 1.5) if r.uniform() < 2 / 3 else (1.5, 2.5)
+        scale = float(np.exp(r.uniform(np.log(lo), np.log(hi))))
         c = self.crop
         cs = int(round(c * scale))
         D, Y, X = vol.shape
         z0 = int(r.integers(0, max(1, D - 2 * gap)))
-        # half the crops anywhere in the field of view: with only body-filled crops the prior's guess at high
-        # noise (t >= 900, where it can only know the mean) sat 350 HU above full slices with air around them
+        # half the crops anywhere in the field of view (reaching a quarter crop past its edges, filled with air)
         tries = 8 if r.uniform() < 0.5 else 1
+        m = cs // 4
         for _ in range(tries):
-            y0 = int(r.integers(0, max(1, Y - cs + 1)))
-            x0 = int(r.integers(0, max(1, X - cs + 1)))
-            trip = vol[z0:z0 + 2 * gap + 1:gap, y0:y0 + cs, x0:x0 + cs]
-            if (trip > -500).mean() > 0.25:
+            y0 = int(r.integers(-m, max(-m + 1, Y - cs + m + 1)))
+            x0 = int(r.integers(-m, max(-m + 1, X - cs + m + 1)))
+            trip = vol[z0:z0 + 2 * gap + 1:gap, max(y0, 0):max(y0 + cs, 0), max(x0, 0):max(x0 + cs, 0)]
+            if trip.size and (trip > -500).mean() > 0.25:
                 break
         if trip.shape[0] < 3:
             trip = np.concatenate([trip, np.repeat(trip[-1:], 3 - trip.shape[0], 0)])
         if trip.shape[1] < cs or trip.shape[2] < cs:
-            pad = ((0, 0), (0, cs - trip.shape[1]), (0, cs - trip.shape[2]))
+            top, left = max(0, -y0), max(0, -x0)
+            pad = ((0, 0), (top, cs - trip.shape[1] - top), (left, cs - trip.shape[2] - left))
             trip = np.pad(trip, pad, constant_values=-1000.0)
         if cs != c:
             trip = ndimage.zoom(trip, (1, c / trip.shape[1], c / trip.shape[2]), order=1)[:, :c, :c]

@@ -1,0 +1,141 @@
+/**
+ * What a reconstruction run leaves behind, each file written atomically and never over an input: the
+ * volume in the case's unit, the per-voxel std of K chains, metrics.json against the ground truth (method
+ * and FBP), the preview PNG and the manifest.
+ * @module
+ */
+import { type Case, caseVolume } from "../case.ts";
+import { writeFileAtomic, writeVolumeFile } from "../io/files.ts";
+import { computeMetrics } from "../metrics/index.ts";
+import { defaultMetricRange, displayWindow, uAffine } from "../units.ts";
+import { makeVolume } from "../volume.ts";
+import { displayOriented } from "./orient.ts";
+import { midPlanesPng } from "./png.ts";
+import { buildManifest, type ManifestInput } from "./manifest.ts";
+
+/** What {@linkcode writeRunOutputs} writes from. */
+export interface RunOutputs {
+  /** The case that was reconstructed. */
+  case: Case;
+  /** The method's label. */
+  method: string;
+  /** Its result in u. */
+  x: Float32Array;
+  /** FBP of the same data in u (for the metrics and the preview). */
+  fbp: Float32Array;
+  /** Per-voxel std over K chains in u, or null. */
+  std: Float32Array | null;
+  /** The output folder, and the volume's path. */
+  outDir: string;
+  output: string;
+  /** Data range of the metrics in the case's unit. Default: the unit's (HU −1024..3071). */
+  metricRange?: [number, number];
+  /** Preview window: a preset name or `[lo, hi]`. Default: the unit's soft-tissue window. */
+  displayWindow?: string | [number, number];
+  /** The manifest's fields except outputs and metrics; its timings gain `write` and `total`. */
+  manifest: Omit<ManifestInput, "outputs" | "extra">;
+  /** `performance.now()` when the run started, for the manifest's `total`. */
+  startedAt?: number;
+}
+
+/** Per-plane PSNR/SSIM, TV and z-consistency of one method, as metrics.json holds them. */
+export interface MethodMetrics {
+  /** PSNR per plane (dB). */
+  psnr: Record<string, number>;
+  /** SSIM per plane. */
+  ssim: Record<string, number>;
+  /** Total variation, and the ground truth's. */
+  tv: number;
+  tvReference: number;
+  /** z-consistency, and the ground truth's. */
+  zConsistency: number;
+  zConsistencyReference: number;
+}
+
+/**
+ * Writes the run's files; returns their paths (manifest last) and the metrics by method (empty without a
+ * ground truth).
+ *
+ * @example
+ * ```ts ignore
+ * const { outputs, metrics } = await writeRunOutputs({ case: c, method, x, fbp, std: null, outDir, output, manifest });
+ * ```
+ */
+export async function writeRunOutputs(
+  o: RunOutputs,
+): Promise<{ outputs: string[]; metrics: Record<string, MethodMetrics> }> {
+  const c = o.case, inputs = { inputs: c.inputs }, t0 = performance.now();
+  const recon = caseVolume(c, o.x);
+  await writeVolumeFile(o.output, recon, inputs);
+  const outputs = [o.output];
+  let stdVol = null;
+  if (o.std) {
+    // a standard deviation scales by the unit's slope only (no offset)
+    const slope = uAffine(c.units)[0];
+    stdVol = makeVolume(o.std.map((v) => v / slope), c.shape, {
+      spacing: c.spacing,
+      affine: c.affine,
+      unit: c.units.unit,
+    });
+    await writeVolumeFile(`${o.outDir}/std.nii.gz`, stdVol, inputs);
+    outputs.push(`${o.outDir}/std.nii.gz`);
+  }
+  const metrics: Record<string, MethodMetrics> = {};
+  const range = o.metricRange ?? defaultMetricRange(c.units);
+  const truth = c.truthU ? caseVolume(c, c.truthU) : null;
+  const fbpVol = caseVolume(c, o.fbp);
+  if (truth) {
+    for (const [name, data] of [[o.method, recon], ["fbp", fbpVol]] as const) {
+      const m = computeMetrics(data, truth, { range });
+      metrics[name] = {
+        psnr: m.psnr,
+        ssim: m.ssim,
+        tv: m.tv.total,
+        tvReference: m.tvReference.total,
+        zConsistency: m.zConsistency,
+        zConsistencyReference: m.zConsistencyReference,
+      };
+    }
+    const file = { range: { unit: c.units.unit, lo: range[0], hi: range[1] }, ...metrics };
+    await writeFileAtomic(
+      `${o.outDir}/metrics.json`,
+      new TextEncoder().encode(JSON.stringify(file, null, 2) + "\n"),
+      inputs,
+    );
+    outputs.push(`${o.outDir}/metrics.json`);
+  }
+  const columns = [
+    ...(truth ? [{ label: "ground truth", volume: displayOriented(truth) }] : []),
+    { label: `FBP ${c.geometry.angles.length} views`, volume: displayOriented(fbpVol) },
+    ...(o.method === "fbp" ? [] : [{ label: o.method, volume: displayOriented(recon) }]),
+  ];
+  const window = displayWindow(c.units, o.displayWindow);
+  let png = midPlanesPng(columns, { window });
+  if (stdVol) {
+    // the std panel gets its own window: 0 up to the 99th percentile of the std
+    const sorted = Float32Array.from(stdVol.data).sort();
+    const top = Math.max(sorted[Math.floor(0.99 * (sorted.length - 1))], 1e-6);
+    png = midPlanesPng([...columns, { label: "std", volume: displayOriented(stdVol) }], {
+      window,
+      columnWindows: { [columns.length]: [0, top] },
+    });
+  }
+  await writeFileAtomic(`${o.outDir}/preview.png`, png, inputs);
+  outputs.push(`${o.outDir}/preview.png`, `${o.outDir}/manifest.json`);
+  const timings: Record<string, number> = { ...o.manifest.timings, write: (performance.now() - t0) / 1000 };
+  if (o.startedAt !== undefined) timings.total = (performance.now() - o.startedAt) / 1000;
+  const manifest = buildManifest({
+    ...o.manifest,
+    timings,
+    outputs,
+    extra: {
+      metrics: truth ? { range: { unit: c.units.unit, lo: range[0], hi: range[1] }, ...metrics } : {},
+    },
+  });
+  await writeFileAtomic(
+    `${o.outDir}/manifest.json`,
+    new TextEncoder().encode(JSON.stringify(manifest, null, 2) + "\n"),
+    inputs,
+  );
+  return { outputs, metrics };
+}

@@ -1,0 +1,159 @@
+/**
+ * The flags of `deno task evaluate`, their schema, and the `METHOD/key=value` variants of `--methods`.
+ * @module
+ */
+import { METHOD_DEFAULTS } from "../lib/defaults.ts";
+import { z } from "../lib/deps.ts";
+import { type Method, type MethodConfig, METHODS } from "../lib/reconstruct.ts";
+import { UserError } from "../lib/errors.ts";
+import { DEFAULT_CASE } from "../lib/cases.ts";
+import { intFlag, numberFlag } from "./cli.ts";
+
+/** The held-out real CTs of the README's tables: the LIDC chest (default case) and 36 slices of the head. */
+export const EVAL_CASES = [`${DEFAULT_CASE.input}@${DEFAULT_CASE.slices}`, "sample:headsq@30:66"] as const;
+
+export const FLAGS = {
+  views: {
+    type: "string",
+    help: "Comma-separated view counts (limited angle: default one per degree)",
+    default: "8",
+  },
+  "angle-range": {
+    type: "string",
+    help: "Limited angle in degrees (views = that many 1° steps unless --views)",
+  },
+  methods: {
+    type: "string",
+    help: `Comma-separated methods (${METHODS.join(", ")})`,
+    default: METHODS.join(","),
+  },
+  cases: {
+    type: "string",
+    help: "Comma-separated VOLUME[@A:B] inputs (held out from training)",
+    default: EVAL_CASES.join(","),
+  },
+  steps: {
+    type: "string",
+    help: `Diffusion steps (blend, blend++; dds uses ${METHOD_DEFAULTS.dds.steps})`,
+    default: String(METHOD_DEFAULTS.blend.steps),
+  },
+  "tv-lambdas": {
+    type: "string",
+    help: "TV weights to try per setting (x in attenuation units u)",
+    default: "0.003,0.01,0.02,0.05",
+  },
+  "tv-iterations": { type: "string", help: "TV iterations", default: String(METHOD_DEFAULTS.tv.iterations) },
+  seed: { type: "string", help: "Seed", default: "0" },
+  backend: { type: "string", help: "Denoiser back end", default: "auto" },
+  "out-dir": { type: "string", help: "Output folder", default: "out/eval" },
+  out: { type: "string", help: "Output folder (the same as --out-dir; a shard's PART or a merged TABLE)" },
+  manifest: { type: "string", help: 'Cases JSON instead of --cases: {"cases": ["VOL@A:B", ...]}' },
+  shard: { type: "string", help: "i/n: run only the cases with index % n == i (0 <= i < n)" },
+  merge: { type: "string", help: "PART,PART,...: merge shard folders into --out (no evaluation)" },
+  "mu-water": { type: "string", help: "Attenuation of water in 1/mm", default: "0.0193" },
+} as const;
+
+const list = () => z.string().transform((s) => s.split(",").map((v) => v.trim()).filter(Boolean));
+export const Schema = z.object({
+  views: list().pipe(z.array(z.string().regex(/^\d+$/, "views must be whole numbers")).min(1)).optional(),
+  "angle-range": intFlag("angle-range").pipe(z.number().int().min(1).max(360)).optional(),
+  methods: list().pipe(z.array(
+    z.string().refine(
+      (m) => {
+        try {
+          parseVariant(m);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      `methods must be among ${
+        METHODS.join(",")
+      }, optionally with /key=value options (e.g. blend++/start=tv/t0=400)`,
+    ),
+  ))
+    .default([...METHODS]),
+  cases: list().optional(),
+  steps: intFlag("steps").pipe(z.number().int().min(1).max(1000)).default(METHOD_DEFAULTS.blend.steps),
+  "tv-lambdas": list().transform((a) => a.map(Number)).pipe(z.array(z.number().positive()).min(1))
+    .default([0.003, 0.01, 0.02, 0.05]),
+  "tv-iterations": intFlag("tv-iterations").pipe(z.number().int().min(1)).default(
+    METHOD_DEFAULTS.tv.iterations,
+  ),
+  seed: intFlag("seed").default(0),
+  backend: z.enum(["auto", "webgpu", "wasm", "native"]).default("auto"),
+  "out-dir": z.string().optional(),
+  out: z.string().optional(),
+  manifest: z.string().optional(),
+  shard: z.string().regex(/^\d+\/\d+$/, "must be i/n (e.g. 0/4)").transform((v) => v.split("/").map(Number))
+    .refine(([i, n]) => n >= 1 && i < n, "must be i/n with 0 <= i < n").optional(),
+  "mu-water": numberFlag("mu-water").pipe(z.number().positive("must be > 0 (1/mm)")).optional(),
+  merge: list().pipe(z.array(z.string()).min(1)).optional(),
+}).superRefine((f, ctx) => {
+  const clash = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
+  if (f.out && f["out-dir"]) clash("out", "is the same as --out-dir: give one");
+  if (f.manifest && f.cases) clash("cases", "does not apply with --manifest (it lists the cases)");
+  if (f.merge) {
+    const k = (["cases", "manifest", "shard", "views", "angle-range"] as const).find((k) =>
+      f[k] !== undefined
+    );
+    if (k) clash(k, "does not apply with --merge (the shards were evaluated already)");
+  }
+});
+
+export const VARIANT_KEYS = [
+  "start",
+  "t0",
+  "dc",
+  "dc-lambda",
+  "dc-gamma",
+  "samples",
+  "steps",
+  "ztv-from",
+  "finish",
+  "finish-gamma",
+  "preset",
+] as const;
+
+/**
+ * `METHOD[/key=value...]` → the method and its settings, e.g. `blend++/start=tv/t0=400/dc=tv` or
+ * `dds/ztv-from=500`, so one evaluation holds an ablation of the sampler's levers.
+ */
+export function parseVariant(
+  spec: string,
+): { method: Method; options: Partial<MethodConfig>; label: string } {
+  const [base, ...parts] = spec.split("/");
+  if (!(METHODS as readonly string[]).includes(base)) throw new UserError(`unknown method ${base}`);
+  const options: Record<string, unknown> = {};
+  for (const part of parts) {
+    const [k, v] = part.split("=");
+    if (!(VARIANT_KEYS as readonly string[]).includes(k) || v === undefined) {
+      throw new UserError(`${spec}: option ${part} is not one of ${VARIANT_KEYS.join(", ")} (key=value)`);
+    }
+    const num = Number(v);
+    switch (k) {
+      case "start":
+      case "dc":
+      case "finish":
+        options[k] = v;
+        break;
+      case "preset":
+        if (v !== "paper") throw new UserError(`${spec}: preset must be paper`);
+        Object.assign(options, { steps: 200, cgIters: 5, rho: 0, lambda: 0, start: "noise", samples: 1 });
+        break;
+      default: {
+        if (!Number.isFinite(num)) throw new UserError(`${spec}: ${k} must be a number`);
+        const key = {
+          "dc-lambda": "dcLambda",
+          "dc-gamma": "dcGamma",
+          "ztv-from": "ztvFrom",
+          "finish-gamma": "finishGamma",
+        }[
+          k as string
+        ] ?? k;
+        options[key] = num;
+      }
+    }
+  }
+  return { method: base as Method, options: options as Partial<MethodConfig>, label: spec };
+}
