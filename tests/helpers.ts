@@ -27,12 +27,14 @@ export async function runTaskFile(
   name: string,
   args: string[],
   cwd: string,
+  env?: Record<string, string>,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", new URL(`../tasks/${name}.ts`, import.meta.url).pathname, ...args],
     cwd,
     stdout: "piped",
     stderr: "piped",
+    env,
   }).output();
   return {
     code: out.code,

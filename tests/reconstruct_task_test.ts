@@ -13,20 +13,6 @@ const TASK = new URL("../tasks/reconstruct.ts", import.meta.url).pathname;
 const SIM = new URL("../tasks/simulate.ts", import.meta.url).pathname;
 const TINY = new URL("../fixtures/tiny-prior/tiny.json", import.meta.url).pathname;
 
-async function run(args: string[], cwd: string) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", TASK, ...args],
-    cwd,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
-}
-
 /** A 9-slice 256² Shepp-Logan volume as .npy in a fresh folder. */
 async function setup(slices = 9): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "blendct-e2e-" });
@@ -56,9 +42,9 @@ const FAST = [
 Deno.test("reconstruct writes volume, preview, metrics and manifest; same seed gives the same bytes", async () => {
   const dir = await setup();
   try {
-    const a = await run([...FAST, "--out-dir", "a"], dir);
+    const a = await runTaskFile("reconstruct", [...FAST, "--out-dir", "a"], dir);
     assert.equal(a.code, 0, a.stderr);
-    const again = await run([...FAST, "--out-dir", "a"], dir);
+    const again = await runTaskFile("reconstruct", [...FAST, "--out-dir", "a"], dir);
     assert.equal(again.code, 2);
     assert.match(again.stderr, /a\/manifest\.json exists from an earlier run .*pass --force/);
     for (const f of ["recon.nii.gz", "preview.png", "metrics.json", "manifest.json"]) {
@@ -72,7 +58,7 @@ Deno.test("reconstruct writes volume, preview, metrics and manifest; same seed g
     assert.match(manifest.adapter.description, /./);
     assert.ok(manifest.timingsSeconds["blend++_network"] >= 0);
     assert.equal(manifest.config.resolved.steps, 3);
-    const b = await run([...FAST, "--out-dir", "b"], dir);
+    const b = await runTaskFile("reconstruct", [...FAST, "--out-dir", "b"], dir);
     assert.equal(b.code, 0, b.stderr);
     assert.deepEqual(
       await Deno.readFile(`${dir}/a/recon.nii.gz`),
@@ -105,7 +91,7 @@ Deno.test("an interrupted run saves its state and --resume finishes it identical
   const dir = await setup();
   try {
     const args = [...FAST.slice(0, -1), "12"];
-    const full = await run([...args, "--out-dir", "full"], dir);
+    const full = await runTaskFile("reconstruct", [...args, "--out-dir", "full"], dir);
     assert.equal(full.code, 0, full.stderr);
     // wait until the sampler has started stepping, then press Ctrl-C
     const { child, reader } = await startUntil([...args, "--out-dir", "cut"], dir, / [1-9]\/12 steps/);
@@ -116,10 +102,16 @@ Deno.test("an interrupted run saves its state and --resume finishes it identical
     assert.equal(status.code, 2);
     assert.ok((await Deno.stat(`${dir}/cut/state.bin`)).isFile, "state saved");
     await assert.rejects(Deno.stat(`${dir}/cut/recon.nii.gz`), "no partial output");
-    const wrong = await run([...args.slice(0, -1), "13", "--out-dir", "cut", "--resume"], dir);
+    const wrong = await runTaskFile("reconstruct", [
+      ...args.slice(0, -1),
+      "13",
+      "--out-dir",
+      "cut",
+      "--resume",
+    ], dir);
     assert.equal(wrong.code, 2);
     assert.match(wrong.stderr, /different configuration \(steps: 12 then, 13 now\)/);
-    const resumed = await run([...args, "--out-dir", "cut", "--resume"], dir);
+    const resumed = await runTaskFile("reconstruct", [...args, "--out-dir", "cut", "--resume"], dir);
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.deepEqual(
       await Deno.readFile(`${dir}/cut/recon.nii.gz`),
@@ -135,7 +127,7 @@ Deno.test("kill -9 mid-run (out of memory, a pre-empted job): --resume ends with
   const dir = await setup();
   try {
     const args = [...FAST.slice(0, -1), "24"];
-    const full = await run([...args, "--out-dir", "full"], dir);
+    const full = await runTaskFile("reconstruct", [...args, "--out-dir", "full"], dir);
     assert.equal(full.code, 0, full.stderr);
     // state is saved every 10 steps: kill without warning once step 12 is under way
     const { child, reader } = await startUntil([...args, "--out-dir", "cut"], dir, / 1[2-9]\/24 steps/);
@@ -150,10 +142,10 @@ Deno.test("kill -9 mid-run (out of memory, a pre-empted job): --resume ends with
     const state = await Deno.readFile(`${dir}/cut/state.bin`);
     await Deno.mkdir(`${dir}/bad`);
     await Deno.writeFile(`${dir}/bad/state.bin`, state.subarray(0, state.length >> 1));
-    const bad = await run([...args, "--out-dir", "bad", "--resume"], dir);
+    const bad = await runTaskFile("reconstruct", [...args, "--out-dir", "bad", "--resume"], dir);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /state\.bin is truncated; delete it and rerun/);
-    const resumed = await run([...args, "--out-dir", "cut", "--resume"], dir);
+    const resumed = await runTaskFile("reconstruct", [...args, "--out-dir", "cut", "--resume"], dir);
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.deepEqual(
       await Deno.readFile(`${dir}/cut/recon.nii.gz`),
@@ -191,7 +183,7 @@ Deno.test("bad inputs get one-line errors and exit code 2, and nothing is overwr
       [["--input", "phantom.npy", "--method", "tv", "--dc", "tv"], /--dc: applies to diffusion/],
     ];
     for (const [args, re] of cases) {
-      const r = await run(args, dir);
+      const r = await runTaskFile("reconstruct", args, dir);
       assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
       assert.match(r.stderr, re, args.join(" "));
       assert.equal(r.stderr.trim().split("\n").filter((l) => l.startsWith("error:")).length, 1);
@@ -199,10 +191,17 @@ Deno.test("bad inputs get one-line errors and exit code 2, and nothing is overwr
     // a model whose image size differs from the slices: refused, or resampled with --resample
     const small = makeVolume(sheppLogan3d([3, 64, 64]).data, [3, 64, 64]);
     await Deno.writeFile(`${dir}/small.npy`, writeNpy(small));
-    const refused = await run(["--input", "small.npy", "--model", TINY, "--steps", "1"], dir);
+    const refused = await runTaskFile("reconstruct", [
+      "--input",
+      "small.npy",
+      "--model",
+      TINY,
+      "--steps",
+      "1",
+    ], dir);
     assert.equal(refused.code, 2);
     assert.match(refused.stderr, /256x256 slices but small.npy has 64x64: pass --resample/);
-    const resampled = await run([
+    const resampled = await runTaskFile("reconstruct", [
       "--input",
       "small.npy",
       "--model",
@@ -230,7 +229,7 @@ Deno.test("a simulated sinogram reconstructs with its geometry; mismatched geome
       stderr: "piped",
     }).output();
     assert.equal(sim.code, 0, new TextDecoder().decode(sim.stderr));
-    const ok = await run([
+    const ok = await runTaskFile("reconstruct", [
       "--sinogram",
       "s.nii.gz",
       "--method",
@@ -246,7 +245,14 @@ Deno.test("a simulated sinogram reconstructs with its geometry; mismatched geome
     const g = JSON.parse(await Deno.readTextFile(`${dir}/s.geometry.json`));
     g.geometry.angles = g.geometry.angles.slice(0, 4);
     await Deno.writeTextFile(`${dir}/g4.json`, JSON.stringify(g));
-    const bad = await run(["--sinogram", "s.nii.gz", "--geometry", "g4.json", "--method", "fbp"], dir);
+    const bad = await runTaskFile("reconstruct", [
+      "--sinogram",
+      "s.nii.gz",
+      "--geometry",
+      "g4.json",
+      "--method",
+      "fbp",
+    ], dir);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /has 6 views but the geometry lists 4 angles/);
   } finally {

@@ -5,12 +5,13 @@
  * where PyTorch is absent.
  */
 import assert from "node:assert/strict";
+import { runTaskFile } from "./helpers.ts";
 import { writeVolumeFile } from "../lib/io/files.ts";
 import { makeVolume } from "../lib/volume.ts";
 import { anatomicalPhantom } from "../lib/ct/phantom.ts";
 
-const ROOT = new URL("../", import.meta.url).pathname;
 const PY = "/usr/bin/python3";
+const ENV = { BLENDCT_PYTHON: PY };
 
 async function hasTorch(): Promise<boolean> {
   try {
@@ -27,21 +28,6 @@ async function hasTorch(): Promise<boolean> {
 const torch = await hasTorch();
 if (!torch) {
   console.log("skipping train_own_test: PyTorch, onnx, scipy or nibabel not found at /usr/bin/python3");
-}
-
-async function task(name: string, args: string[], cwd: string) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}tasks/${name}.ts`, ...args],
-    cwd,
-    stdout: "piped",
-    stderr: "piped",
-    env: { BLENDCT_PYTHON: PY },
-  }).output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
 }
 
 async function dataFolder(): Promise<string> {
@@ -78,7 +64,7 @@ Deno.test({
         "--device",
         "cpu",
       ];
-      const r = await task("train", [...common, "--steps", "4"], dir);
+      const r = await runTaskFile("train", [...common, "--steps", "4"], dir, ENV);
       assert.equal(r.code, 0, r.stderr + r.stdout);
       const vols = JSON.parse(await Deno.readTextFile(`${dir}/run/volumes.json`));
       // three volumes: two train, one validation (split by volume), each with its sha256
@@ -91,21 +77,26 @@ Deno.test({
       assert.equal(card.training.data.training.length, vols.train.length);
       assert.ok(card.evaluation.x0_rmse_hu["700"] > 0);
       // resuming continues from the checkpoint
-      const again = await task("train", [...common, "--steps", "6"], dir);
+      const again = await runTaskFile("train", [...common, "--steps", "6"], dir, ENV);
       assert.equal(again.code, 0, again.stderr);
       assert.match(again.stdout, /resumed at step 4/);
       // another run's settings in the same folder: refused in one line, unless --force
-      const clash = await task("train", [
-        "--data",
-        "scans",
-        "--out",
-        "run",
-        "--tiny",
-        "--crop",
-        "24",
-        "--steps",
-        "1",
-      ], dir);
+      const clash = await runTaskFile(
+        "train",
+        [
+          "--data",
+          "scans",
+          "--out",
+          "run",
+          "--tiny",
+          "--crop",
+          "24",
+          "--steps",
+          "1",
+        ],
+        dir,
+        ENV,
+      );
       assert.equal(clash.code, 2);
       assert.match(clash.stderr, /holds a run with crop 32, not 24: .*--force/);
       await writeVolumeFile(
@@ -114,19 +105,24 @@ Deno.test({
           unit: "HU",
         }),
       );
-      const rec = await task("reconstruct", [
-        "--input",
-        "ct.nii.gz",
-        "--model",
-        "run/model.json",
-        "--backend",
-        "native",
-        "--steps",
-        "2",
-        "--resample",
-        "--out-dir",
-        "o",
-      ], dir);
+      const rec = await runTaskFile(
+        "reconstruct",
+        [
+          "--input",
+          "ct.nii.gz",
+          "--model",
+          "run/model.json",
+          "--backend",
+          "native",
+          "--steps",
+          "2",
+          "--resample",
+          "--out-dir",
+          "o",
+        ],
+        dir,
+        ENV,
+      );
       assert.equal(rec.code, 0, rec.stderr);
       const m = JSON.parse(await Deno.readTextFile(`${dir}/o/metrics.json`));
       assert.ok(Number.isFinite(m["blend++"].psnr.axial));
@@ -155,9 +151,9 @@ Deno.test({
         "--steps",
         "50",
       ];
-      const one = await task("train", [...common, "--out", "one"], dir);
+      const one = await runTaskFile("train", [...common, "--out", "one"], dir, ENV);
       assert.equal(one.code, 0, one.stderr);
-      const two = await task("train", [...common, "--out", "two", "--nproc", "2"], dir);
+      const two = await runTaskFile("train", [...common, "--out", "two", "--nproc", "2"], dir, ENV);
       assert.equal(two.code, 0, two.stderr);
       assert.match(two.stdout, /2 process\(es\), batch 2 per process/);
       const a = losses(await Deno.readTextFile(`${dir}/one/loss.csv`));
@@ -196,7 +192,7 @@ Deno.test("train: bad inputs get one line and exit 2", async () => {
       [["--data", "small", "--out", "r", "--device", "tpu"], /--device: must be auto, cpu or cuda/],
     ];
     for (const [args, re] of cases) {
-      const r = await task("train", args, dir);
+      const r = await runTaskFile("train", args, dir, ENV);
       if (!torch && r.stderr.includes("lacks")) continue;
       assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
       assert.match(r.stderr, re);

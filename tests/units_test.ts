@@ -4,6 +4,7 @@
  * scikit-image's radon/iradon (skipped with a reason where scikit-image is absent).
  */
 import assert from "node:assert/strict";
+import { runTaskFile } from "./helpers.ts";
 import {
   checkStatedUnit,
   defaultMetricRange,
@@ -21,22 +22,6 @@ import { computeMetrics } from "../lib/metrics/index.ts";
 import { writeNpy } from "../lib/io/npy.ts";
 import { displayOriented } from "../lib/report/orient.ts";
 import { cropSlices, resampleSlices } from "../lib/cases.ts";
-
-const TASKS = new URL("../tasks/", import.meta.url).pathname;
-
-async function task(name: string, args: string[], cwd: string) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${TASKS}${name}.ts`, ...args],
-    cwd,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
-}
 
 Deno.test("unit maps: HU, attenuation and image go to u and back exactly", () => {
   const hu: UnitMap = { unit: "HU", muWater: 0.02 };
@@ -126,7 +111,7 @@ Deno.test("a HU phantom of air, water and bone comes back at -1000, 0 and 1000 H
       `${dir}/ph.nii.gz`,
       makeVolume(hu, [5, 64, 64], { spacing: [2, 0.5, 0.5], unit: "HU" }),
     );
-    const sim = await task(
+    const sim = await runTaskFile(
       "simulate",
       ["--input", "ph.nii.gz", "--views", "180", "--output", "sino.nii.gz"],
       dir,
@@ -140,7 +125,7 @@ Deno.test("a HU phantom of air, water and bone comes back at -1000, 0 and 1000 H
     const { meta } = await readSinogram(`${dir}/sino.nii.gz`);
     assert.equal(meta.unit, "HU");
     assert.deepEqual(meta.spacing, [2, 0.5, 0.5]);
-    const rec = await task("reconstruct", [
+    const rec = await runTaskFile("reconstruct", [
       "--sinogram",
       "sino.nii.gz",
       "--method",
@@ -182,7 +167,7 @@ Deno.test("bad unit inputs: lo >= hi, a physical sinogram without pixel size, a 
       [["--input", "img.npy", "--unit", "hu", "--method", "fbp"], /--unit hu: .*not HU/],
     ];
     for (const [args, re] of cases) {
-      const r = await task("reconstruct", [...args, "--out-dir", "o"], dir);
+      const r = await runTaskFile("reconstruct", [...args, "--out-dir", "o"], dir);
       assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
       assert.match(r.stderr, re);
       assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
@@ -195,7 +180,11 @@ Deno.test("bad unit inputs: lo >= hi, a physical sinogram without pixel size, a 
         imageShape: [3, 8, 8],
       }),
     );
-    const r = await task("reconstruct", ["--sinogram", "s.nii", "--method", "fbp", "--out-dir", "o"], dir);
+    const r = await runTaskFile(
+      "reconstruct",
+      ["--sinogram", "s.nii", "--method", "fbp", "--out-dir", "o"],
+      dir,
+    );
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /field spacing: is required: \[dz, dy, dx\] in mm/);
     assert.rejects(Deno.stat(`${dir}/o/recon.nii.gz`));
@@ -250,7 +239,7 @@ Deno.test({
       const head = resampleSlices(cropSlices(await readVolumeFile("sample:headsq"), "40:48"), 256);
       const sub = { ...head, unit: "HU" as const };
       await writeVolumeFile(`${dir}/head.nii.gz`, sub);
-      const r = await task(
+      const r = await runTaskFile(
         "reconstruct",
         ["--input", "head.nii.gz", "--views", "180", "--method", "fbp"],
         dir,
