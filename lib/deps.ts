@@ -34,3 +34,7 @@ export const importOrtWeb = () => import("npm:onnxruntime-web@1.30.0/webgpu");
  */
 export const importOrtNode = () => import("npm:onnxruntime-node@1.30.0");
 export const ORT_VERSION = "1.30.0";
+/** CharLS (JPEG-LS) as WebAssembly, loaded only for JPEG-LS DICOM series. */
+export const CHARLS_SPECIFIER = "npm:@cornerstonejs/codec-charls@1.2.7";
+/** OpenJPEG (JPEG 2000) as WebAssembly, loaded only for JPEG 2000 DICOM series. */
+export const OPENJPEG_SPECIFIER = "npm:@cornerstonejs/codec-openjpeg@1.3.6";

@@ -1,11 +1,12 @@
 /**
  * Compressed DICOM: RLE Lossless and JPEG Lossless (process 14, every predictor, a point transform) decoded
- * to the same values as the uncompressed series. The compressed files are made here by DCMTK's own
- * encoders (`dcmcrle`, `dcmcjpeg`), not by blendct; the test skips with a reason where DCMTK is absent.
+ * by blendct, JPEG-LS and JPEG 2000 by the WebAssembly codecs, to the same values as the uncompressed
+ * series. The compressed files are made here by DCMTK's and GDCM's own encoders (`dcmcrle`, `dcmcjpeg`,
+ * `dcmcjpls`, `gdcmconv`), not by blendct; the test skips with a reason where they are absent.
  */
 import assert from "node:assert/strict";
 import { encodeDicom } from "./dicom_fixture.ts";
-import { readDicomSeries } from "../lib/io/dicom.ts";
+import { readDicomSeries, readDicomSeriesWithCodecs } from "../lib/io/dicom.ts";
 import { CodecError, decodeRle } from "../lib/io/dicom_codecs.ts";
 
 Deno.test("RLE: PackBits runs and literals across two byte planes (16-bit), in the standard's byte order", () => {
@@ -50,7 +51,7 @@ function series(): { name: string; bytes: Uint8Array }[] {
   });
 }
 
-Deno.test("RLE and JPEG lossless series from DCMTK decode to the uncompressed values", async (t) => {
+Deno.test("RLE, JPEG lossless, JPEG-LS and JPEG 2000 series from DCMTK and GDCM decode to the uncompressed values", async (t) => {
   if (!(await hasDcmtk())) {
     console.log(
       "skipped: DCMTK not installed (apt-get install dcmtk) — its encoders make the compressed files",
@@ -103,18 +104,42 @@ Deno.test("RLE and JPEG lossless series from DCMTK decode to the uncompressed va
         assert.equal(worst, 0, `${label}: largest difference ${worst}`);
       });
     }
-    await t.step("JPEG-LS is refused in one line that names it", async () => {
-      const out = `${dir}/jls.dcm`;
-      const r = await new Deno.Command("dcmcjpls", {
-        args: [`${dir}/${plain[0].name}`, out],
-        stderr: "piped",
-      }).output();
-      assert.ok(r.success, new TextDecoder().decode(r.stderr));
-      assert.throws(
-        () => readDicomSeries([{ name: "jls.dcm", bytes: Deno.readFileSync(out) }]),
-        /jls\.dcm: pixel data uses transfer syntax 1\.2\.840\.10008\.1\.2\.4\.80 \(JPEG-LS lossless\)/,
-      );
-    });
+    // JPEG-LS (DCMTK's dcmcjpls) and JPEG 2000 (GDCM's gdcmconv) through the
+    // WebAssembly codecs
+    const wasm: [string, string, string[], number, RegExp][] = [
+      ["JPEG-LS lossless", "dcmcjpls", [], 0, /1\.2\.840\.10008\.1\.2\.4\.80/],
+      [
+        "JPEG-LS near-lossless, error <= 2",
+        "dcmcjpls",
+        ["+en", "+md", "2"],
+        2,
+        /1\.2\.840\.10008\.1\.2\.4\.81/,
+      ],
+      ["JPEG 2000 lossless", "gdcmconv", ["--j2k"], 0, /1\.2\.840\.10008\.1\.2\.4\.90/],
+    ];
+    for (const [label, tool, args, tolerance, syntax] of wasm) {
+      await t.step(label, async () => {
+        const files = [];
+        for (const f of plain) {
+          const out = `${dir}/${label.replace(/\W+/g, "_")}_${f.name}`;
+          let r;
+          try {
+            r = await new Deno.Command(tool, { args: [...args, `${dir}/${f.name}`, out], stderr: "piped" })
+              .output();
+          } catch {
+            console.log(`skipped ${label}: ${tool} not installed (apt-get install dcmtk libgdcm-tools)`);
+            return;
+          }
+          assert.ok(r.success, new TextDecoder().decode(r.stderr));
+          files.push({ name: f.name, bytes: await Deno.readFile(out) });
+        }
+        assert.match(new TextDecoder().decode(files[0].bytes.subarray(0, 400)), syntax);
+        const v = await readDicomSeriesWithCodecs(files);
+        let worst = 0;
+        for (let i = 0; i < v.data.length; i++) worst = Math.max(worst, Math.abs(v.data[i] - truth.data[i]));
+        assert.ok(worst <= tolerance, `${label}: largest difference ${worst}`);
+      });
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -4,13 +4,14 @@
  * NIfTI, dcm2niix and nibabel.
  *
  * Uncompressed pixel data (implicit or explicit VR, little or big endian), RLE lossless and JPEG lossless
- * (process 14) are read; other compressed transfer
- * syntaxes are named in the error so the user knows what to decompress (e.g. with `gdcmconv --raw` or
- * dcm2niix).
+ * (process 14) are read here; JPEG-LS and JPEG 2000 through `lib/io/dicom_wasm.ts` (load the codecs with
+ * {@linkcode readDicomSeriesWithCodecs}); other compressed transfer syntaxes are named in the error so the
+ * user knows what to decompress (e.g. with `gdcmconv --raw` or dcm2niix).
  * @module
  */
 import { dicomParser } from "../deps.ts";
 import { CodecError, decodeJpegLossless, decodeRle } from "./dicom_codecs.ts";
+import { decodeWasmFrame, prepareDicomCodecs, WASM_SYNTAXES } from "./dicom_wasm.ts";
 import { UserError } from "../errors.ts";
 import type { Volume } from "../volume.ts";
 import { assertFinite } from "./checks.ts";
@@ -43,10 +44,6 @@ const COMPRESSED: Record<string, string> = {
   "1.2.840.10008.1.2.1.99": "deflated explicit VR little endian",
   "1.2.840.10008.1.2.4.50": "JPEG baseline",
   "1.2.840.10008.1.2.4.51": "JPEG extended",
-  "1.2.840.10008.1.2.4.80": "JPEG-LS lossless",
-  "1.2.840.10008.1.2.4.81": "JPEG-LS near-lossless",
-  "1.2.840.10008.1.2.4.90": "JPEG 2000 lossless",
-  "1.2.840.10008.1.2.4.91": "JPEG 2000",
   "1.2.840.10008.1.2.4.201": "HTJ2K lossless",
   "1.2.840.10008.1.2.4.202": "HTJ2K lossless RPCL",
   "1.2.840.10008.1.2.4.203": "HTJ2K",
@@ -59,6 +56,11 @@ const DECODED: Record<string, string> = {
   "1.2.840.10008.1.2.4.57": "JPEG lossless",
   "1.2.840.10008.1.2.4.70": "JPEG lossless (first-order prediction)",
   [RLE]: "RLE lossless",
+  // through WebAssembly builds of CharLS and OpenJPEG (lib/io/dicom_wasm.ts)
+  "1.2.840.10008.1.2.4.80": "JPEG-LS lossless",
+  "1.2.840.10008.1.2.4.81": "JPEG-LS near-lossless",
+  "1.2.840.10008.1.2.4.90": "JPEG 2000 lossless",
+  "1.2.840.10008.1.2.4.91": "JPEG 2000",
 };
 
 const MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10";
@@ -161,6 +163,30 @@ export function readDicomSeries(files: DicomFile[], options: ReadDicomOptions = 
   const affine = rasAffine(first.orientation, [dx, dy], step, first.position);
   const unit = options.unit ?? (first.modality === "CT" ? "HU" : "image");
   return { data, shape, spacing: [dz, dy, dx], affine, unit, dicom: first.meta };
+}
+
+/**
+ * {@linkcode readDicomSeries} after loading the WebAssembly codecs its files' transfer syntaxes need
+ * (JPEG-LS, JPEG 2000); what `readVolumeFile` and `convert` use.
+ *
+ * @example
+ * ```ts ignore
+ * const volume = await readDicomSeriesWithCodecs(files, { name: "scans/ct" });
+ * ```
+ */
+export async function readDicomSeriesWithCodecs(
+  files: DicomFile[],
+  options: ReadDicomOptions = {},
+): Promise<Volume> {
+  const syntaxes = files.map((f) => {
+    try {
+      return parseFile(f).string(TAG.transferSyntax) ?? "";
+    } catch {
+      return ""; // readDicomSeries names the broken file
+    }
+  });
+  await prepareDicomCodecs(syntaxes);
+  return readDicomSeries(files, options);
 }
 
 function parseSlice(file: DicomFile): Slice | null {
@@ -341,6 +367,15 @@ function decodedSamples(
       element.fragments.length,
     );
     if (syntax === RLE) return decodeRle(frame, count, bitsAllocated);
+    if (syntax in WASM_SYNTAXES) {
+      const w = decodeWasmFrame(syntax, frame);
+      if (w.data.length !== count) {
+        throw new CodecError(
+          `the frame is ${w.width}x${w.height}, the dataset's Rows/Columns say ${count} pixels`,
+        );
+      }
+      return w.data;
+    }
     const jpeg = decodeJpegLossless(frame);
     if (jpeg.data.length !== count) {
       throw new CodecError(

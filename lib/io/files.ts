@@ -7,7 +7,7 @@
 import { basename, dirname, join, resolve } from "node:path";
 import { UserError } from "../errors.ts";
 import type { Volume } from "../volume.ts";
-import { isRawDataset, readDicomSeries } from "./dicom.ts";
+import { isRawDataset, readDicomSeriesWithCodecs } from "./dicom.ts";
 import { readNifti, writeNifti } from "./nifti.ts";
 import { checkStatedUnit, inferUnit } from "../units.ts";
 import { npyToVolume, readNpy, readNpz, writeNpy } from "./npy.ts";
@@ -138,7 +138,7 @@ async function readDicomFolder(folder: string): Promise<Volume> {
         `point to the folder of one series`,
     );
   }
-  return readDicomSeries(files, { name: folder });
+  return await readDicomSeriesWithCodecs(files, { name: folder });
 }
 
 async function statInput(path: string): Promise<Deno.FileInfo> {

@@ -5,7 +5,14 @@
  */
 export * from "./nifti.ts";
 export * from "./npy.ts";
-export { type DicomFile, isRawDataset, type ReadDicomOptions, readDicomSeries } from "./dicom.ts";
+export {
+  type DicomFile,
+  isRawDataset,
+  type ReadDicomOptions,
+  readDicomSeries,
+  readDicomSeriesWithCodecs,
+} from "./dicom.ts";
+export { decodeWasmFrame, prepareDicomCodecs, WASM_SYNTAXES } from "./dicom_wasm.ts";
 export { CodecError, decodeJpegLossless, decodeRle, type JpegLosslessFrame } from "./dicom_codecs.ts";
 export * from "./samples.ts";
 export * from "./files.ts";
