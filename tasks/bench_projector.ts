@@ -1,13 +1,26 @@
 /**
- * `deno task bench projector`: giga pixel-view updates per second of A and Aᵀ, WGSL vs the TypeScript
- * reference, at 256²×64 and 512²×16 with 8 views (`--quick` uses smaller sizes).
+ * `deno task bench projector [--quick] [--views 8]`: giga pixel-view updates per second of A and Aᵀ
+ * (parallel and fan beam), WGSL vs the TypeScript reference and vs scikit-image's `radon` and unfiltered
+ * back-projection measured in the same run (skipped with a printed reason where scikit-image is absent),
+ * at 256²×64 and 512²×16 (`--quick`: 64²×8).
  * @module
  */
-import { parseArgs } from "node:util";
+import { z } from "../lib/deps.ts";
 import { GpuContext } from "../lib/gpu/context.ts";
 import { Projector } from "../lib/ct/projector.ts";
+import { FanProjector } from "../lib/ct/fan.ts";
 import { adjointRef, forwardRef } from "../lib/ct/projector_ref.ts";
-import { sparseView } from "../lib/ct/geometry.ts";
+import { fanBeam, sparseView } from "../lib/ct/geometry.ts";
+import { intFlag, parseFlags } from "./cli.ts";
+
+const FLAGS = {
+  quick: { type: "boolean", help: "Small sizes only (64²×8), for a smoke test" },
+  views: { type: "string", help: "Views", default: "8" },
+} as const;
+const Schema = z.object({
+  quick: z.boolean().default(false),
+  views: intFlag("views").pipe(z.number().int().min(1, "must be at least 1")).default(8),
+});
 
 async function time(fn: () => Promise<unknown>, repeats: number): Promise<number> {
   await fn(); // warm-up: pipeline compilation
@@ -16,48 +29,94 @@ async function time(fn: () => Promise<unknown>, repeats: number): Promise<number
   return (performance.now() - t0) / 1000 / repeats;
 }
 
+/** scikit-image's seconds per (N, Z) from bench/skimage_radon.py, or the reason it could not run. */
+async function skimage(views: number, sizes: [number, number][]) {
+  const script = new URL("../bench/skimage_radon.py", import.meta.url).pathname;
+  try {
+    const out = await new Deno.Command("/usr/bin/python3", {
+      args: [script, String(views), sizes.map(([n, z]) => `${n}x${z}`).join(",")],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!out.success) {
+      return `scikit-image columns skipped: ${new TextDecoder().decode(out.stderr).trim().split("\n").pop()}`;
+    }
+    return JSON.parse(new TextDecoder().decode(out.stdout)) as Record<
+      string,
+      { radon: number; backprojection: number }
+    >;
+  } catch {
+    return "scikit-image columns skipped: /usr/bin/python3 not found (apt-get install python3-skimage)";
+  }
+}
+
 /** Runs the benchmark and prints a Markdown table. */
 export async function run(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { quick: { type: "boolean" }, views: { type: "string" } } });
-  const views = Number(values.views ?? 8);
-  const sizes: [number, number][] = values.quick ? [[64, 8]] : [[256, 64], [512, 16]];
+  const f = parseFlags(args, "Usage: deno task bench projector [--quick] [--views 8]", FLAGS, Schema);
+  const views = f.views;
+  const sizes: [number, number][] = f.quick ? [[64, 8]] : [[256, 64], [512, 16]];
   const gpu = await GpuContext.create();
   console.log(
     `adapter: ${gpu.adapter.description}; ${views} views; ${navigator.hardwareConcurrency} CPU threads`,
   );
-  console.log("| size | op | WGSL s | WGSL Gpix·view/s | TS ref s | TS Gpix·view/s | speed-up |");
-  console.log("|---|---|---|---|---|---|---|");
+  const rows: string[] = [];
+  const rates: Record<string, { A: number; At: number }> = {};
   for (const [N, Z] of sizes) {
-    const g = sparseView(views, { imageSize: N });
     const shape = { Z, H: N, W: N };
-    const A = await Projector.create(gpu, g, shape);
-    const x = gpu.upload(new Float32Array(A.domainSize).fill(0.5)), y = gpu.buffer(A.rangeSize * 4);
     const work = Z * N * N * views / 1e9;
-    const fwd = await time(async () => {
-      await A.forward(x, y);
-      await gpu.sync();
-    }, 3);
-    const adj = await time(async () => {
-      await A.adjoint(y, x);
-      await gpu.sync();
-    }, 3);
-    // the reference is slow: time one slice and scale
-    const one = { Z: 1, H: N, W: N };
-    const xs = new Float32Array(N * N).fill(0.5);
-    const ys = forwardRef(xs, g, one);
-    const tf = await time(() => Promise.resolve(forwardRef(xs, g, one)), 1) * Z;
-    const ta = await time(() => Promise.resolve(adjointRef(ys, g, one)), 1) * Z;
-    for (const [op, tg, tr] of [["A", fwd, tf], ["Aᵀ", adj, ta]] as const) {
-      console.log(
-        `| ${N}²×${Z} | ${op} | ${tg.toFixed(3)} | ${(work / tg).toFixed(3)} | ${tr.toFixed(2)} | ${
-          (work / tr).toFixed(3)
-        } | ${(tr / tg).toFixed(1)}x |`,
+    const ops = [
+      ["parallel", await Projector.create(gpu, sparseView(views, { imageSize: N }), shape)],
+      ["fan", FanProjector.create(gpu, fanBeam(views, { imageSize: N }), shape)],
+    ] as const;
+    for (const [beam, A] of ops) {
+      const x = gpu.upload(new Float32Array(A.domainSize).fill(0.5)), y = gpu.buffer(A.rangeSize * 4);
+      const fwd = await time(async () => {
+        await A.forward(x, y);
+        await gpu.sync();
+      }, 3);
+      const adj = await time(async () => {
+        await A.adjoint(y, x);
+        await gpu.sync();
+      }, 3);
+      gpu.release(x, y);
+      A.dispose();
+      let ref = ["–", "–"];
+      if (beam === "parallel") {
+        // the float64 reference is slow: time one slice and scale
+        const g = sparseView(views, { imageSize: N }), one = { Z: 1, H: N, W: N };
+        const xs = new Float32Array(N * N).fill(0.5), ys = forwardRef(xs, g, one);
+        const tf = await time(() => Promise.resolve(forwardRef(xs, g, one)), 1) * Z;
+        const ta = await time(() => Promise.resolve(adjointRef(ys, g, one)), 1) * Z;
+        ref = [`${tf.toFixed(2)}`, `${ta.toFixed(2)}`];
+        rates[`${N},${Z}`] = { A: fwd, At: adj };
+      }
+      rows.push(
+        `| ${N}²×${Z} | ${beam} | A | ${fwd.toFixed(3)} | ${(work / fwd).toFixed(3)} | ${
+          ref[0]
+        } | SK_A_${N}_${Z}_${beam} |`,
+      );
+      rows.push(
+        `| ${N}²×${Z} | ${beam} | Aᵀ | ${adj.toFixed(3)} | ${(work / adj).toFixed(3)} | ${
+          ref[1]
+        } | SK_T_${N}_${Z}_${beam} |`,
       );
     }
-    gpu.release(x, y);
-    A.dispose();
   }
   gpu.dispose();
+  const sk = await skimage(views, sizes);
+  console.log("| size | beam | op | WGSL s | WGSL Gpix·view/s | TS ref s | vs scikit-image (same run) |");
+  console.log("|---|---|---|---|---|---|---|");
+  for (const row of rows) {
+    console.log(row.replace(/SK_([AT])_(\d+)_(\d+)_(\w+)/, (_, op, n, z, beam) => {
+      if (typeof sk === "string" || beam !== "parallel") return "–";
+      const s = sk[`${n},${z}`], r = rates[`${n},${z}`];
+      const [theirs, ours] = op === "A" ? [s.radon, r.A] : [s.backprojection, r.At];
+      return `${(theirs / ours).toFixed(1)}x (${op === "A" ? "radon" : "unfiltered iradon"} ${
+        theirs.toFixed(2)
+      } s)`;
+    }));
+  }
+  if (typeof sk === "string") console.log(sk);
 }
 
 if (import.meta.main) await run(Deno.args);
