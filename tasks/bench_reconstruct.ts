@@ -4,30 +4,51 @@
  * transfers, on the LIDC evaluation volume.
  * @module
  */
-import { parseArgs } from "node:util";
+import { z } from "../lib/deps.ts";
 import { loadSample } from "../lib/io/samples.ts";
+import { DEFAULT_MU_WATER, toU } from "../lib/units.ts";
+import { intFlag, parseFlags } from "./cli.ts";
 import { cropSlices } from "../lib/cases.ts";
 import { measure } from "../lib/ct/measure.ts";
 import { reconstruct } from "../lib/reconstruct.ts";
 import { gpuFor, openPrior } from "../lib/diffusion/prior.ts";
+import { modelMap } from "../lib/diffusion/card.ts";
 import type { StepTimings } from "../lib/diffusion/sampler.ts";
 
 /** Runs the benchmark and prints a Markdown table. */
 export async function run(args: string[]): Promise<void> {
-  const { values } = parseArgs({
+  const values = parseFlags(
     args,
-    options: { steps: { type: "string" }, backend: { type: "string" }, slices: { type: "string" } },
-  });
-  const steps = Number(values.steps ?? 6);
-  const prior = await openPrior({ backend: (values.backend ?? "auto") as "auto" });
+    "Usage: deno task bench reconstruct [--steps 6] [--backend auto] [--slices 48:84]",
+    {
+      steps: { type: "string", help: "Sampler steps from noise", default: "6" },
+      backend: { type: "string", help: "Denoiser back end: auto, webgpu, wasm, native", default: "auto" },
+      slices: { type: "string", help: "LIDC slices A:B", default: "48:84" },
+    },
+    z.object({
+      steps: intFlag("steps").pipe(z.number().int().min(1, "must be at least 1")).default(6),
+      backend: z.enum(["auto", "webgpu", "wasm", "native"], { error: "must be auto, webgpu, wasm or native" })
+        .default("auto"),
+      slices: z.string().default("48:84"),
+    }),
+  );
+  const steps = values.steps;
+  const prior = await openPrior({ backend: values.backend });
   const gpu = await gpuFor(prior);
   try {
-    const vol = cropSlices(await loadSample("lidc"), values.slices ?? "48:84");
+    const vol = cropSlices(await loadSample("lidc"), values.slices);
     const [Z, H, W] = vol.shape;
-    const { y, geometry } = await measure(gpu, vol.data, { Z, H, W }, { views: 8 });
+    // the measurement is of attenuation u, as in every task (LIDC reads as HU)
+    const u = toU(vol.data, { unit: vol.unit ?? "image", muWater: DEFAULT_MU_WATER, imageHu: vol.imageHu });
+    const { y, geometry } = await measure(gpu, u, { Z, H, W }, { views: 8 });
     let timings: StepTimings = { network: 0, transfer: 0, cg: 0, blend: 0 };
     const t0 = performance.now();
-    await reconstruct(y, geometry, { Z, H, W }, { method: "blend++", steps }, {
+    await reconstruct(y, geometry, { Z, H, W }, {
+      method: "blend++",
+      steps,
+      schedule: prior.card.schedule,
+      modelMap: modelMap(prior.card),
+    }, {
       gpu,
       model: prior.denoiser,
       onProgress: (_d, _t, e) => {
