@@ -32,3 +32,18 @@ Deno.test("bad flags: one line naming the flag in blendct's words, exit 2", asyn
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("the README's method defaults and reconstruct --help are rendered from the one table", async () => {
+  const { defaultsTable, METHOD_DEFAULTS } = await import("../lib/defaults.ts");
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  for (const line of defaultsTable()) assert.ok(readme.includes(`- ${line}`), `README lacks "- ${line}"`);
+  const help = await runTaskFile("reconstruct", ["--help"], ".");
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, new RegExp(`--tv-lambda .*default: ${METHOD_DEFAULTS.tv.lambda}\\)`));
+  assert.match(
+    help.stdout,
+    new RegExp(
+      `cgls / tv iterations \\(default: ${METHOD_DEFAULTS.cgls.iterations} / ${METHOD_DEFAULTS.tv.iterations}\\)`,
+    ),
+  );
+});
