@@ -13,55 +13,13 @@
  */
 import { z } from "../lib/deps.ts";
 import { UserError } from "../lib/errors.ts";
-import { readVolumeFile, writeFileAtomic } from "../lib/io/files.ts";
-import { writeNpy } from "../lib/io/npy.ts";
-import { sha256Hex } from "../lib/hash.ts";
-import { fromU, toU } from "../lib/units.ts";
-import { makeVolume, type Volume } from "../lib/volume.ts";
+import { writeFileAtomic } from "../lib/io/files.ts";
 import { intFlag, numberFlag, parseFlags, runTask, unitFlag } from "./cli.ts";
+import { findPython } from "./train_python.ts";
+import { listInputs, prepare } from "./train_data.ts";
 
-const MODULES = ["torch", "onnx", "scipy", "nibabel"];
-const APT: Record<string, string> = {
-  torch: "python3-torch",
-  onnx: "python3-onnx",
-  scipy: "python3-scipy",
-  nibabel: "python3-nibabel",
-};
-
-/** The modules of {@linkcode MODULES} that `python` cannot import, or null when `python` does not run. */
-async function missing(python: string): Promise<string[] | null> {
-  const probe = `import importlib.util as u; print(",".join(m for m in ${
-    JSON.stringify(MODULES)
-  } if u.find_spec(m) is None))`;
-  try {
-    const out = await new Deno.Command(python, { args: ["-c", probe], stdout: "piped", stderr: "null" })
-      .output();
-    if (!out.success) return null;
-    return new TextDecoder().decode(out.stdout).trim().split(",").filter(Boolean);
-  } catch {
-    return null;
-  }
-}
-
-/** The first candidate Python with every module, or a UserError naming what is missing and how to install it. */
-export async function findPython(): Promise<string> {
-  const env = Deno.env.get("BLENDCT_PYTHON");
-  const candidates = env ? [env] : ["python3", "/usr/bin/python3"];
-  let report = "";
-  for (const py of candidates) {
-    const gone = await missing(py);
-    if (gone === null) {
-      report ||= `${py} does not run`;
-      continue;
-    }
-    if (gone.length === 0) return py;
-    if (!report || report.endsWith("does not run")) {
-      report = `${py} lacks ${gone.join(", ")}: apt-get install ${gone.map((m) => APT[m]).join(" ")} ` +
-        `(or pip install ${gone.join(" ")}), or point BLENDCT_PYTHON at a Python that has them`;
-    }
-  }
-  throw new UserError(report || "no python3 found: apt-get install python3 python3-torch python3-onnx");
-}
+export { findPython } from "./train_python.ts";
+export { listInputs } from "./train_data.ts";
 
 const FLAGS = {
   data: {
@@ -112,119 +70,6 @@ const Schema = z.object({
   tiny: z.boolean().default(false),
 });
 type Flags = z.infer<typeof Schema>;
-
-/** The inputs a `--data` / `--val` value names: files of a JSON list, or the volumes found in a folder. */
-export async function listInputs(spec: string, flag: string): Promise<string[]> {
-  if (spec.toLowerCase().endsWith(".json")) {
-    let list: unknown;
-    try {
-      list = JSON.parse(await Deno.readTextFile(spec));
-    } catch (e) {
-      throw new UserError(`--${flag} ${spec}: not a readable JSON list of paths (${(e as Error).message})`);
-    }
-    if (!Array.isArray(list) || !list.every((p) => typeof p === "string")) {
-      throw new UserError(`--${flag} ${spec}: must hold a JSON array of volume paths`);
-    }
-    const base = spec.includes("/") ? spec.slice(0, spec.lastIndexOf("/") + 1) : "";
-    return list.map((p) => (p.startsWith("/") ? p : base + p));
-  }
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.stat(spec);
-  } catch {
-    throw new UserError(`--${flag} ${spec} does not exist`);
-  }
-  if (!info.isDirectory) throw new UserError(`--${flag} ${spec}: give a folder or a .json list`);
-  const found: string[] = [];
-  const walk = async (dir: string) => {
-    let dicom = false;
-    const subdirs: string[] = [];
-    for await (const e of Deno.readDir(dir)) {
-      const path = `${dir}/${e.name}`;
-      if (e.name.startsWith(".")) continue;
-      if (e.isDirectory) subdirs.push(path);
-      else if (/\.nii(\.gz)?$/i.test(e.name)) found.push(path);
-      else if (!dicom && /\.dcm$|^[^.]+$/i.test(e.name)) dicom = await isDicom(path);
-    }
-    if (dicom) found.push(dir);
-    for (const d of subdirs.sort()) await walk(d);
-  };
-  await walk(spec.replace(/\/$/, ""));
-  if (found.length === 0) {
-    throw new UserError(`--${flag} ${spec}: no NIfTI files or DICOM series in it (or its subfolders)`);
-  }
-  return found.sort();
-}
-
-async function isDicom(path: string): Promise<boolean> {
-  const f = await Deno.open(path);
-  try {
-    const head = new Uint8Array(132);
-    const n = await f.read(head);
-    return n === 132 && new TextDecoder().decode(head.subarray(128)) === "DICM";
-  } finally {
-    f.close();
-  }
-}
-
-interface Entry {
-  source: string;
-  path: string;
-  sha256: string;
-  unit: string;
-  shape: number[];
-  spacing: number[];
-}
-
-async function sourceHash(path: string): Promise<string> {
-  const info = await Deno.stat(path);
-  if (!info.isDirectory) return await sha256Hex(await Deno.readFile(path));
-  // a DICOM series: the hash of its files' hashes, in name order
-  const names: string[] = [];
-  for await (const e of Deno.readDir(path)) if (e.isFile) names.push(e.name);
-  const parts = [];
-  for (const n of names.sort()) parts.push(await sha256Hex(await Deno.readFile(`${path}/${n}`)));
-  return await sha256Hex(new TextEncoder().encode(parts.join("\n")));
-}
-
-/** Reads the volumes, checks units and sizes, writes them as HU `.npy` into `dir`. */
-async function prepare(inputs: string[], f: Flags, dir: string, prefix: string): Promise<Entry[]> {
-  const volumes: { path: string; v: Volume }[] = [];
-  for (const path of inputs) {
-    const v = await readVolumeFile(path, { unit: f.unit });
-    if (v.unitNotice) console.error(`note: ${v.unitNotice}`);
-    volumes.push({ path, v });
-  }
-  const units = new Set(volumes.map(({ v }) => v.unit));
-  if (units.size > 1 && !f.unit) {
-    const list = volumes.map(({ path, v }) => `${path}: ${v.unit}`).join(", ");
-    throw new UserError(
-      `--data: volumes come in different units (${list}); pass --unit, or convert them first`,
-    );
-  }
-  const out: Entry[] = [];
-  for (const [i, { path, v }] of volumes.entries()) {
-    const [Z, H, W] = v.shape;
-    if (H < f.crop || W < f.crop || Z < 7) {
-      throw new UserError(
-        `${path} is ${Z}x${H}x${W}: smaller than the crop (--crop ${f.crop}) or than 7 slices; use a smaller --crop or leave it out`,
-      );
-    }
-    const units = { unit: v.unit ?? "image", muWater: 0.0193, imageHu: v.imageHu } as const;
-    const hu = fromU(toU(v.data, units), { unit: "HU", muWater: 0.0193 });
-    const file = `${dir}/${prefix}${String(i).padStart(3, "0")}.npy`;
-    await writeFileAtomic(file, writeNpy(makeVolume(hu, v.shape, { spacing: v.spacing, unit: "HU" })));
-    out.push({
-      source: path,
-      path: await Deno.realPath(file),
-      sha256: await sourceHash(path),
-      unit: v.unit ?? "image",
-      shape: v.shape,
-      spacing: v.spacing,
-    });
-  }
-  return out;
-}
 
 /** The settings a resumed run must share with the checkpoint in its folder. */
 function settingsOf(f: Flags) {
