@@ -5,8 +5,7 @@
  * the method with linear and cubic interpolation (axial scored on the slices that were not given).
  * @module
  */
-import { z } from "../lib/deps.ts";
-import { readVolumeFile, VOLUME_INPUTS, writeFileAtomic, writeVolumeFile } from "../lib/io/files.ts";
+import { readVolumeFile, writeFileAtomic, writeVolumeFile } from "../lib/io/files.ts";
 import { cropSlices, resampleSlices } from "../lib/cases.ts";
 import {
   DEFAULT_MU_WATER,
@@ -29,7 +28,10 @@ import { buildManifest } from "../lib/report/manifest.ts";
 import { makeVolume, type Volume } from "../lib/volume.ts";
 import { UserError } from "../lib/errors.ts";
 import { sha256Hex } from "../lib/hash.ts";
-import { dirname, intFlag, parseFlags, rangeFlag, refuseOverwrite, unitFlag } from "./cli.ts";
+import { dirname, parseFlags, refuseOverwrite } from "./cli.ts";
+import { FLAGS, Schema, ZSR_DEFAULTS } from "./zsr_flags.ts";
+
+export { ZSR_DEFAULTS } from "./zsr_flags.ts";
 
 /** `--task` of argv (`--task zsr` or `--task=zsr`), or undefined. */
 export function taskOf(args: string[]): string | undefined {
@@ -39,61 +41,6 @@ export function taskOf(args: string[]): string | undefined {
   }
   return undefined;
 }
-
-const ZSR_METHODS = ["blend++", "blend", "cgls", "tv", "linear", "cubic"] as const;
-
-/** The defaults of zsr's diffusion run: cubic interpolation noised to t0, a short reverse process, no finish. */
-export const ZSR_DEFAULTS = { t0: 300, steps: 20 } as const;
-
-const FLAGS = {
-  task: { type: "string", help: "zsr: z-super-resolution of a thick-slice volume" },
-  factor: { type: "string", help: "Thin slices per thick slice (>= 2)" },
-  input: { type: "string", help: `Thick-slice volume (${VOLUME_INPUTS})` },
-  slices: { type: "string", help: "Use thick slices A:B only" },
-  output: { type: "string", help: "Thin volume", default: "OUT-DIR/thin.nii.gz" },
-  "out-dir": { type: "string", help: "Output folder", default: "out, or the folder of --output" },
-  method: { type: "string", help: `One of ${ZSR_METHODS.join(", ")}`, default: "blend++" },
-  steps: { type: "string", help: "Diffusion steps from --t0", default: String(ZSR_DEFAULTS.steps) },
-  t0: {
-    type: "string",
-    help: "Diffusion: timestep cubic interpolation is noised to",
-    default: String(ZSR_DEFAULTS.t0),
-  },
-  seed: { type: "string", help: "Seed", default: "0" },
-  model: { type: "string", help: "Model card JSON", default: "models/blendct-prior.json" },
-  backend: { type: "string", help: "Denoiser back end: auto, webgpu, wasm, native", default: "auto" },
-  unit: { type: "string", help: "Unit of the input when its file does not say: hu, mu or image" },
-  resample: { type: "boolean", help: "Resample slices to the model's size instead of refusing" },
-  reference: { type: "string", help: "Thin ground truth: metrics against linear and cubic interpolation" },
-  "metric-range": {
-    type: "string",
-    help: "PSNR/SSIM data range LO,HI in the input's unit",
-    default: "HU -1024,3071",
-  },
-  force: { type: "boolean", help: "Replace an earlier run's outputs in OUT-DIR" },
-} as const;
-
-const Schema = z.object({
-  task: z.literal("zsr"),
-  factor: intFlag("factor").pipe(z.number().int().min(2, "must be a whole number >= 2")),
-  input: z.string({ error: "is required (the thick-slice volume)" }),
-  slices: z.string().optional(),
-  output: z.string().optional(),
-  "out-dir": z.string().optional(),
-  method: z.enum(ZSR_METHODS, { error: `must be one of ${ZSR_METHODS.join(", ")}` }).default("blend++"),
-  steps: intFlag("steps").pipe(z.number().int().min(1, "must be >= 1")).optional(),
-  t0: intFlag("t0").pipe(z.number().int().min(1, "must be in 1..999").max(999, "must be in 1..999"))
-    .optional(),
-  seed: intFlag("seed").default(0),
-  model: z.string().optional(),
-  backend: z.enum(["auto", "webgpu", "wasm", "native"], { error: "must be auto, webgpu, wasm or native" })
-    .default("auto"),
-  unit: unitFlag.optional(),
-  resample: z.boolean().default(false),
-  reference: z.string().optional(),
-  "metric-range": rangeFlag("metric-range").optional(),
-  force: z.boolean().default(false),
-});
 
 /** Thin volumes above this many voxels are refused (GPU buffers of a few times this size are needed). */
 const MAX_THIN_VOXELS = 256 * 256 * 512;
