@@ -39,6 +39,11 @@ const FLAGS = {
   },
   threads: { type: "string", help: "Native intra-op threads (default: onnxruntime's choice)" },
   "no-torch": { type: "boolean", help: "Skip the PyTorch row (train/bench_torch.py)" },
+  "session-sweep": {
+    type: "boolean",
+    help:
+      "Native only: also time threads 1/2 × graph optimisation basic/all × memory arena on/off at batch 4",
+  },
 } as const;
 
 const batchList = (name: string) =>
@@ -60,6 +65,7 @@ const Schema = z.object({
   "webgpu-iters": intFlag("webgpu-iters").pipe(z.number().int().min(1).max(1000)).default(1),
   threads: intFlag("threads").pipe(z.number().int().min(1).max(256)).optional(),
   "no-torch": z.boolean().optional(),
+  "session-sweep": z.boolean().default(false),
 });
 
 /** One measured configuration. */
@@ -185,6 +191,40 @@ export async function run(args: string[]): Promise<void> {
         console.error(`${backend} batch ${batch}: ${m.tps.toFixed(3)} triplets/s (${m.calls} calls)`);
       } finally {
         await d.dispose();
+      }
+    }
+  }
+  if (flags["session-sweep"]) {
+    for (const threads of [1, 2]) {
+      for (const graphOptimization of ["basic", "all"] as const) {
+        for (const memArena of [true, false]) {
+          const d = await createDenoiser(model, {
+            backend: "native",
+            maxBatch: 4,
+            threads,
+            graphOptimization,
+            memArena,
+          });
+          try {
+            const m = await timeBatch(
+              (x, t, k) => d.predict(x, t, k, [4, 3, size, size]),
+              4,
+              size,
+              flags.seconds,
+              Infinity,
+            );
+            rows.push({
+              runtime: `onnxruntime-node, ${threads} thread${
+                threads > 1 ? "s" : ""
+              }, optimisation ${graphOptimization}, arena ${memArena ? "on" : "off"}`,
+              batch: 4,
+              tripletsPerSecond: m.tps,
+              calls: m.calls,
+            });
+          } finally {
+            await d.dispose();
+          }
+        }
       }
     }
   }

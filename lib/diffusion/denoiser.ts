@@ -91,6 +91,10 @@ export interface DenoiserOptions {
   maxBatch?: number;
   /** Native only: CPU threads for one operator (onnxruntime's intra-op threads). Default: all cores. */
   threads?: number;
+  /** Native only: onnxruntime's graph optimisation level. @default {"all"} */
+  graphOptimization?: "disabled" | "basic" | "extended" | "all";
+  /** Native only: onnxruntime's CPU memory arena. @default {true} */
+  memArena?: boolean;
 }
 
 /**
@@ -396,7 +400,12 @@ export async function createDenoiser(
   const loaded = isLoaded(model) ? model : await loadModel(model);
   const decision = await chooseBackend(choice);
   const engine = decision.backend === "native"
-    ? await (await import("./denoiser_native.ts")).createNativeEngine(loaded, { maxBatch, threads })
+    ? await (await import("./denoiser_native.ts")).createNativeEngine(loaded, {
+      maxBatch,
+      threads,
+      graphOptimization: options.graphOptimization,
+      memArena: options.memArena,
+    })
     : await (await import("./denoiser_web.ts")).createWebEngine(loaded, decision.backend, { maxBatch });
   return new OrtDenoiser(loaded, engine, decision.reason);
 }

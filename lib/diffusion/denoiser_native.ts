@@ -38,6 +38,10 @@ export interface NativeEngineOptions {
   maxBatch?: number;
   /** Intra-op threads; default: onnxruntime's choice (all physical cores). */
   threads?: number;
+  /** Graph optimisation level. @default {"all"} */
+  graphOptimization?: "disabled" | "basic" | "extended" | "all";
+  /** onnxruntime's CPU memory arena. @default {true} */
+  memArena?: boolean;
 }
 
 /**
@@ -65,9 +69,10 @@ export async function createNativeEngine(
   try {
     session = await ort.InferenceSession.create(model.bytes, {
       executionProviders: ["cpu"],
-      graphOptimizationLevel: "all",
+      graphOptimizationLevel: options.graphOptimization ?? "all",
       // One graph node at a time keeps the operator order, and with it the float results, fixed.
       executionMode: "sequential",
+      enableCpuMemArena: options.memArena ?? true,
       ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
       logSeverityLevel: 3,
     });
