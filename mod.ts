@@ -153,6 +153,8 @@ export { readSinogram, type SinogramMeta, writeSinogram } from "./lib/io/sinogra
 export {
   computeMetrics,
   type ComputeMetricsOptions,
+  type MethodMetrics,
+  methodMetrics,
   type Metrics,
   type PerPlane,
   type Plane,

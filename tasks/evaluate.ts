@@ -13,7 +13,7 @@ import { caseVolume, loadCase } from "../lib/case.ts";
 import { modelMap } from "../lib/diffusion/card.ts";
 import { displayOriented } from "../lib/report/orient.ts";
 import { isDiffusion, reconstruct } from "../lib/reconstruct.ts";
-import { computeMetrics } from "../lib/metrics/index.ts";
+import { computeMetrics, methodMetrics } from "../lib/metrics/index.ts";
 import { midPlanesPng } from "../lib/report/png.ts";
 import { createProgress } from "../lib/report/progress.ts";
 import { buildManifest } from "../lib/report/manifest.ts";
@@ -148,19 +148,13 @@ async function main(): Promise<void> {
           }
           if (!isDiffusion(method) && !spec.includes("/")) classical.set(method, x);
           const seconds = (performance.now() - t0) / 1000;
-          const m = computeMetrics(own(x), truthV, { range: metricRange });
           const row: Row = {
             caseIndex,
             case: range ? `${path}@${range}` : path,
             setting: s.label,
             method: spec,
             calls,
-            psnr: m.psnr,
-            ssim: m.ssim,
-            tv: m.tv.total,
-            tvReference: m.tvReference.total,
-            zConsistency: m.zConsistency,
-            zConsistencyReference: m.zConsistencyReference,
+            ...methodMetrics(own(x), truthV, { range: metricRange }),
             seconds,
             note,
           };

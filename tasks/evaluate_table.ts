@@ -4,20 +4,15 @@
  */
 import { writeFileAtomic } from "../lib/io/files.ts";
 import { UserError } from "../lib/errors.ts";
+import type { MethodMetrics } from "../lib/metrics/index.ts";
 
 /** One row of the evaluation table. */
-export interface Row {
+export interface Row extends MethodMetrics {
   /** Index of the case in the full case list (the order of the merged table). */
   caseIndex: number;
   case: string;
   setting: string;
   method: string;
-  psnr: Record<string, number>;
-  ssim: Record<string, number>;
-  tv: number;
-  tvReference: number;
-  zConsistency: number;
-  zConsistencyReference: number;
   seconds: number;
   /** Sampler steps run (each is one batched network call over the slice groups). */
   calls: number;

@@ -88,18 +88,12 @@ export function fanForwardRef(
   shape: SliceShape,
   pixelSize?: number,
 ): Float32Array {
-  const { Z, H, W } = shape, A = g.angles.length, D = g.detectorCount;
-  const tab = fanTable(g, fanPixelSize(g, pixelSize));
-  const y = new Float32Array(Z * A * D);
-  for (let z = 0; z < Z; z++) {
-    for (let a = 0; a < A; a++) {
-      for (let u = 0; u < D; u++) {
-        let acc = 0;
-        fanRayWeights(tab, a, u, H, W, (k, w) => acc += w * x[z * H * W + k]);
-        y[(z * A + a) * D + u] = acc;
-      }
-    }
-  }
+  const y = new Float32Array(shape.Z * g.angles.length * g.detectorCount);
+  sweepRays(g, shape, pixelSize, (ray, base, visit) => {
+    let acc = 0;
+    visit((k, w) => acc += w * x[base + k]);
+    y[ray] = acc;
+  });
   return y;
 }
 
@@ -110,18 +104,30 @@ export function fanAdjointRef(
   shape: SliceShape,
   pixelSize?: number,
 ): Float32Array {
+  const x = new Float64Array(shape.Z * shape.H * shape.W);
+  sweepRays(g, shape, pixelSize, (ray, base, visit) => {
+    const v = y[ray];
+    if (v !== 0) visit((k, w) => x[base + k] += w * v);
+  });
+  return Float32Array.from(x);
+}
+
+/** Calls `each(ray index, slice offset, visit)` for every (slice, angle, bin); `visit` walks that ray's weights. */
+function sweepRays(
+  g: FanGeometry,
+  shape: SliceShape,
+  pixelSize: number | undefined,
+  each: (ray: number, base: number, visit: (fn: (pixel: number, weight: number) => void) => void) => void,
+): void {
   const { Z, H, W } = shape, A = g.angles.length, D = g.detectorCount;
   const tab = fanTable(g, fanPixelSize(g, pixelSize));
-  const x = new Float64Array(Z * H * W);
   for (let z = 0; z < Z; z++) {
     for (let a = 0; a < A; a++) {
       for (let u = 0; u < D; u++) {
-        const v = y[(z * A + a) * D + u];
-        if (v !== 0) fanRayWeights(tab, a, u, H, W, (k, w) => x[z * H * W + k] += w * v);
+        each((z * A + a) * D + u, z * H * W, (fn) => fanRayWeights(tab, a, u, H, W, fn));
       }
     }
   }
-  return Float32Array.from(x);
 }
 
 /**

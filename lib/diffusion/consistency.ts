@@ -11,25 +11,28 @@ import { NormalCg } from "../solve/cg.ts";
 import { TvSolver } from "../solve/tv.ts";
 import { shrink, ZDiff } from "../solve/zdiff.ts";
 
-/** The settings data consistency reads (a subset of the sampler's). */
+/** The settings data consistency reads (the sampler's configuration extends them). */
 export interface ConsistencyConfig {
-  /** CG (or, with `dc: tv`, default PDHG) iterations per step; 0 skips data consistency. */
+  /** CG iterations of data consistency per step (with `dc: tv`, the default PDHG iterations); 0 skips it. */
   cgIters: number;
-  /** z-TV ADMM penalty ρ; 0 for plain CG. */
+  /** z-TV ADMM penalty ρ (0: plain CG data consistency). */
   rho: number;
   /** z-TV weight λ (threshold λ/ρ). */
   lambda: number;
-  /** The ADMM's D_z wraps around the slices. */
+  /** z-TV ADMM with slices wrapping around (DDS's reference operator). Default false. */
   circularDz?: boolean;
-  /** Run the ADMM only at steps with t ≤ this. */
+  /** Run the z-TV ADMM only at steps whose t ≤ this (`--ztv-from`); plain CG before. Default: all steps. */
   ztvFrom?: number;
-  /** `cg` or `tv`. Default `cg`. */
+  /**
+   * Data consistency per step: `cg` (CG on AᵀA + ρDzᵀDz, the paper's) or `tv` (a few PDHG iterations of
+   * 3D anisotropic TV with non-negativity and a proximity term to Tweedie's estimate). Default `cg`.
+   */
   dc?: "cg" | "tv";
-  /** `tv`: TV weight. Default 0.005. */
+  /** `dc: tv`: TV weight λ (x in u). Default 0.005. */
   dcLambda?: number;
-  /** `tv`: proximity weight. Default 0.1. */
+  /** `dc: tv`: weight γ of the proximity term (γ/2)‖x − x̂₀‖². Default 0.1. */
   dcGamma?: number;
-  /** `tv`: PDHG iterations. Default `cgIters`. */
+  /** `dc: tv`: PDHG iterations per step. Default `cgIters`. */
   dcIters?: number;
 }
 

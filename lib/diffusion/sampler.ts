@@ -12,7 +12,7 @@
 import type { GpuContext } from "../gpu/context.ts";
 import type { LinearOperator } from "../ct/operator.ts";
 import { Rng } from "../random.ts";
-import { DataConsistency } from "./consistency.ts";
+import { type ConsistencyConfig, DataConsistency } from "./consistency.ts";
 import { ddimUpdate, initialNoise, noiseEstimate, tweedie } from "./steps.ts";
 import { TripletDenoiser } from "./triplet_denoiser.ts";
 import {
@@ -48,21 +48,15 @@ export interface EpsModel {
 }
 
 /** Sampler settings; the defaults are METHOD.md's except where the README says otherwise. */
-export interface SamplerConfig {
+export interface SamplerConfig extends ConsistencyConfig {
   /** `blend++` (jump + adjacent), `blend` (adjacent only) or `fixed` (DDS: one fixed partition). */
   mode: BlendMode;
   /** DDIM steps. */
   steps: number;
   /** DDIM stochasticity η. */
   eta: number;
-  /** CG iterations of data consistency per step. */
-  cgIters: number;
   /** Jump partition every this many steps (blend++). */
   jumpEvery: number;
-  /** z-TV ADMM penalty ρ (0: plain CG data consistency). */
-  rho: number;
-  /** z-TV weight λ (threshold λ/ρ). */
-  lambda: number;
   /** Seed of every random choice. */
   seed: number;
   /** Noise schedule of the model. */
@@ -74,21 +68,6 @@ export interface SamplerConfig {
   modelMap?: [number, number];
   /** Clamp Tweedie's estimate at 0 (non-negative attenuation) before data consistency. Default true. */
   nonNegative?: boolean;
-  /** z-TV ADMM with slices wrapping around (DDS's reference operator). Default false. */
-  circularDz?: boolean;
-  /** Run the z-TV ADMM only at steps whose t ≤ this (`--ztv-from`); plain CG before. Default: all steps. */
-  ztvFrom?: number;
-  /**
-   * Data consistency per step: `cg` (CG on AᵀA + ρDzᵀDz, the paper's) or `tv` (a few PDHG iterations of
-   * 3D anisotropic TV with non-negativity and a proximity term to Tweedie's estimate). Default `cg`.
-   */
-  dc?: "cg" | "tv";
-  /** `dc: tv`: TV weight λ (x in u). Default 0.005. */
-  dcLambda?: number;
-  /** `dc: tv`: weight γ of the proximity term (γ/2)‖x − x̂₀‖². Default 0.1. */
-  dcGamma?: number;
-  /** `dc: tv`: PDHG iterations per step. Default `cgIters`. */
-  dcIters?: number;
   /**
    * Start the reverse process at this timestep instead of the top of the schedule: `steps` steps then run
    * from `t0` to 0, from `RunOptions.init` forward-noised to `t0` (or from noise without one).

@@ -88,6 +88,49 @@ export function toUnitRange(volume: Volume, options: { range?: [number, number] 
   return { ...volume, data: out, unit: "image" };
 }
 
+/** Per-plane PSNR/SSIM, total TV and z-consistency of one result, as tables and metrics.json hold them. */
+export interface MethodMetrics {
+  /** PSNR per plane (dB). */
+  psnr: PerPlane<number>;
+  /** SSIM per plane. */
+  ssim: PerPlane<number>;
+  /** Total variation of the result. */
+  tv: number;
+  /** Total variation of the ground truth. */
+  tvReference: number;
+  /** z-consistency of the result. */
+  zConsistency: number;
+  /** z-consistency of the ground truth. */
+  zConsistencyReference: number;
+}
+
+/**
+ * {@linkcode computeMetrics} reduced to the numbers a results table keeps.
+ *
+ * @example
+ * ```ts
+ * import { methodMetrics } from "./index.ts";
+ * import { makeVolume } from "../volume.ts";
+ * const v = makeVolume(Float32Array.from({ length: 1000 }, (_, i) => (i % 7) / 7), [10, 10, 10]);
+ * console.log(methodMetrics(v, v, {}).tv === methodMetrics(v, v, {}).tvReference); // true
+ * ```
+ */
+export function methodMetrics(
+  recon: Volume,
+  reference: Volume,
+  options: ComputeMetricsOptions,
+): MethodMetrics {
+  const m = computeMetrics(recon, reference, options);
+  return {
+    psnr: m.psnr,
+    ssim: m.ssim,
+    tv: m.tv.total,
+    tvReference: m.tvReference.total,
+    zConsistency: m.zConsistency,
+    zConsistencyReference: m.zConsistencyReference,
+  };
+}
+
 /**
  * PSNR and SSIM per plane, TV and z-consistency of `recon` against `reference` (same shape, else a
  * RangeError).

@@ -5,6 +5,8 @@
 export {
   computeMetrics,
   type ComputeMetricsOptions,
+  type MethodMetrics,
+  methodMetrics,
   type Metrics,
   type PerPlane,
   type Plane,

@@ -6,7 +6,7 @@
  */
 import { type Case, caseVolume } from "../case.ts";
 import { writeFileAtomic, writeVolumeFile } from "../io/files.ts";
-import { computeMetrics } from "../metrics/index.ts";
+import { type MethodMetrics, methodMetrics } from "../metrics/index.ts";
 import { defaultMetricRange, displayWindow, uAffine } from "../units.ts";
 import { makeVolume } from "../volume.ts";
 import { displayOriented } from "./orient.ts";
@@ -36,20 +36,6 @@ export interface RunOutputs {
   manifest: Omit<ManifestInput, "outputs" | "extra">;
   /** `performance.now()` when the run started, for the manifest's `total`. */
   startedAt?: number;
-}
-
-/** Per-plane PSNR/SSIM, TV and z-consistency of one method, as metrics.json holds them. */
-export interface MethodMetrics {
-  /** PSNR per plane (dB). */
-  psnr: Record<string, number>;
-  /** SSIM per plane. */
-  ssim: Record<string, number>;
-  /** Total variation, and the ground truth's. */
-  tv: number;
-  tvReference: number;
-  /** z-consistency, and the ground truth's. */
-  zConsistency: number;
-  zConsistencyReference: number;
 }
 
 /**
@@ -86,15 +72,7 @@ export async function writeRunOutputs(
   const fbpVol = caseVolume(c, o.fbp);
   if (truth) {
     for (const [name, data] of [[o.method, recon], ["fbp", fbpVol]] as const) {
-      const m = computeMetrics(data, truth, { range });
-      metrics[name] = {
-        psnr: m.psnr,
-        ssim: m.ssim,
-        tv: m.tv.total,
-        tvReference: m.tvReference.total,
-        zConsistency: m.zConsistency,
-        zConsistencyReference: m.zConsistencyReference,
-      };
+      metrics[name] = methodMetrics(data, truth, { range });
     }
     const file = { range: { unit: c.units.unit, lo: range[0], hi: range[1] }, ...metrics };
     await writeFileAtomic(
