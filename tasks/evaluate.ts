@@ -47,11 +47,13 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const angle = f["angle-range"];
   // limited angle defaults to METHOD.md's 1° steps (90 views over 90°)
-  const settings = (f.views ?? [String(angle ?? 8)]).map((v) => ({
-    label: angle ? `${angle}° limited, ${v} views` : `${v} views`,
-    views: Number(v),
-    angleRange: angle,
-  }));
+  const settings = f.geometry
+    ? [{ label: `geometry ${f.geometry.split("/").pop()}`, views: undefined, angleRange: undefined }]
+    : (f.views ?? [String(angle ?? 8)]).map((v) => ({
+      label: angle ? `${angle}° limited, ${v} views` : `${v} views`,
+      views: Number(v),
+      angleRange: angle,
+    }));
   try {
     const fingerprint = {
       cases: allCases,
@@ -78,6 +80,7 @@ async function main(): Promise<void> {
           muWater: f["mu-water"],
           views: s.views,
           angleRange: s.angleRange,
+          geometry: f.geometry,
           imageSize: prior ? prior.card.imageSize : 256,
           // the model works on its own slice size; smaller scans (headsq's 64x64) are resampled, as said
           resample: true,

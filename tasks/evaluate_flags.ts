@@ -22,6 +22,10 @@ export const FLAGS = {
     type: "string",
     help: "Limited angle in degrees (views = that many 1° steps unless --views)",
   },
+  geometry: {
+    type: "string",
+    help: "Geometry JSON instead of --views (fan beam, ASTRA's dictionaries); its grid must be the model's",
+  },
   methods: {
     type: "string",
     help: `Comma-separated methods (${METHODS.join(", ")})`,
@@ -88,13 +92,18 @@ export const Schema = z.object({
   shard: z.string().regex(/^\d+\/\d+$/, "must be i/n (e.g. 0/4)").transform((v) => v.split("/").map(Number))
     .refine(([i, n]) => n >= 1 && i < n, "must be i/n with 0 <= i < n").optional(),
   "mu-water": numberFlag("mu-water").pipe(z.number().positive("must be > 0 (1/mm)")).optional(),
+  geometry: z.string().optional(),
   merge: list().pipe(z.array(z.string()).min(1)).optional(),
 }).superRefine((f, ctx) => {
   const clash = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
   if (f.out && f["out-dir"]) clash("out", "is the same as --out-dir: give one");
   if (f.manifest && f.cases) clash("cases", "does not apply with --manifest (it lists the cases)");
+  if (f.geometry) {
+    const k = (["views", "angle-range"] as const).find((k) => f[k] !== undefined);
+    if (k) clash(k, "does not apply with --geometry (the file sets the views)");
+  }
   if (f.merge) {
-    const k = (["cases", "manifest", "shard", "views", "angle-range"] as const).find((k) =>
+    const k = (["cases", "manifest", "shard", "views", "angle-range", "geometry"] as const).find((k) =>
       f[k] !== undefined
     );
     if (k) clash(k, "does not apply with --merge (the shards were evaluated already)");

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { writeNpy } from "../lib/io/npy.ts";
+import { writeVolumeFile } from "../lib/io/files.ts";
 import { makeVolume } from "../lib/volume.ts";
 import { sheppLogan3d } from "../lib/ct/phantom.ts";
 import { runTaskFile } from "./helpers.ts";
@@ -33,6 +34,7 @@ async function setup(): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "blendct-fan-" });
   const v = sheppLogan3d([5, 256, 256]);
   await Deno.writeFile(`${dir}/phantom.npy`, writeNpy(makeVolume(v.data, [5, 256, 256], { unit: "image" })));
+  await writeVolumeFile(`${dir}/phantom.nii.gz`, makeVolume(v.data, [5, 256, 256], { unit: "image" }));
   await Deno.writeTextFile(`${dir}/fan.json`, JSON.stringify(astra(180)));
   await Deno.writeTextFile(`${dir}/fan8.json`, JSON.stringify(astra(8)));
   return dir;
@@ -110,6 +112,24 @@ Deno.test("fan beam end to end: simulate from an ASTRA dictionary, then FBP, TV 
     assert.equal(blend.code, 0, blend.stderr);
     const b = JSON.parse(await Deno.readTextFile(`${dir}/blend/metrics.json`));
     assert.ok(Number.isFinite(b["blend++"].psnr.axial));
+    // evaluate runs every method on the same fan operator
+    const ev = await runTaskFile("evaluate", [
+      "--cases",
+      "phantom.nii.gz",
+      "--geometry",
+      "fan8.json",
+      "--methods",
+      "fbp,cgls",
+      "--out",
+      "eval",
+    ], dir);
+    assert.equal(ev.code, 0, ev.stderr);
+    const rows = JSON.parse(await Deno.readTextFile(`${dir}/eval/results.json`));
+    assert.deepEqual(rows.map((r: { setting: string }) => r.setting), [
+      "geometry fan8.json",
+      "geometry fan8.json",
+    ]);
+    assert.ok(rows[1].psnr.axial > rows[0].psnr.axial, "CGLS above FBP at 8 fan views");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
