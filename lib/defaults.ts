@@ -18,7 +18,7 @@ export const METHOD_DEFAULTS = {
   blend: { steps: 80, eta: 0.85, cgIters: 5, jumpEvery: 2 },
   "blend++": { steps: 80, eta: 0.85, cgIters: 5, jumpEvery: 2 },
   /** The command line's blend/blend++ (measured best; `--preset paper` runs the published loop instead). */
-  cliBlend: { start: "tv", t0: 150, steps: 10, finish: "tv" },
+  cliBlend: { start: "tv", t0: 300, steps: 20, finish: "tv" },
   /** `--preset paper`: the published loop. */
   paper: { steps: 200, cgIters: 5 },
 } as const;

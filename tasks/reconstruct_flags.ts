@@ -122,7 +122,7 @@ export const FLAGS = {
   t0: {
     type: "string",
     help: "Diffusion: timestep to start at (1..999); steps then run from t0 to 0",
-    default: "150 with the default start",
+    default: `${METHOD_DEFAULTS.cliBlend.t0} with the default start`,
   },
   samples: {
     type: "string",
