@@ -18,7 +18,7 @@ export const METHOD_DEFAULTS = {
   blend: { steps: 80, eta: 0.85, cgIters: 5, jumpEvery: 2 },
   "blend++": { steps: 80, eta: 0.85, cgIters: 5, jumpEvery: 2 },
   /** The command line's blend/blend++ (measured best; `--preset paper` runs the published loop instead). */
-  cliBlend: { start: "tv", t0: 300, steps: 20, finish: "tv" },
+  cliBlend: { start: "tv", startIters: 150, t0: 300, steps: 20, finish: "tv" },
   /** `--preset paper`: the published loop. */
   paper: { steps: 200, cgIters: 5 },
 } as const;
@@ -39,6 +39,6 @@ export function defaultsTable(): string[] {
     `cgls: ${d.cgls.iterations} iterations`,
     `tv: ${d.tv.iterations} iterations, lambda ${d.tv.lambda}`,
     `dds: ${d.dds.steps} steps, eta ${d.dds.eta}, CG ${d.dds.cgIters}, rho ${d.dds.referenceRho} / lambda ${d.dds.referenceLambda} (reference units)`,
-    `blend, blend++: ${d.blend.steps} steps from noise, eta ${d.blend.eta}, CG ${d.blend.cgIters}, jump every ${d.blend.jumpEvery}; command line: start ${d.cliBlend.start} at t0 ${d.cliBlend.t0}, ${d.cliBlend.steps} steps, finish ${d.cliBlend.finish}`,
+    `blend, blend++: ${d.blend.steps} steps from noise, eta ${d.blend.eta}, CG ${d.blend.cgIters}, jump every ${d.blend.jumpEvery}; command line: start ${d.cliBlend.start} (${d.cliBlend.startIters} iterations) at t0 ${d.cliBlend.t0}, ${d.cliBlend.steps} steps, finish ${d.cliBlend.finish}`,
   ];
 }

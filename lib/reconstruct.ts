@@ -80,6 +80,8 @@ export interface MethodConfig {
   finish?: "tv";
   /** `finish: tv`: weight γ of the anchor (γ → 0 gives plain TV). Default 0.5. */
   finishGamma?: number;
+  /** Iterations of a classical `start` (CGLS or TV). Default: that method's own default. */
+  startIters?: number;
   /** `finish: tv`: PDHG iterations. Default 100. */
   finishIters?: number;
   /** `dds`: run its z-TV ADMM only once t ≤ this (a labelled variant; the reference runs it at every step). */
@@ -292,6 +294,7 @@ export async function reconstructWith(
         const init = start === "noise" ? undefined : options.startEstimate ?? await reconstructWith(A, y, {
           method: start,
           tvLambda: config.tvLambda,
+          iterations: config.startIters,
         }, { gpu, pixelSize: options.pixelSize });
         const K = config.samples ?? 1;
         let mean: Float64Array | null = null,

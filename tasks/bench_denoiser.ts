@@ -128,8 +128,8 @@ async function torchRows(size: number, batches: number[], seconds: number): Prom
     return `PyTorch row skipped: bench_torch.py failed (${err})`;
   }
   const r = JSON.parse(new TextDecoder().decode(out.stdout));
-  return r.results.map((m: { batch: number; calls: number; triplets_per_s: number }) => ({
-    runtime: `${r.runtime}, ${r.threads} threads`,
+  return r.results.map((m: { batch: number; calls: number; triplets_per_s: number; precision?: string }) => ({
+    runtime: `${r.runtime}, ${r.threads} threads${m.precision ? `, ${m.precision}` : ""}`,
     batch: m.batch,
     tripletsPerSecond: m.triplets_per_s,
     calls: m.calls,

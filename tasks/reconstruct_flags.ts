@@ -119,6 +119,11 @@ export const FLAGS = {
     help: "Diffusion: start from noise, or from fbp, cgls or tv forward-noised to --t0",
     default: "blend/blend++: tv (measured best; noise with --preset paper), dds: noise",
   },
+  "start-iters": {
+    type: "string",
+    help: "Diffusion: iterations of the classical start (cgls, tv)",
+    default: `${METHOD_DEFAULTS.cliBlend.startIters} with the default start`,
+  },
   t0: {
     type: "string",
     help: "Diffusion: timestep to start at (1..999); steps then run from t0 to 0",
@@ -204,6 +209,7 @@ export const Schema = z.object({
   )
     .optional(),
   samples: pos("samples").optional(),
+  "start-iters": pos("start-iters").optional(),
   preset: z.enum(["paper"], { error: "must be paper" }).optional(),
   dc: z.enum(["cg", "tv"], { error: "must be cg or tv" }).optional(),
   "dc-lambda": numberFlag("dc-lambda").pipe(z.number().positive("must be > 0")).optional(),
@@ -238,8 +244,8 @@ export const Schema = z.object({
       });
     }
   }
-  const diffusionOnly = (["start", "t0", "samples", "preset", "dc", "finish"] as const).filter((k) =>
-    f[k] !== undefined
+  const diffusionOnly = (["start", "start-iters", "t0", "samples", "preset", "dc", "finish"] as const).filter(
+    (k) => f[k] !== undefined,
   );
   if (!isDiffusion(f.method) && diffusionOnly.length) {
     ctx.addIssue({
@@ -263,7 +269,18 @@ export const Schema = z.object({
     });
   }
   if (f.preset === "paper") {
-    const clash = (["start", "t0", "samples", "steps", "cg-iters", "rho", "lambda", "dc", "finish"] as const)
+    const clash = ([
+      "start",
+      "start-iters",
+      "t0",
+      "samples",
+      "steps",
+      "cg-iters",
+      "rho",
+      "lambda",
+      "dc",
+      "finish",
+    ] as const)
       .find((k) => f[k] !== undefined);
     if (clash) {
       ctx.addIssue({
@@ -297,6 +314,8 @@ export function methodConfig(f: Flags, prior: Prior | null): MethodConfig {
   const d = {
     start,
     t0: f.t0 ?? (classical && blend && f.start === undefined ? CLI_BLEND_DEFAULTS.t0 : undefined),
+    startIters: f["start-iters"] ??
+      (classical && blend && f.start === undefined ? CLI_BLEND_DEFAULTS.startIters : undefined),
     steps: f.steps ?? (classical && blend && f.start === undefined ? CLI_BLEND_DEFAULTS.steps : undefined),
     finish: f.finish === "none" ? undefined : f.finish ?? (blend ? CLI_BLEND_DEFAULTS.finish : undefined),
   };
@@ -318,6 +337,7 @@ export function methodConfig(f: Flags, prior: Prior | null): MethodConfig {
       ? { ...METHOD_DEFAULTS.paper, rho: 0, lambda: 0, start: "noise" as const, samples: 1 }
       : {
         start: d.start,
+        startIters: d.startIters,
         t0: d.t0,
         samples: f.samples,
         dc: f.dc,

@@ -9,7 +9,7 @@ import { intFlag, rangeFlag, unitFlag } from "./cli.ts";
 export const ZSR_METHODS = ["blend++", "blend", "cgls", "tv", "linear", "cubic"] as const;
 
 /** The defaults of zsr's diffusion run: cubic interpolation noised to t0, a short reverse process, no finish. */
-export const ZSR_DEFAULTS = { t0: 300, steps: 20 } as const;
+export const ZSR_DEFAULTS = { t0: 40, steps: 5 } as const;
 
 export const FLAGS = {
   task: { type: "string", help: "zsr: z-super-resolution of a thick-slice volume" },
