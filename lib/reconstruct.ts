@@ -41,7 +41,7 @@ export interface MethodConfig {
   filter?: FbpFilter;
   /** CGLS / TV iterations. Defaults 30 / 300. */
   iterations?: number;
-  /** TV weight for `tv`. Default 0.05 (tuned on LIDC at 8 views; `evaluate` tunes it per setting). */
+  /** TV weight (`tv`, a TV start or finish), x in u. Default `METHOD_DEFAULTS.tv.lambda` (0.04; `evaluate` tunes it per setting). */
   tvLambda?: number;
   /** Sampler steps. Default 80 (`dds`: 50): the default run stays under 10 minutes on 2 CPU cores. */
   steps?: number;
@@ -88,11 +88,7 @@ export interface MethodConfig {
   ztvFrom?: number;
 }
 
-/**
- * TV weight λ of `tv` when none is given, for x in attenuation units u (water 1): the earlier default,
- * 0.05 for images in the soft-tissue window's [0, 1] units (1 unit = 400 HU = 0.4 u), carried over to u
- * (λ scales with the image), 0.05 × 0.4 = 0.02. `deno task evaluate` tunes λ per case on a grid instead.
- */
+/** TV weight λ of `tv` (and of a TV start or finish) when none is given, for x in u: see `METHOD_DEFAULTS`. */
 export const DEFAULT_TV_LAMBDA: number = METHOD_DEFAULTS.tv.lambda;
 
 /** Starting points of the reverse process. */

@@ -121,6 +121,7 @@ export const VARIANT_KEYS = [
   "ztv-from",
   "finish",
   "finish-gamma",
+  "tv-lambda",
   "preset",
 ] as const;
 
@@ -157,6 +158,7 @@ export function parseVariant(
           "dc-gamma": "dcGamma",
           "ztv-from": "ztvFrom",
           "finish-gamma": "finishGamma",
+          "tv-lambda": "tvLambda",
         }[
           k as string
         ] ?? k;
