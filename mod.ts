@@ -144,6 +144,7 @@ export {
   type ReadVolumeFileOptions,
   writeFileAtomic,
   type WriteFileOptions,
+  writeJsonAtomic,
   writeVolumeFile,
   type WriteVolumeFileOptions,
 } from "./lib/io/files.ts";

@@ -226,14 +226,15 @@ async function loadVolumeCase(gpu: GpuContext, spec: CaseSpec, muWater: number):
 }
 
 /**
- * A volume in the case's own unit (HU in, HU out; nothing clipped) on the case's grid, from data in u.
+ * A volume in the case's own unit (HU in, HU out; nothing clipped) on the case's grid, from data in u;
+ * anything with a unit map and a grid will do (a z-super-resolution's thin grid too).
  *
  * @example
  * ```ts ignore
  * const recon = caseVolume(c, xInU);
  * ```
  */
-export function caseVolume(c: Case, u: Float32Array): Volume {
+export function caseVolume(c: Pick<Case, "units" | "shape" | "spacing" | "affine">, u: Float32Array): Volume {
   const v = makeVolume(fromU(u, c.units), c.shape, {
     spacing: c.spacing,
     affine: c.affine,

@@ -13,7 +13,7 @@ import {
   readVolumeFile,
   VOLUME_INPUTS,
   VOLUME_OUTPUTS,
-  writeFileAtomic,
+  writeJsonAtomic,
   writeVolumeFile,
 } from "../lib/io/files.ts";
 import { VERSION } from "../lib/version.ts";
@@ -79,7 +79,7 @@ async function main(): Promise<void> {
     ConversionSoftwareVersion: VERSION,
     Source: flags.input,
   };
-  await writeFileAtomic(sidecar, new TextEncoder().encode(JSON.stringify(info, null, 2) + "\n"), {
+  await writeJsonAtomic(sidecar, info, {
     inputs: [flags.input],
   });
   const [dz, dy, dx] = volume.spacing.map((s) => +s.toFixed(4));

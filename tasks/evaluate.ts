@@ -7,7 +7,7 @@
  * @module
  */
 import { METHOD_DEFAULTS } from "../lib/defaults.ts";
-import { writeFileAtomic } from "../lib/io/files.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../lib/io/files.ts";
 import { defaultMetricRange, displayWindow } from "../lib/units.ts";
 import { caseVolume, loadCase } from "../lib/case.ts";
 import { modelMap } from "../lib/diffusion/card.ts";
@@ -165,10 +165,7 @@ async function main(): Promise<void> {
           console.log(markdownTable([row]).split("\n")[2]);
           columns.push({ label: spec, volume: displayOriented(own(x)) });
           // keep what is done: rewrite the results after every method
-          await writeFileAtomic(
-            `${out}/results.json`,
-            new TextEncoder().encode(JSON.stringify(rows, null, 2) + "\n"),
-          );
+          await writeJsonAtomic(`${out}/results.json`, rows);
           await writeFileAtomic(`${out}/results.md`, new TextEncoder().encode(markdownTable(rows) + "\n"));
         }
         const name = `${path.replace(/[^a-z0-9]+/gi, "_")}_${s.label.replace(/[^a-z0-9]+/gi, "_")}.png`;
@@ -178,10 +175,7 @@ async function main(): Promise<void> {
     if (rows.length === 0 && cases.length > 0) {
       throw new UserError("nothing was evaluated: check --cases and --methods");
     }
-    await writeFileAtomic(
-      `${out}/results.json`,
-      new TextEncoder().encode(JSON.stringify(rows, null, 2) + "\n"),
-    );
+    await writeJsonAtomic(`${out}/results.json`, rows);
     await writeFileAtomic(`${out}/results.md`, new TextEncoder().encode(markdownTable(rows) + "\n"));
     await writeFileAtomic(`${out}/shard.json`, shardInfo(true));
     const manifest = buildManifest({
@@ -195,10 +189,7 @@ async function main(): Promise<void> {
       outputs: [`${out}/results.json`, `${out}/results.md`],
       ortVersion: prior?.ortVersion,
     });
-    await writeFileAtomic(
-      `${out}/manifest.json`,
-      new TextEncoder().encode(JSON.stringify(manifest, null, 2) + "\n"),
-    );
+    await writeJsonAtomic(`${out}/manifest.json`, manifest);
     console.log("\n" + markdownTable(rows));
   } finally {
     await prior?.dispose();

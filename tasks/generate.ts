@@ -5,7 +5,7 @@
  * @module
  */
 import { z } from "../lib/deps.ts";
-import { writeFileAtomic, writeVolumeFile } from "../lib/io/files.ts";
+import { writeFileAtomic, writeJsonAtomic, writeVolumeFile } from "../lib/io/files.ts";
 import { gpuFor, openPrior, priorSummary } from "../lib/diffusion/prior.ts";
 import { modelMap } from "../lib/diffusion/card.ts";
 import { generateVolume } from "../lib/generate.ts";
@@ -97,10 +97,7 @@ async function main(): Promise<void> {
       outputs: [f.output, png, `${outDir}/manifest.json`],
       ortVersion: prior.ortVersion,
     });
-    await writeFileAtomic(
-      `${outDir}/manifest.json`,
-      new TextEncoder().encode(JSON.stringify(manifest, null, 2) + "\n"),
-    );
+    await writeJsonAtomic(`${outDir}/manifest.json`, manifest);
     console.log(`wrote ${f.output}, ${png}, ${outDir}/manifest.json in ${formatDuration(seconds)}`);
   } finally {
     await prior.dispose();

@@ -13,7 +13,7 @@
  */
 import { z } from "../lib/deps.ts";
 import { UserError } from "../lib/errors.ts";
-import { writeFileAtomic } from "../lib/io/files.ts";
+import { writeJsonAtomic } from "../lib/io/files.ts";
 import { intFlag, numberFlag, parseFlags, runTask, unitFlag } from "./cli.ts";
 import { findPython } from "./train_python.ts";
 import { listInputs, prepare } from "./train_data.ts";
@@ -153,11 +153,8 @@ async function trainOwn(f: Flags, python: string): Promise<void> {
   const train = await prepare(trainInputs, f, `${out}/volumes`, "train_");
   const val = await prepare(valInputs, f, `${out}/volumes`, "val_");
   const list = `${out}/volumes.json`;
-  await writeFileAtomic(list, new TextEncoder().encode(JSON.stringify({ train, val }, null, 2) + "\n"));
-  await writeFileAtomic(
-    `${out}/run.json`,
-    new TextEncoder().encode(JSON.stringify(settingsOf(f), null, 2) + "\n"),
-  );
+  await writeJsonAtomic(list, { train, val });
+  await writeJsonAtomic(`${out}/run.json`, settingsOf(f));
   console.error(`${train.length} training and ${val.length} validation volumes in ${out}/volumes.json`);
   const trainArgs = [
     `${root}train/train.py`,

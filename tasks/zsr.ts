@@ -5,16 +5,9 @@
  * the method with linear and cubic interpolation (axial scored on the slices that were not given).
  * @module
  */
-import { readVolumeFile, writeFileAtomic, writeVolumeFile } from "../lib/io/files.ts";
+import { readVolumeFile, writeFileAtomic, writeJsonAtomic, writeVolumeFile } from "../lib/io/files.ts";
 import { cropSlices, resampleSlices } from "../lib/cases.ts";
-import {
-  DEFAULT_MU_WATER,
-  defaultMetricRange,
-  displayWindow,
-  fromU,
-  toU,
-  type UnitMap,
-} from "../lib/units.ts";
+import { DEFAULT_MU_WATER, defaultMetricRange, displayWindow, toU, type UnitMap } from "../lib/units.ts";
 import { interpolateSlices, superResolve, thinGrid, zsrOffset } from "../lib/zsr.ts";
 import { keptSlices } from "../lib/ct/subsample.ts";
 import { modelMap } from "../lib/diffusion/card.ts";
@@ -28,6 +21,7 @@ import { buildManifest } from "../lib/report/manifest.ts";
 import { makeVolume, type Volume } from "../lib/volume.ts";
 import { UserError } from "../lib/errors.ts";
 import { sha256Hex } from "../lib/hash.ts";
+import { caseVolume } from "../lib/case.ts";
 import { dirname, parseFlags, refuseOverwrite } from "./cli.ts";
 import { FLAGS, Schema, ZSR_DEFAULTS } from "./zsr_flags.ts";
 
@@ -94,10 +88,12 @@ export async function main(args: string[]): Promise<void> {
     const thickU = toU(thick.data, units);
     const progress = createProgress(`zsr ${f.method}`, { unit: diffusion ? "step" : "iter" });
     const t = performance.now();
+    // cubic interpolation serves three times: the diffusion start, a baseline of the metrics, the preview
+    const cubicU = interpolateSlices(thickU, thick.shape, f.factor, "cubic");
     let thinU: Float32Array;
-    if (f.method === "linear" || f.method === "cubic") {
-      thinU = interpolateSlices(thickU, thick.shape, f.factor, f.method);
-    } else {
+    if (f.method === "cubic") thinU = cubicU;
+    else if (f.method === "linear") thinU = interpolateSlices(thickU, thick.shape, f.factor, "linear");
+    else {
       const cfg: MethodConfig = {
         method: f.method,
         seed: f.seed,
@@ -114,20 +110,14 @@ export async function main(args: string[]): Promise<void> {
       thinU = await superResolve(gpu, thickU, thick.shape, f.factor, cfg, {
         gpu,
         model: prior?.denoiser,
+        startEstimate: diffusion ? cubicU : undefined,
         onProgress: (done, total) => progress.update(done, total),
       });
       progress.done();
     }
     const seconds = (performance.now() - t) / 1000;
-    const own = (u: Float32Array): Volume => {
-      const v = makeVolume(fromU(u, units), grid.shape, {
-        spacing: grid.spacing,
-        affine: grid.affine,
-        unit: units.unit,
-      });
-      if (units.imageHu) v.imageHu = units.imageHu;
-      return v;
-    };
+    const thinCase = { units, shape: grid.shape, spacing: grid.spacing, affine: grid.affine };
+    const own = (u: Float32Array): Volume => caseVolume(thinCase, u);
     const thin = own(thinU);
     const inputs = [f.input, ...(f.reference ? [f.reference] : [])];
     await writeVolumeFile(output, thin, { inputs });
@@ -145,31 +135,29 @@ export async function main(args: string[]): Promise<void> {
       metrics.range = { unit: units.unit, lo: range[0], hi: range[1] };
       metrics.axialScoredOn = `${unseen.length} slices not given`;
       const rows: [string, Volume][] = [[f.method, thin]];
-      for (const kind of ["linear", "cubic"] as const) {
-        if (kind !== f.method) rows.push([kind, own(interpolateSlices(thickU, thick.shape, f.factor, kind))]);
+      if (f.method !== "linear") {
+        rows.push(["linear", own(interpolateSlices(thickU, thick.shape, f.factor, "linear"))]);
       }
+      if (f.method !== "cubic") rows.push(["cubic", own(cubicU)]);
       for (const [name, vol] of rows) {
-        const all = computeMetrics(vol, reference, { range });
+        // axial is scored on the slices that were not given only
+        const all = computeMetrics(vol, reference, { range, planes: ["coronal", "sagittal"] });
         const ax = computeMetrics(pick(vol), pick(reference), { range, planes: ["axial"] });
         metrics[name] = {
           psnr: { ...all.psnr, axial: ax.psnr.axial },
           ssim: { ...all.ssim, axial: ax.ssim.axial },
         };
       }
-      await writeFileAtomic(
-        `${outDir}/metrics.json`,
-        new TextEncoder().encode(JSON.stringify(metrics, null, 2) + "\n"),
-        {
-          inputs,
-        },
-      );
+      await writeJsonAtomic(`${outDir}/metrics.json`, metrics, {
+        inputs,
+      });
       outputs.push(`${outDir}/metrics.json`);
     }
     const columns = [
       ...(reference ? [{ label: "ground truth", volume: displayOriented(reference) }] : []),
       {
         label: "cubic",
-        volume: displayOriented(own(interpolateSlices(thickU, thick.shape, f.factor, "cubic"))),
+        volume: displayOriented(own(cubicU)),
       },
       { label: `zsr ${f.method}`, volume: displayOriented(thin) },
     ];
@@ -199,13 +187,9 @@ export async function main(args: string[]): Promise<void> {
       ortVersion: prior?.ortVersion,
       extra: { metrics },
     });
-    await writeFileAtomic(
-      `${outDir}/manifest.json`,
-      new TextEncoder().encode(JSON.stringify(manifest, null, 2) + "\n"),
-      {
-        inputs,
-      },
-    );
+    await writeJsonAtomic(`${outDir}/manifest.json`, manifest, {
+      inputs,
+    });
     for (
       const [name, m] of Object.entries(metrics).filter(([, v]) => typeof v === "object" && v && "psnr" in v)
     ) {

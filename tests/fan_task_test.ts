@@ -71,6 +71,23 @@ Deno.test("fan beam end to end: simulate from an ASTRA dictionary, then FBP, TV 
     assert.equal(fbp.code, 0, fbp.stderr);
     const m = JSON.parse(await Deno.readTextFile(`${dir}/fbp/metrics.json`));
     assert.ok(m.fbp.psnr.axial > 28, `fan FBP 180 views: ${m.fbp.psnr.axial} dB`);
+    // the same sinogram with ASTRA's dictionaries as its geometry (slice count from the sinogram itself)
+    const astraFbp = await runTaskFile("reconstruct", [
+      "--sinogram",
+      "sino.nii.gz",
+      "--geometry",
+      "fan.json",
+      "--reference",
+      "phantom.npy",
+      "--method",
+      "fbp",
+      "--out-dir",
+      "fbp-astra",
+      ...common,
+    ], dir);
+    assert.equal(astraFbp.code, 0, astraFbp.stderr);
+    const ma = JSON.parse(await Deno.readTextFile(`${dir}/fbp-astra/metrics.json`));
+    assert.ok(Math.abs(ma.fbp.psnr.axial - m.fbp.psnr.axial) < 1e-6, "ASTRA geometry = the sidecar's");
     // 8 fan views from the volume directly: TV beats FBP, blend++ (tiny model, 2 steps) runs on the same operator
     const tv = await runTaskFile("reconstruct", [
       "--input",

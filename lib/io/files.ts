@@ -251,6 +251,22 @@ export interface WriteVolumeFileOptions extends WriteFileOptions {
 }
 
 /**
+ * Writes `value` as indented JSON with a final newline, atomically and never over an input (see
+ * {@linkcode writeFileAtomic}): the form of every metrics, manifest, sidecar and results file.
+ *
+ * @example
+ * ```ts
+ * import { writeJsonAtomic } from "./files.ts";
+ * const dir = await Deno.makeTempDir();
+ * await writeJsonAtomic(`${dir}/a.json`, { ok: true });
+ * console.log(await Deno.readTextFile(`${dir}/a.json`)); // {\n  "ok": true\n}\n
+ * ```
+ */
+export function writeJsonAtomic(path: string, value: unknown, options: WriteFileOptions = {}): Promise<void> {
+  return writeFileAtomic(path, new TextEncoder().encode(JSON.stringify(value, null, 2) + "\n"), options);
+}
+
+/**
  * Writes a volume as `.nii.gz` (gzipped NIfTI-1), `.nii` or `.npy` (float32, geometry not kept), chosen by
  * extension, atomically and never onto an input (see {@linkcode writeFileAtomic}). Throws a
  * {@linkcode UserError} for any other extension.

@@ -3,7 +3,7 @@
  * one, or ASTRA's `{"vol_geom", "proj_geom"}` dictionaries.
  * @module
  */
-import { fromAstra, isAstraGeometry } from "../ct/astra.ts";
+import { type AstraGeometry, fromAstra, isAstraGeometry } from "../ct/astra.ts";
 import { type Geometry, geometryZod } from "../ct/geometry.ts";
 import { UserError } from "../errors.ts";
 
@@ -19,6 +19,16 @@ export interface GeometryFile {
   kind: "astra" | "blendct" | "sidecar";
 }
 
+/** {@linkcode fromAstra} for the dictionaries of the file at `path`, which its errors name. */
+export function astraFromFile(raw: unknown, path: string): AstraGeometry {
+  try {
+    return fromAstra(raw);
+  } catch (e) {
+    if (e instanceof UserError) throw new UserError(`geometry file ${path}: ${e.message}`);
+    throw e;
+  }
+}
+
 /** Parses the JSON text of a geometry file (`path` names it in errors). */
 export function parseGeometry(text: string, path: string): GeometryFile {
   let raw: unknown;
@@ -28,13 +38,8 @@ export function parseGeometry(text: string, path: string): GeometryFile {
     throw new UserError(`geometry file ${path} is not valid JSON`);
   }
   if (isAstraGeometry(raw)) {
-    try {
-      const a = fromAstra(raw);
-      return { geometry: a.geometry, grid: a.grid, pixelSize: a.pixelSize, kind: "astra" };
-    } catch (e) {
-      if (e instanceof UserError) throw new UserError(`geometry file ${path}: ${e.message}`);
-      throw e;
-    }
+    const a = astraFromFile(raw, path);
+    return { geometry: a.geometry, grid: a.grid, pixelSize: a.pixelSize, kind: "astra" };
   }
   const r = raw as Record<string, unknown>;
   const sidecar = typeof r === "object" && r !== null && "geometry" in r;

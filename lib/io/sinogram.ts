@@ -7,12 +7,13 @@
  */
 import { z } from "../deps.ts";
 import { type Geometry, geometryZod } from "../ct/geometry.ts";
-import { fromAstra, isAstraGeometry } from "../ct/astra.ts";
+import { isAstraGeometry } from "../ct/astra.ts";
+import { astraFromFile } from "./geometry_file.ts";
 import { UserError } from "../errors.ts";
 import type { Schema } from "../schema.ts";
 import { makeVolume } from "../volume.ts";
 import { DEFAULT_MU_WATER } from "../units.ts";
-import { readVolumeFile, writeFileAtomic, writeVolumeFile } from "./files.ts";
+import { readVolumeFile, writeJsonAtomic, writeVolumeFile } from "./files.ts";
 
 /** The sidecar's content. */
 export interface SinogramMeta {
@@ -71,11 +72,7 @@ export async function writeSinogram(
   const A = meta.geometry.angles.length, D = meta.geometry.detectorCount;
   const k = lineIntegralScale(meta);
   await writeVolumeFile(path, makeVolume(y.map((v) => v * k), [Z, A, D], { unit: "attenuation" }), options);
-  await writeFileAtomic(
-    sidecarPath(path),
-    new TextEncoder().encode(JSON.stringify(meta, null, 2) + "\n"),
-    options,
-  );
+  await writeJsonAtomic(sidecarPath(path), meta, options);
 }
 
 /**
@@ -106,7 +103,9 @@ export async function readSinogram(
   } catch {
     throw new UserError(`geometry file ${gpath} is not valid JSON`);
   }
-  if (isAstraGeometry(raw)) raw = await astraSidecar(raw, path, gpath);
+  // ASTRA's dictionaries do not say how many slices there are: the sinogram does (read once, here)
+  let vol = isAstraGeometry(raw) ? await readVolumeFile(path, { unit: "attenuation" }) : undefined;
+  if (vol) raw = astraSidecar(raw, vol.shape[0], gpath);
   const parsed = SinogramMetaSchema.safeParse(raw);
   if (!parsed.success) {
     const i = parsed.error.issues[0];
@@ -118,7 +117,7 @@ export async function readSinogram(
     throw new UserError(`geometry file ${gpath}: field ${field}: ${message}`);
   }
   const meta = parsed.data;
-  const vol = await readVolumeFile(path, { unit: "attenuation" });
+  vol ??= await readVolumeFile(path, { unit: "attenuation" });
   const [Z, A, D] = vol.shape;
   const g = meta.geometry;
   if (A !== g.angles.length) {
@@ -141,15 +140,8 @@ export async function readSinogram(
  * A sidecar from ASTRA's dictionaries: the grid and pixel size from `vol_geom`, the slice count from the
  * sinogram itself, slices as thick as the pixels are wide, muWater and unit at their defaults.
  */
-async function astraSidecar(raw: unknown, path: string, gpath: string): Promise<unknown> {
-  let a;
-  try {
-    a = fromAstra(raw);
-  } catch (e) {
-    if (e instanceof UserError) throw new UserError(`geometry file ${gpath}: ${e.message}`);
-    throw e;
-  }
-  const vol = await readVolumeFile(path, { unit: "attenuation" });
+function astraSidecar(raw: unknown, slices: number, gpath: string): unknown {
+  const a = astraFromFile(raw, gpath);
   const px = a.pixelSize;
-  return { geometry: a.geometry, imageShape: [vol.shape[0], ...a.grid], spacing: [px, px, px] };
+  return { geometry: a.geometry, imageShape: [slices, ...a.grid], spacing: [px, px, px] };
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import { type Case, caseVolume } from "../case.ts";
-import { writeFileAtomic, writeVolumeFile } from "../io/files.ts";
+import { writeFileAtomic, writeJsonAtomic, writeVolumeFile } from "../io/files.ts";
 import { type MethodMetrics, methodMetrics } from "../metrics/index.ts";
 import { defaultMetricRange, displayWindow, uAffine } from "../units.ts";
 import { makeVolume } from "../volume.ts";
@@ -70,16 +70,14 @@ export async function writeRunOutputs(
   const range = o.metricRange ?? defaultMetricRange(c.units);
   const truth = c.truthU ? caseVolume(c, c.truthU) : null;
   const fbpVol = caseVolume(c, o.fbp);
+  // metrics.json and the manifest hold the same object (empty without a ground truth)
+  let metricsFile = {};
   if (truth) {
     for (const [name, data] of [[o.method, recon], ["fbp", fbpVol]] as const) {
       metrics[name] = methodMetrics(data, truth, { range });
     }
-    const file = { range: { unit: c.units.unit, lo: range[0], hi: range[1] }, ...metrics };
-    await writeFileAtomic(
-      `${o.outDir}/metrics.json`,
-      new TextEncoder().encode(JSON.stringify(file, null, 2) + "\n"),
-      inputs,
-    );
+    metricsFile = { range: { unit: c.units.unit, lo: range[0], hi: range[1] }, ...metrics };
+    await writeJsonAtomic(`${o.outDir}/metrics.json`, metricsFile, inputs);
     outputs.push(`${o.outDir}/metrics.json`);
   }
   const columns = [
@@ -106,14 +104,8 @@ export async function writeRunOutputs(
     ...o.manifest,
     timings,
     outputs,
-    extra: {
-      metrics: truth ? { range: { unit: c.units.unit, lo: range[0], hi: range[1] }, ...metrics } : {},
-    },
+    extra: { metrics: metricsFile },
   });
-  await writeFileAtomic(
-    `${o.outDir}/manifest.json`,
-    new TextEncoder().encode(JSON.stringify(manifest, null, 2) + "\n"),
-    inputs,
-  );
+  await writeJsonAtomic(`${o.outDir}/manifest.json`, manifest, inputs);
   return { outputs, metrics };
 }
