@@ -16,6 +16,15 @@ export const METHOD_DEFAULTS = {
   cgls: { iterations: 30 },
   tv: { iterations: 300, lambda: 0.04 },
   dds: { steps: 50, eta: 0.85, cgIters: 5, referenceRho: 10, referenceLambda: 0.04 },
+  /** DDS 2D: the prior slice by slice, no z coupling (HJ-harry/DDS's 2D sparse-view script). */
+  dds2d: { steps: 50, eta: 0.85, cgIters: 5 },
+  /**
+   * DiffusionMBIR: 30 noise levels (the reference's 2,000 are 4,000 network calls per slice), CG 1 per data
+   * step, the reference's ρ 10 / λ 0.04 (converted), snr 0.16, a final CG 5 for its Kaczmarz sweep.
+   */
+  mbir: { levels: 30, snr: 0.16, cgIters: 1, referenceRho: 10, referenceLambda: 0.04, finalCg: 5 },
+  /** TPDM: axial triplets with CG data consistency, coronal triplets (unconditional) at every K-th step. */
+  tpdm: { steps: 50, eta: 0.85, cgIters: 5, auxEvery: 2 },
   blend: { steps: 80, eta: 0.85, cgIters: 5, jumpEvery: 2 },
   "blend++": { steps: 80, eta: 0.85, cgIters: 5, jumpEvery: 2 },
   /** The command line's blend/blend++ (measured best; `--preset paper` runs the published loop instead). */
@@ -39,6 +48,10 @@ export function defaultsTable(): string[] {
     `fbp: ${d.fbp.filter} filter`,
     `cgls: ${d.cgls.iterations} iterations`,
     `tv: ${d.tv.iterations} iterations, lambda ${d.tv.lambda}`,
+    `dds2d: ${d.dds2d.steps} steps slice by slice, eta ${d.dds2d.eta}, CG ${d.dds2d.cgIters}`,
+    `mbir: ${d.mbir.levels} noise levels, snr ${d.mbir.snr}, CG ${d.mbir.cgIters} per data step, rho ${d.mbir.referenceRho} / lambda ${d.mbir.referenceLambda} (reference units), final CG ${d.mbir.finalCg}`,
+    `tpdm: ${d.tpdm.steps} steps, coronal every ${d.tpdm.auxEvery}, eta ${d.tpdm.eta}, CG ${d.tpdm.cgIters}`,
+    `fbpunet: FBP + a residual 2D UNet per setting (models/fbpunet-*.json)`,
     `dds: ${d.dds.steps} steps, eta ${d.dds.eta}, CG ${d.dds.cgIters}, rho ${d.dds.referenceRho} / lambda ${d.dds.referenceLambda} (reference units)`,
     `blend, blend++: ${d.blend.steps} steps from noise, eta ${d.blend.eta}, CG ${d.blend.cgIters}, jump every ${d.blend.jumpEvery}; command line: start ${d.cliBlend.start} (${d.cliBlend.startIters} iterations) at t0 ${d.cliBlend.t0}, ${d.cliBlend.steps} steps, finish ${d.cliBlend.finish}`,
   ];

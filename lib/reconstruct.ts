@@ -11,6 +11,8 @@ import { Projector } from "./ct/projector.ts";
 import { createProjector } from "./ct/system.ts";
 import { type FbpFilter, fbpOnGpu } from "./ct/fbp.ts";
 import { cgls } from "./solve/cgls.ts";
+import { applyFbpunet } from "./fbpunet.ts";
+import { runMbir } from "./diffusion/mbir.ts";
 import { tvPdhg } from "./solve/tv.ts";
 import {
   type EpsModel,
@@ -24,13 +26,24 @@ import { UserError } from "./errors.ts";
 import { METHOD_DEFAULTS } from "./defaults.ts";
 
 /** The methods of the evaluation table. */
-export const METHODS = ["fbp", "cgls", "tv", "dds", "blend", "blend++"] as const;
+export const METHODS = [
+  "fbp",
+  "fbpunet",
+  "cgls",
+  "tv",
+  "dds2d",
+  "dds",
+  "mbir",
+  "tpdm",
+  "blend",
+  "blend++",
+] as const;
 /** One of {@linkcode METHODS}. */
 export type Method = typeof METHODS[number];
 
 /** Whether a method needs the learned prior. */
 export function isDiffusion(m: Method): boolean {
-  return m === "dds" || m === "blend" || m === "blend++";
+  return m === "dds" || m === "dds2d" || m === "mbir" || m === "tpdm" || m === "blend" || m === "blend++";
 }
 
 /** Settings of all methods; each method reads its own. */
@@ -86,6 +99,10 @@ export interface MethodConfig {
   finishIters?: number;
   /** `dds`: run its z-TV ADMM only once t ≤ this (a labelled variant; the reference runs it at every step). */
   ztvFrom?: number;
+  /** `tpdm`: the auxiliary (coronal) model at every K-th step; fractional K: with probability 1/K. Default 2. */
+  auxEvery?: number;
+  /** `mbir`: noise levels. Default 30. */
+  levels?: number;
 }
 
 /** TV weight λ of `tv` (and of a TV start or finish) when none is given, for x in u: see `METHOD_DEFAULTS`. */
@@ -112,16 +129,28 @@ export function fromReferenceUnits(value: number, views: number): number {
 /** The sampler configuration a method implies (resolved defaults), or null for classic methods. */
 export function samplerConfig(c: MethodConfig, views: number): SamplerConfig | null {
   if (!isDiffusion(c.method)) return null;
-  const dds = c.method === "dds";
-  const d = METHOD_DEFAULTS[c.method as "dds" | "blend" | "blend++"];
+  const dds = c.method === "dds", mbir = c.method === "mbir";
+  const d = mbir ? { ...METHOD_DEFAULTS.mbir, steps: METHOD_DEFAULTS.mbir.levels, eta: 0 } : METHOD_DEFAULTS[
+    c.method as "dds" | "dds2d" | "tpdm" | "blend" | "blend++"
+  ];
+  // DDS and DiffusionMBIR run the reference's z-TV ADMM, ρ and λ converted from its units
+  const ref = dds ? METHOD_DEFAULTS.dds : mbir ? METHOD_DEFAULTS.mbir : null;
+  const modes: Record<string, SamplerConfig["mode"]> = {
+    dds: "fixed",
+    dds2d: "single",
+    mbir: "single",
+    tpdm: "blend",
+    blend: "blend",
+  };
   return {
-    mode: dds ? "fixed" : c.method === "blend" ? "blend" : "blend++",
-    steps: c.steps ?? d.steps,
+    mode: modes[c.method] ?? "blend++",
+    steps: c.levels ?? c.steps ?? d.steps,
     eta: c.eta ?? d.eta,
     cgIters: c.cgIters ?? d.cgIters,
     jumpEvery: c.jumpEvery ?? METHOD_DEFAULTS.blend.jumpEvery,
-    rho: c.rho ?? (dds ? fromReferenceUnits(METHOD_DEFAULTS.dds.referenceRho, views) : 0),
-    lambda: c.lambda ?? (dds ? fromReferenceUnits(METHOD_DEFAULTS.dds.referenceLambda, views) : 0),
+    rho: c.rho ?? (ref ? fromReferenceUnits(ref.referenceRho, views) : 0),
+    lambda: c.lambda ?? (ref ? fromReferenceUnits(ref.referenceLambda, views) : 0),
+    auxEvery: c.method === "tpdm" ? c.auxEvery ?? METHOD_DEFAULTS.tpdm.auxEvery : undefined,
     seed: c.seed ?? 0,
     schedule: c.schedule,
     modelMap: c.modelMap,
@@ -144,6 +173,8 @@ export interface ReconstructOptions {
   model?: EpsModel;
   /** Pixel size (mm) a fan geometry without its own is applied with. Default 1. */
   pixelSize?: number;
+  /** `fbpunet`: the folder of its networks. Default blendct's `models/`. */
+  fbpunetDir?: URL;
   /** Progress of iterative methods: `done` of `total` units. */
   onProgress?: (done: number, total: number, event?: ProgressEvent) => void | Promise<void>;
   /** Diffusion: periodic state for `--resume`. */
@@ -256,6 +287,34 @@ export async function reconstructWith(
         await fbpOnGpu(gpu, A, yb, scratch, x, config.filter ?? "ramp");
         gpu.release(scratch);
         break;
+      }
+      case "fbpunet": {
+        if (!(A instanceof Projector)) {
+          throw new UserError("fbpunet's networks are trained for parallel beam: pick another method for this operator");
+        }
+        const scratch = gpu.buffer(A.rangeSize * 4);
+        await fbpOnGpu(gpu, A, yb, scratch, x, "ramp");
+        gpu.release(scratch);
+        return await applyFbpunet(await gpu.download(x, A.domainSize), A.shape, A.geometry, options.fbpunetDir);
+      }
+      case "mbir": {
+        if (!options.model) throw new UserError("method mbir needs a model (the learned prior)");
+        const sc = samplerConfig(config, A.rangeShape.length === 3 ? A.rangeShape[1] : 1)!;
+        return await runMbir({ gpu, A, model: options.model, y: yb }, {
+          levels: sc.steps,
+          snr: METHOD_DEFAULTS.mbir.snr,
+          cgIters: config.cgIters ?? METHOD_DEFAULTS.mbir.cgIters,
+          rho: sc.rho,
+          lambda: sc.lambda,
+          finalCg: METHOD_DEFAULTS.mbir.finalCg,
+          ztvFrom: config.ztvFrom,
+          seed: sc.seed,
+          schedule: sc.schedule,
+          modelMap: sc.modelMap,
+        }, {
+          signal: options.signal,
+          onStep: (e) => options.onProgress?.(e.step, e.steps, e),
+        });
       }
       case "cgls": {
         const total = config.iterations ?? METHOD_DEFAULTS.cgls.iterations;

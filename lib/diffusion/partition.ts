@@ -21,8 +21,8 @@ export interface Partition {
   gaps: Float32Array;
   /** For each slice, `3 * group + channel` of the group whose output it takes. */
   owner: Uint32Array;
-  /** "adjacent" or "jump". */
-  kind: "adjacent" | "jump";
+  /** "adjacent", "jump" or "single" (each slice on its own, repeated three times). */
+  kind: "adjacent" | "jump" | "single";
 }
 
 function build(Z: number, groups: number[][], gap: number, kind: Partition["kind"]): Partition {
@@ -81,13 +81,34 @@ export function jumpPartition(Z: number): Partition {
   return build(Z, groups, 3, "jump");
 }
 
-/** Which partitions a method uses. */
-export type BlendMode = "blend++" | "blend" | "fixed";
+/**
+ * Every slice on its own, given to the 3-slice prior three times ({z, z, z}, gap code 1) and taking the
+ * middle channel: the prior as a 2D prior, for the 2D methods (DDS 2D, DiffusionMBIR). A triplet of one
+ * slice is what a gap-1 triplet of a thin-sliced volume tends to, so it stays near the prior's training data.
+ *
+ * @example
+ * ```ts
+ * import { singlePartition } from "./partition.ts";
+ * const p = singlePartition(3);
+ * console.log(Array.from(p.slices), Array.from(p.owner)); // [0,0,0, 1,1,1, 2,2,2] [1, 4, 7]
+ * ```
+ */
+export function singlePartition(Z: number): Partition {
+  return {
+    slices: Uint32Array.from({ length: 3 * Z }, (_, i) => Math.floor(i / 3)),
+    gaps: new Float32Array(Z).fill(1),
+    owner: Uint32Array.from({ length: Z }, (_, z) => 3 * z + 1),
+    kind: "single",
+  };
+}
+
+/** Which partitions a method uses: `single` runs the prior slice by slice (2D). */
+export type BlendMode = "blend++" | "blend" | "fixed" | "single";
 
 /**
  * The partition for sampler step `step`: `blend++` alternates jump (every `jumpEvery`-th step, starting
  * with step 1) and adjacent with a fresh random offset; `blend` uses only adjacent with fresh offsets;
- * `fixed` (DDS) always uses offset 0. The offset is drawn from `rng` on every adjacent step.
+ * `fixed` (DDS) always uses offset 0; `single` is {@linkcode singlePartition}. The offset is drawn from `rng` on every adjacent step.
  */
 export function partitionForStep(
   mode: BlendMode,
@@ -97,6 +118,7 @@ export function partitionForStep(
   jumpEvery = 2,
 ): Partition {
   if (mode === "fixed") return adjacentPartition(Z, 0);
+  if (mode === "single") return singlePartition(Z);
   if (mode === "blend++" && jumpEvery > 0 && step % jumpEvery === jumpEvery - 1 && Z >= 9) {
     return jumpPartition(Z);
   }

@@ -15,6 +15,7 @@ import { Rng } from "../random.ts";
 import { type ConsistencyConfig, DataConsistency } from "./consistency.ts";
 import { ddimUpdate, initialNoise, noiseEstimate, tweedie } from "./steps.ts";
 import { TripletDenoiser } from "./triplet_denoiser.ts";
+import { CoronalDenoiser } from "./coronal_denoiser.ts";
 import {
   alphasCumprod,
   ddimTimes,
@@ -73,6 +74,29 @@ export interface SamplerConfig extends ConsistencyConfig {
    * from `t0` to 0, from `RunOptions.init` forward-noised to `t0` (or from noise without one).
    */
   t0?: number;
+  /**
+   * TPDM: steps on coronal triplets (the auxiliary direction, unconditional: no data consistency) between
+   * the axial ones. An integer K runs the auxiliary at every K-th step (steps K−1, 2K−1, …); a fractional
+   * K at each step with probability 1/K, drawn from the seed (the reference's K = 2.7). Absent: none.
+   */
+  auxEvery?: number;
+  /** The network's size multiple along the coronal images' slice axis (2^(levels − 1)). Default 8. */
+  sizeMultiple?: number;
+}
+
+/**
+ * Whether step `i` of a run is a TPDM auxiliary (coronal) step.
+ *
+ * @example
+ * ```ts
+ * import { isAuxiliaryStep } from "./sampler.ts";
+ * console.log([0, 1, 2, 3].map((i) => isAuxiliaryStep(2, i, 0))); // [ false, true, false, true ]
+ * ```
+ */
+export function isAuxiliaryStep(auxEvery: number | undefined, i: number, seed: number): boolean {
+  if (!auxEvery) return false;
+  if (Number.isInteger(auxEvery)) return i % auxEvery === auxEvery - 1;
+  return new Rng(`${seed >>> 0}:auxiliary:${i}`).uniform() < 1 / auxEvery;
 }
 
 /** The state a run can be resumed from: the step to run next and the GPU-resident variables. */
@@ -107,8 +131,8 @@ export interface ProgressEvent {
   steps: number;
   /** DDPM timestep of this step. */
   t: number;
-  /** The kind of partition this step used. */
-  partition: Partition["kind"];
+  /** The kind of partition this step used (`coronal`: a TPDM auxiliary step). */
+  partition: Partition["kind"] | "coronal";
   /** Wall time of this step in seconds. */
   seconds: number;
   /** Seconds per phase, summed over all steps so far. */
@@ -187,6 +211,7 @@ export async function runSampler(
   const map = config.modelMap ?? [2, -1];
   const x = gpu.buffer(n * 4, "x_t"), v = gpu.buffer(n * 4, "x0 in u"), eps = gpu.buffer(n * 4, "eps");
   const denoiser = new TripletDenoiser(gpu, model, A.shape);
+  const coronal = config.auxEvery ? new CoronalDenoiser(gpu, model, A.shape, config.sizeMultiple ?? 8) : null;
   const dc = await DataConsistency.create(gpu, A, y, config);
   const timings: StepTimings = { network: 0, transfer: 0, cg: 0, blend: 0 };
   try {
@@ -209,8 +234,10 @@ export async function runSampler(
     });
     for (let i = done; i < times.length; i++) {
       const t0 = performance.now(), t = times[i];
-      const part = partitionForStep(config.mode, i, Z, new Rng(`${seed}:partition:${i}`), config.jumpEvery);
-      const net = await denoiser.eps(x, part, t, eps);
+      const rng = new Rng(`${seed}:partition:${i}`);
+      const aux = i < times.length - 1 && isAuxiliaryStep(config.auxEvery, i, seed); // the last step sees the data
+      const part = aux ? null : partitionForStep(config.mode, i, Z, rng, config.jumpEvery);
+      const net = aux ? await coronal!.eps(x, t, rng.int(3), eps) : await denoiser.eps(x, part!, t, eps);
       await tweedie(gpu, x, eps, v, layout, {
         abar: abar[t],
         map,
@@ -218,7 +245,7 @@ export async function runSampler(
       });
       await gpu.sync();
       const t1 = performance.now();
-      await dc.apply(v, t);
+      if (!aux) await dc.apply(v, t);
       await gpu.sync();
       const t2 = performance.now();
       if (i === times.length - 1) gpu.copy(v, x, n * 4); // the last estimate is the answer
@@ -236,7 +263,7 @@ export async function runSampler(
       timings.cg += (t2 - t1) / 1000;
       timings.blend += (t1 - t0 - net.network - net.transfer + (t3 - t2)) / 1000;
       done = i + 1;
-      const e = { step: i + 1, steps: times.length, t, partition: part.kind, seconds: (t3 - t0) / 1000 };
+      const e = { step: i + 1, steps: times.length, t, partition: part?.kind ?? "coronal" as const, seconds: (t3 - t0) / 1000 };
       await options.onStep?.({ ...e, timings: { ...timings } }, state);
       if (options.signal?.aborted && i < times.length - 1) {
         throw new DOMException(`interrupted after step ${i + 1}`, "AbortError");
