@@ -113,6 +113,7 @@ export {
   type StartFrom,
   STARTS,
 } from "./lib/reconstruct.ts";
+export { applyFbpunet, availableFbpunet, FBPUNET_SETTINGS, type FbpunetCard } from "./lib/fbpunet.ts";
 export { interpolateSlices, superResolve, type SuperResolveOptions, thinGrid } from "./lib/zsr.ts";
 export { type GenerateOptions, generateVolume } from "./lib/generate.ts";
 export {

@@ -1,6 +1,7 @@
 /**
- * One entry point for every reconstruction method blendct runs on the same operator and data: FBP, CGLS,
- * 3D TV (PDHG, non-negative), and the diffusion samplers `dds`, `blend` and `blend++`.
+ * One entry point for every reconstruction method blendct runs on the same operator and data: FBP,
+ * FBP-UNet, CGLS, 3D TV (PDHG, non-negative), and the diffusion samplers `dds2d`, `dds`, `mbir`
+ * (DiffusionMBIR), `tpdm`, `blend` and `blend++`.
  * @module
  */
 import type { GpuContext } from "./gpu/context.ts";

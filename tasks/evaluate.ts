@@ -1,19 +1,18 @@
 /**
- * `deno task evaluate --views 4,6,8 --methods fbp,cgls,tv,dds,blend,blend++`: the paper's table on the
+ * `deno task evaluate --views 4,6,8 --methods fbp,fbpunet,cgls,tv,dds2d,dds,mbir,tpdm,blend,blend++`: the paper's table on the
  * evaluation volumes (PSNR/SSIM per plane, TV, z-consistency, seconds), every method on the same operator
  * and data. TV's λ is tuned on a grid per setting against the ground truth, as hard as the diffusion
  * methods are tuned. Writes results.json, results.md and a picture per case to the output folder.
  * The flags are in tasks/evaluate_flags.ts, the table and the merge of shards in tasks/evaluate_table.ts.
  * @module
  */
-import { METHOD_DEFAULTS } from "../lib/defaults.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../lib/io/files.ts";
 import { defaultMetricRange, displayWindow } from "../lib/units.ts";
 import { caseVolume, loadCase } from "../lib/case.ts";
 import { modelMap } from "../lib/diffusion/card.ts";
 import { displayOriented } from "../lib/report/orient.ts";
 import { isDiffusion, reconstruct } from "../lib/reconstruct.ts";
-import { computeMetrics, methodMetrics } from "../lib/metrics/index.ts";
+import { methodMetrics } from "../lib/metrics/index.ts";
 import { midPlanesPng } from "../lib/report/png.ts";
 import { createProgress } from "../lib/report/progress.ts";
 import { buildManifest } from "../lib/report/manifest.ts";
@@ -22,6 +21,7 @@ import { gpuFor, openPrior, priorSummary } from "../lib/diffusion/prior.ts";
 import { parseFlags, runTask } from "./cli.ts";
 import { EVAL_CASES, FLAGS, parseVariant, Schema } from "./evaluate_flags.ts";
 import { markdownTable, mergeShards, readCaseManifest, type Row } from "./evaluate_table.ts";
+import { methodNote, tunedTv } from "./evaluate_methods.ts";
 
 export { parseVariant } from "./evaluate_flags.ts";
 export { markdownTable } from "./evaluate_table.ts";
@@ -29,7 +29,7 @@ export { markdownTable } from "./evaluate_table.ts";
 async function main(): Promise<void> {
   const f = parseFlags(
     Deno.args,
-    "Usage: deno task evaluate --views 4,6,8 --methods fbp,cgls,tv,dds,blend,blend++",
+    "Usage: deno task evaluate --views 4,6,8 --methods fbp,fbpunet,cgls,tv,dds2d,dds,mbir,tpdm,blend,blend++",
     FLAGS,
     Schema,
   );
@@ -100,27 +100,15 @@ async function main(): Promise<void> {
           let note = "";
           let calls = 0;
           if (method === "tv") {
-            // λ tuned on a grid against the ground truth (mean PSNR over planes)
-            let best: { x: Float32Array; lam: number; score: number } | null = null;
-            for (const lam of f["tv-lambdas"]) {
-              const cand = await reconstruct(y, geometry, { Z, H, W }, {
-                method: "tv",
-                tvLambda: lam,
-                iterations: f["tv-iterations"],
-              }, { gpu });
-              const p = computeMetrics(own(cand), truthV, { range: metricRange }).psnr;
-              const score = (p.axial + p.coronal + p.sagittal) / 3;
-              console.error(`  tv λ=${lam}: mean PSNR ${score.toFixed(2)} dB`);
-              if (!best || score > best.score) best = { x: cand, lam, score };
-            }
-            x = best!.x;
+            const best = await tunedTv(gpu, c, f["tv-lambdas"], f["tv-iterations"], truthV, metricRange);
+            x = best.x;
             classical.set("tv", x);
-            note = `λ=${best!.lam} (best of ${f["tv-lambdas"].join(",")})`;
+            note = `λ=${best.lam} (best of ${f["tv-lambdas"].join(",")})`;
           } else {
             const progress = createProgress(`${path} ${s.label} ${method}`);
             x = await reconstruct(y, geometry, { Z, H, W }, {
               method,
-              steps: method === "dds" ? undefined : f.steps,
+              steps: method === "blend" || method === "blend++" ? f.steps : undefined,
               seed: f.seed,
               schedule: prior?.card.schedule,
               modelMap: prior ? modelMap(prior.card) : undefined,
@@ -130,24 +118,12 @@ async function main(): Promise<void> {
               model: prior?.denoiser,
               startEstimate: variant.start ? classical.get(variant.start) : undefined,
               onProgress: (d, t, e) => {
-                if (e) calls += 1;
+                if (e) calls += method === "mbir" ? 2 : 1; // mbir: predictor and corrector
                 progress.update(d, t);
               },
             });
             progress.done();
-            const opts = Object.entries(variant).map(([k, v]) => `${k} ${v}`).join(", ");
-            if (method === "dds") {
-              const d = METHOD_DEFAULTS.dds;
-              note =
-                `reference: ${d.steps} steps, no clip, circular Dz, z-TV ρ=${d.referenceRho} λ=${d.referenceLambda} (reference units)` +
-                (variant.ztvFrom !== undefined ? `; z-TV only for t ≤ ${variant.ztvFrom} (variant)` : "");
-            }
-            if (method === "blend" || method === "blend++") {
-              const d = METHOD_DEFAULTS.blend;
-              note = `${variant.steps ?? f.steps} steps, η=${d.eta}, CG ${d.cgIters}${
-                opts ? `; ${opts}` : ""
-              }`;
-            }
+            note = methodNote(method, variant, f.steps);
           }
           if (!isDiffusion(method) && !spec.includes("/")) classical.set(method, x);
           const seconds = (performance.now() - t0) / 1000;

@@ -119,6 +119,7 @@ export const VARIANT_KEYS = [
   "samples",
   "steps",
   "ztv-from",
+  "aux-every",
   "finish",
   "finish-gamma",
   "tv-lambda",
@@ -157,6 +158,7 @@ export function parseVariant(
           "dc-lambda": "dcLambda",
           "dc-gamma": "dcGamma",
           "ztv-from": "ztvFrom",
+          "aux-every": "auxEvery",
           "finish-gamma": "finishGamma",
           "tv-lambda": "tvLambda",
         }[

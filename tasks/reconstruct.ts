@@ -56,6 +56,7 @@ async function main(): Promise<void> {
       imageSize: prior ? prior.card.imageSize : null,
     });
     for (const line of c.notices) console.error(line);
+    const cfg = methodConfig(f, prior);
     // made once the case has loaded, so that bad input leaves nothing behind; the folder of --output must
     // exist already (as for any output file), an explicit --out-dir is made
     if (f["out-dir"] || !f.output) await Deno.mkdir(outDir, { recursive: true });
@@ -64,7 +65,6 @@ async function main(): Promise<void> {
       throw new UserError(`the 3-slice prior needs at least 3 slices (the input has ${Z})`);
     }
     lap("load_and_measure", t);
-    const cfg = methodConfig(f, prior);
     const views = c.geometry.angles.length;
     const fingerprint = {
       ...(samplerConfig(cfg, views) ?? cfg),

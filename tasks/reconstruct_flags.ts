@@ -6,7 +6,8 @@
 import { z } from "../lib/deps.ts";
 import { VOLUME_INPUTS } from "../lib/io/files.ts";
 import { FBP_FILTERS } from "../lib/ct/fbp.ts";
-import { modelMap } from "../lib/diffusion/card.ts";
+import { modelMap, seenCoronal } from "../lib/diffusion/card.ts";
+import { UserError } from "../lib/errors.ts";
 import { isDiffusion, type MethodConfig, METHODS, STARTS } from "../lib/reconstruct.ts";
 import { METHOD_DEFAULTS } from "../lib/defaults.ts";
 import { DEFAULT_CASE } from "../lib/cases.ts";
@@ -153,7 +154,12 @@ export const FLAGS = {
   },
   "ztv-from": {
     type: "string",
-    help: "dds: run the z-TV ADMM only once t <= T (a labelled variant; the reference runs it always)",
+    help: "dds, mbir: run the z-TV ADMM only once t <= T (a labelled variant; the reference runs it always)",
+  },
+  "aux-every": {
+    type: "string",
+    help: "tpdm: the coronal (auxiliary) prior at every K-th step; a fractional K draws it with probability 1/K",
+    default: String(METHOD_DEFAULTS.tpdm.auxEvery),
   },
   preset: {
     type: "string",
@@ -215,6 +221,7 @@ export const Schema = z.object({
   "dc-lambda": numberFlag("dc-lambda").pipe(z.number().positive("must be > 0")).optional(),
   "dc-gamma": numberFlag("dc-gamma").pipe(z.number().min(0, "must be >= 0")).optional(),
   finish: z.enum(["tv", "none"], { error: "must be tv or none" }).optional(),
+  "aux-every": z.coerce.number({ error: "must be a number" }).gt(1, "must be more than 1").optional(),
   "ztv-from": intFlag("ztv-from").pipe(z.number().int().min(0).max(999, "must be in 0..999")).optional(),
   "finish-gamma": numberFlag("finish-gamma").pipe(z.number().min(0, "must be >= 0")).optional(),
 }).superRefine((f, ctx) => {
@@ -251,14 +258,17 @@ export const Schema = z.object({
     ctx.addIssue({
       code: "custom",
       path: [diffusionOnly[0]],
-      message: `applies to diffusion methods (dds, blend, blend++), not --method ${f.method}`,
+      message: `applies to diffusion methods (dds2d, dds, mbir, tpdm, blend, blend++), not --method ${f.method}`,
     });
   }
   if (f.start && f.start !== "noise" && f.t0 === undefined) {
     ctx.addIssue({ code: "custom", path: ["t0"], message: `is required with --start ${f.start}` });
   }
-  if (f["ztv-from"] !== undefined && f.method !== "dds") {
-    ctx.addIssue({ code: "custom", path: ["ztv-from"], message: `applies to --method dds, not ${f.method}` });
+  if (f["ztv-from"] !== undefined && f.method !== "dds" && f.method !== "mbir") {
+    ctx.addIssue({ code: "custom", path: ["ztv-from"], message: `applies to --method dds or mbir, not ${f.method}` });
+  }
+  if (f["aux-every"] !== undefined && f.method !== "tpdm") {
+    ctx.addIssue({ code: "custom", path: ["aux-every"], message: `applies to --method tpdm, not ${f.method}` });
   }
   if (f.finish === "tv" && f.dc !== "tv" && f["tv-lambda"] === undefined) {
     ctx.addIssue({
@@ -308,6 +318,13 @@ export const CLI_BLEND_DEFAULTS = METHOD_DEFAULTS.cliBlend;
 
 /** The method configuration the flags ask for, with the command line's defaults filled in. */
 export function methodConfig(f: Flags, prior: Prior | null): MethodConfig {
+  if (f.method === "tpdm" && prior && !seenCoronal(prior.card)) {
+    throw new UserError(
+      `--method tpdm needs a prior trained on coronal triplets too; ${prior.card.name}'s card says training.axes ${
+        String(prior.card.training.axes ?? "z")
+      }: retrain with train/train.py --axes all, or pick another method`,
+    );
+  }
   const blend = (f.method === "blend" || f.method === "blend++") && f.preset !== "paper";
   const start = f.start ?? (blend ? CLI_BLEND_DEFAULTS.start : undefined);
   const classical = start !== undefined && start !== "noise";
@@ -346,6 +363,7 @@ export function methodConfig(f: Flags, prior: Prior | null): MethodConfig {
         finish: d.finish,
         finishGamma: f["finish-gamma"],
         ztvFrom: f["ztv-from"],
+        auxEvery: f["aux-every"],
       }),
   };
 }

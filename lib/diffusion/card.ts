@@ -542,3 +542,17 @@ export function modelMap(
   const scale = (m1 - m0) / (u1 - u0);
   return [scale, m0 - scale * u0];
 }
+
+/**
+ * Whether a prior has seen coronal (and sagittal) triplets: its card's `training.axes` is `all`, as TPDM's
+ * auxiliary direction needs.
+ *
+ * @example
+ * ```ts
+ * import { loadModel, seenCoronal } from "./card.ts";
+ * console.log(seenCoronal((await loadModel()).card)); // true
+ * ```
+ */
+export function seenCoronal(card: ModelCard): boolean {
+  return card.training.axes === "all";
+}

@@ -1,6 +1,7 @@
 /**
  * `blendct/diffusion`: the prior (model cards, denoisers, `openPrior`), the schedule and partitions, and the
- * sampler's parts — triplet denoiser, data consistency, step kernels, the loop, checkpoints.
+ * sampler's parts — triplet and coronal denoisers, data consistency, step kernels, the loop, checkpoints —
+ * and DiffusionMBIR's predictor–corrector loop.
  * @module
  */
 export * from "./schedule.ts";
@@ -9,6 +10,8 @@ export * from "./sampler.ts";
 export * from "./steps.ts";
 export * from "./triplet_denoiser.ts";
 export * from "./consistency.ts";
+export { CoronalDenoiser } from "./coronal_denoiser.ts";
+export { type MbirConfig, mbirTimes, runMbir, veSigma } from "./mbir.ts";
 export { decodeState, encodeState, saveState } from "./state.ts";
 export {
   type LoadedModel,
@@ -22,6 +25,7 @@ export {
   type ParityFixture,
   parseModelCard,
   resolveModelSource,
+  seenCoronal,
   SHIPPED_MODEL,
 } from "./card.ts";
 export {
