@@ -24,7 +24,9 @@ export const FBPUNET_SETTINGS = ["4", "6", "8", "la90"] as const;
 export function parseFbpunetSetting(name: string): AcquisitionOptions {
   if (name === "la90") return { views: 90, angleRange: 90 };
   const v = Number(name);
-  if (!Number.isInteger(v) || v < 1) throw new UserError(`unknown FBP-UNet setting ${name}: use 4, 6, 8 or la90`);
+  if (!Number.isInteger(v) || v < 1) {
+    throw new UserError(`unknown FBP-UNet setting ${name}: use 4, 6, 8 or la90`);
+  }
   return { views: v };
 }
 
@@ -90,7 +92,9 @@ export async function applyFbpunet(
   const have = await availableFbpunet(dir);
   if (setting === null || !have.includes(setting)) {
     throw new UserError(
-      `--method fbpunet has networks for ${have.join(", ") || "no setting"} (views over 180°, la90 = 90 views in 90°); this acquisition is ${
+      `--method fbpunet has networks for ${
+        have.join(", ") || "no setting"
+      } (views over 180°, la90 = 90 views in 90°); this acquisition is ${
         setting ?? "another geometry"
       }: pick one of those or another method`,
     );
@@ -98,7 +102,9 @@ export async function applyFbpunet(
   const card = JSON.parse(await Deno.readTextFile(new URL(`fbpunet-${setting}.json`, dir))) as FbpunetCard;
   const { Z, H, W } = shape;
   if (card.imageSize !== H || card.imageSize !== W) {
-    throw new UserError(`the FBP-UNet for ${setting} works on ${card.imageSize}² slices, not ${H}x${W}: pass --resample`);
+    throw new UserError(
+      `the FBP-UNet for ${setting} works on ${card.imageSize}² slices, not ${H}x${W}: pass --resample`,
+    );
   }
   const ort = await importOrtNode();
   const session = await ort.InferenceSession.create(new URL(card.onnx, dir).pathname);

@@ -291,12 +291,19 @@ export async function reconstructWith(
       }
       case "fbpunet": {
         if (!(A instanceof Projector)) {
-          throw new UserError("fbpunet's networks are trained for parallel beam: pick another method for this operator");
+          throw new UserError(
+            "fbpunet's networks are trained for parallel beam: pick another method for this operator",
+          );
         }
         const scratch = gpu.buffer(A.rangeSize * 4);
         await fbpOnGpu(gpu, A, yb, scratch, x, "ramp");
         gpu.release(scratch);
-        return await applyFbpunet(await gpu.download(x, A.domainSize), A.shape, A.geometry, options.fbpunetDir);
+        return await applyFbpunet(
+          await gpu.download(x, A.domainSize),
+          A.shape,
+          A.geometry,
+          options.fbpunetDir,
+        );
       }
       case "mbir": {
         if (!options.model) throw new UserError("method mbir needs a model (the learned prior)");

@@ -22,9 +22,15 @@ export async function tunedTv(
   const [Z, H, W] = c.shape;
   let best: { x: Float32Array; lam: number; score: number } | null = null;
   for (const lam of lambdas) {
-    const cand = await reconstruct(c.y, c.geometry, { Z, H, W }, { method: "tv", tvLambda: lam, iterations }, {
-      gpu,
-    });
+    const cand = await reconstruct(
+      c.y,
+      c.geometry,
+      { Z, H, W },
+      { method: "tv", tvLambda: lam, iterations },
+      {
+        gpu,
+      },
+    );
     const p = computeMetrics(caseVolume(c, cand), truth, { range }).psnr;
     const score = (p.axial + p.coronal + p.sagittal) / 3;
     console.error(`  tv λ=${lam}: mean PSNR ${score.toFixed(2)} dB`);
@@ -34,7 +40,11 @@ export async function tunedTv(
 }
 
 /** The note of a row: the reference a method follows and the settings it ran with. */
-export function methodNote(method: Method, variant: Partial<MethodConfig>, steps: number | undefined): string {
+export function methodNote(
+  method: Method,
+  variant: Partial<MethodConfig>,
+  steps: number | undefined,
+): string {
   const d = METHOD_DEFAULTS;
   const ztv = variant.ztvFrom !== undefined ? `; z-TV only for t ≤ ${variant.ztvFrom} (variant)` : "";
   const opts = Object.entries(variant).map(([k, v]) => `${k} ${v}`).join(", ");
@@ -46,12 +56,18 @@ export function methodNote(method: Method, variant: Partial<MethodConfig>, steps
     case "dds":
       return `reference: ${d.dds.steps} steps, no clip, circular Dz, z-TV ρ=${d.dds.referenceRho} λ=${d.dds.referenceLambda} (reference units)${ztv}`;
     case "mbir":
-      return `${variant.steps ?? d.mbir.levels} noise levels (reference: 2000), PC snr ${d.mbir.snr}, CG 1 + z-TV ADMM ρ=${d.mbir.referenceRho} λ=${d.mbir.referenceLambda} (reference units)${ztv}`;
+      return `${
+        variant.steps ?? d.mbir.levels
+      } noise levels (reference: 2000), PC snr ${d.mbir.snr}, CG 1 + z-TV ADMM ρ=${d.mbir.referenceRho} λ=${d.mbir.referenceLambda} (reference units)${ztv}`;
     case "tpdm":
-      return `${d.tpdm.steps} steps, coronal every ${variant.auxEvery ?? d.tpdm.auxEvery}, CG data step (not DPS)`;
+      return `${d.tpdm.steps} steps, coronal every ${
+        variant.auxEvery ?? d.tpdm.auxEvery
+      }, CG data step (not DPS)`;
     case "blend":
     case "blend++":
-      return `${variant.steps ?? steps} steps, η=${d.blend.eta}, CG ${d.blend.cgIters}${opts ? `; ${opts}` : ""}`;
+      return `${variant.steps ?? steps} steps, η=${d.blend.eta}, CG ${d.blend.cgIters}${
+        opts ? `; ${opts}` : ""
+      }`;
     default:
       return "";
   }

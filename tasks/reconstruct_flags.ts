@@ -158,7 +158,8 @@ export const FLAGS = {
   },
   "aux-every": {
     type: "string",
-    help: "tpdm: the coronal (auxiliary) prior at every K-th step; a fractional K draws it with probability 1/K",
+    help:
+      "tpdm: the coronal (auxiliary) prior at every K-th step; a fractional K draws it with probability 1/K",
     default: String(METHOD_DEFAULTS.tpdm.auxEvery),
   },
   preset: {
@@ -258,17 +259,26 @@ export const Schema = z.object({
     ctx.addIssue({
       code: "custom",
       path: [diffusionOnly[0]],
-      message: `applies to diffusion methods (dds2d, dds, mbir, tpdm, blend, blend++), not --method ${f.method}`,
+      message:
+        `applies to diffusion methods (dds2d, dds, mbir, tpdm, blend, blend++), not --method ${f.method}`,
     });
   }
   if (f.start && f.start !== "noise" && f.t0 === undefined) {
     ctx.addIssue({ code: "custom", path: ["t0"], message: `is required with --start ${f.start}` });
   }
   if (f["ztv-from"] !== undefined && f.method !== "dds" && f.method !== "mbir") {
-    ctx.addIssue({ code: "custom", path: ["ztv-from"], message: `applies to --method dds or mbir, not ${f.method}` });
+    ctx.addIssue({
+      code: "custom",
+      path: ["ztv-from"],
+      message: `applies to --method dds or mbir, not ${f.method}`,
+    });
   }
   if (f["aux-every"] !== undefined && f.method !== "tpdm") {
-    ctx.addIssue({ code: "custom", path: ["aux-every"], message: `applies to --method tpdm, not ${f.method}` });
+    ctx.addIssue({
+      code: "custom",
+      path: ["aux-every"],
+      message: `applies to --method tpdm, not ${f.method}`,
+    });
   }
   if (f.finish === "tv" && f.dc !== "tv" && f["tv-lambda"] === undefined) {
     ctx.addIssue({

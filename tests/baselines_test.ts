@@ -36,7 +36,9 @@ function standIn(x: Float32Array, t: Float32Array, k: Float32Array, s: readonly 
     for (let c = 0; c < C; c++) {
       for (let i = 0; i < m; i++) {
         const j = (b * C + c) * m + i;
-        out[j] = Math.fround(0.3 * Math.tanh(x[j]) + 0.1 * x[(b * C + 1) * m + i] + 1e-4 * t[b] + 0.01 * k[b] + 0.02 * c);
+        out[j] = Math.fround(
+          0.3 * Math.tanh(x[j]) + 0.1 * x[(b * C + 1) * m + i] + 1e-4 * t[b] + 0.01 * k[b] + 0.02 * c,
+        );
       }
     }
   }
@@ -51,7 +53,10 @@ function epsRef(x: Float32Array, t: number, how: "single" | { coronal: number })
     for (let z = 0; z < shape.Z; z++) {
       const s = x.subarray(z * hw, (z + 1) * hw), batch = new Float32Array(3 * hw);
       for (let c = 0; c < 3; c++) batch.set(s, c * hw);
-      eps.set(standIn(batch, new Float32Array([t]), new Float32Array([1]), [1, 3, 8, 8]).subarray(hw, 2 * hw), z * hw);
+      eps.set(
+        standIn(batch, new Float32Array([t]), new Float32Array([1]), [1, 3, 8, 8]).subarray(hw, 2 * hw),
+        z * hw,
+      );
     }
     return eps;
   }
@@ -63,11 +68,15 @@ function epsRef(x: Float32Array, t: number, how: "single" | { coronal: number })
     for (let c = 0; c < 3; c++) {
       const r = part.slices[3 * grp + c];
       for (let zp = 0; zp < Zp; zp++) {
-        for (let w = 0; w < 8; w++) batch[(c * Zp + zp) * 8 + w] = x[Math.min(zp, shape.Z - 1) * hw + r * 8 + w];
+        for (let w = 0; w < 8; w++) {
+          batch[(c * Zp + zp) * 8 + w] = x[Math.min(zp, shape.Z - 1) * hw + r * 8 + w];
+        }
       }
     }
     const e = standIn(batch, new Float32Array([t]), new Float32Array([1]), [1, 3, Zp, 8]);
-    for (let z = 0; z < shape.Z; z++) for (let w = 0; w < 8; w++) eps[z * hw + row * 8 + w] = e[(ch * Zp + z) * 8 + w];
+    for (let z = 0; z < shape.Z; z++) {
+      for (let w = 0; w < 8; w++) eps[z * hw + row * 8 + w] = e[(ch * Zp + z) * 8 + w];
+    }
   }
   return eps;
 }
@@ -84,12 +93,27 @@ function ddimLoopRef(steps: number, seed: number, eta: number, auxEvery?: number
     const aux = i < times.length - 1 && isAuxiliaryStep(auxEvery, i, seed);
     const rng = new Rng(`${seed}:partition:${i}`);
     const eps = aux ? epsRef(x, t, { coronal: rng.int(3) }) : epsRef(x, t, "single");
-    v = Float64Array.from(x, (xi, j) => Math.max(((xi - Math.sqrt(1 - a) * eps[j]) / Math.sqrt(a) - o) / s, 0));
-    if (!aux) v = ddsStepRef(Float32Array.from(v), noAdmm, A, y, { rho: 0, lambda: 0, cg: 5, circular: false, admm: false });
+    v = Float64Array.from(
+      x,
+      (xi, j) => Math.max(((xi - Math.sqrt(1 - a) * eps[j]) / Math.sqrt(a) - o) / s, 0),
+    );
+    if (!aux) {
+      v = ddsStepRef(Float32Array.from(v), noAdmm, A, y, {
+        rho: 0,
+        lambda: 0,
+        cg: 5,
+        circular: false,
+        admm: false,
+      });
+    }
     if (i < times.length - 1) {
       const an = abar[times[i + 1]];
-      x = Float32Array.from(v, (vi, j) =>
-        Math.sqrt(an) * (s * vi + o) + Math.sqrt(1 - an) * (eta * normalAt(seed, i, j) + Math.sqrt(1 - eta * eta) * eps[j]));
+      x = Float32Array.from(
+        v,
+        (vi, j) =>
+          Math.sqrt(an) * (s * vi + o) +
+          Math.sqrt(1 - an) * (eta * normalAt(seed, i, j) + Math.sqrt(1 - eta * eta) * eps[j]),
+      );
     }
   }
   return v;
@@ -117,7 +141,10 @@ Deno.test("tpdm equals a TypeScript reference: coronal steps (no data step) ever
   assert.ok(e < 2e-3, `tpdm vs reference: ${e}`);
   assert.deepEqual([0, 1, 2, 3, 4].map((i) => isAuxiliaryStep(2, i, 4)), [false, true, false, true, false]);
   const frac = Array.from({ length: 2000 }, (_, i) => isAuxiliaryStep(2.7, i, 4)).filter(Boolean).length;
-  assert.ok(Math.abs(frac / 2000 - 1 / 2.7) < 0.03, `K = 2.7 draws the auxiliary at 1/K of the steps (${frac / 2000})`);
+  assert.ok(
+    Math.abs(frac / 2000 - 1 / 2.7) < 0.03,
+    `K = 2.7 draws the auxiliary at 1/K of the steps (${frac / 2000})`,
+  );
   A.dispose();
 });
 
@@ -128,14 +155,20 @@ Deno.test("mbir equals a TypeScript reference of DiffusionMBIR's predictor-corre
   // reference
   const abar = alphasCumprod(), times = mbirTimes(4), [s, o] = map, rng = new Rng("5:mbir");
   const state = { z: new Float64Array(n), u: new Float64Array(n) };
-  let x: Float64Array<ArrayBufferLike> = Float64Array.from(rng.fork("init").fillNormal(new Float32Array(n), { std: veSigma(abar[times[0]]) }));
+  let x: Float64Array<ArrayBufferLike> = Float64Array.from(
+    rng.fork("init").fillNormal(new Float32Array(n), { std: veSigma(abar[times[0]]) }),
+  );
   const score = (t: number) => {
     const a = Math.sqrt(abar[t]), e = epsRef(Float32Array.from(x, (v) => v * a), t, "single");
     return Float64Array.from(e, (v) => -v / veSigma(abar[t]));
   };
   const data = (from: Float64Array, admm: boolean, cg: number) => {
     const u = ddsStepRef(Float32Array.from(from, (v) => (v - o) / s), state, A, y, {
-      rho: admm ? 2 : 0, lambda: 0.1, cg, circular: false, admm,
+      rho: admm ? 2 : 0,
+      lambda: 0.1,
+      cg,
+      circular: false,
+      admm,
     });
     x = u.map((v) => s * v + o);
   };
@@ -195,9 +228,17 @@ Deno.test("with an oracle denoiser dds2d and mbir (ρ = 0) return the truth", as
   const model = oracle(x0, (b) => b);
   const yb = gpu.upload(y);
   const opts = { gpu, model };
-  const d2 = await reconstructWith(A, y, { method: "dds2d", steps: 10, modelMap: [1, -1] }, { ...opts, stateEvery: 100 });
+  const d2 = await reconstructWith(A, y, { method: "dds2d", steps: 10, modelMap: [1, -1] }, {
+    ...opts,
+    stateEvery: 100,
+  });
   assert.ok(relErr(d2, truth) < 1e-3, `dds2d: ${relErr(d2, truth)}`);
-  const mb = await reconstructWith(A, y, { method: "mbir", levels: 12, rho: 0, lambda: 0, modelMap: [1, -1] }, opts);
+  const mb = await reconstructWith(
+    A,
+    y,
+    { method: "mbir", levels: 12, rho: 0, lambda: 0, modelMap: [1, -1] },
+    opts,
+  );
   assert.ok(relErr(mb, truth) < 0.02, `mbir: ${relErr(mb, truth)}`);
   gpu.release(yb);
   A.dispose();

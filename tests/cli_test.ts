@@ -54,7 +54,10 @@ Deno.test("tpdm refuses a prior that has not seen coronal triplets, naming the f
     const tiny = new URL("../fixtures/tiny-prior/tiny.json", import.meta.url).pathname;
     const r = await runTaskFile("reconstruct", ["--method", "tpdm", "--model", tiny, "--views", "8"], dir);
     assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr.trim(), /^error: --method tpdm needs a prior trained on coronal triplets too; .*--axes all/);
+    assert.match(
+      r.stderr.trim(),
+      /^error: --method tpdm needs a prior trained on coronal triplets too; .*--axes all/,
+    );
     assert.deepEqual([...Deno.readDirSync(dir)], [], "nothing written");
   } finally {
     await Deno.remove(dir, { recursive: true });

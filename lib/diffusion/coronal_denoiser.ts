@@ -32,8 +32,13 @@ export class CoronalDenoiser {
   async eps(x: GPUBuffer, t: number, offset: number, out: GPUBuffer): Promise<DenoiseTimes> {
     const t0 = performance.now();
     const host = await this.gpu.download(x, this.shape.Z * this.shape.H * this.shape.W);
-    const { eps, network } = await coronalEps(host, this.shape, this.paddedZ, offset, (batch, shape, gaps) =>
-      this.model.predict(batch, new Float32Array(shape[0]).fill(t), gaps, shape));
+    const { eps, network } = await coronalEps(
+      host,
+      this.shape,
+      this.paddedZ,
+      offset,
+      (batch, shape, gaps) => this.model.predict(batch, new Float32Array(shape[0]).fill(t), gaps, shape),
+    );
     this.gpu.write(out, eps);
     await this.gpu.sync();
     return { network, transfer: performance.now() - t0 - network };
@@ -50,7 +55,11 @@ export async function coronalEps(
   shape: SliceShape,
   paddedZ: number,
   offset: number,
-  predict: (batch: Float32Array, shape: [number, number, number, number], gaps: Float32Array) => Promise<Float32Array>,
+  predict: (
+    batch: Float32Array,
+    shape: [number, number, number, number],
+    gaps: Float32Array,
+  ) => Promise<Float32Array>,
 ): Promise<{ eps: Float32Array; network: number }> {
   const { Z, H, W } = shape, hw = H * W, Zp = paddedZ;
   const part = adjacentPartition(H, offset), G = part.gaps.length;

@@ -9,7 +9,6 @@
  * reference's 2,000; the final Kaczmarz sweep is a few CG iterations on AᵀA.
  * @module
  */
-import type { LinearOperator } from "../ct/operator.ts";
 import { Rng } from "../random.ts";
 import { DataConsistency } from "./consistency.ts";
 import { singlePartition } from "./partition.ts";

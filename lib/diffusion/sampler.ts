@@ -263,7 +263,13 @@ export async function runSampler(
       timings.cg += (t2 - t1) / 1000;
       timings.blend += (t1 - t0 - net.network - net.transfer + (t3 - t2)) / 1000;
       done = i + 1;
-      const e = { step: i + 1, steps: times.length, t, partition: part?.kind ?? "coronal" as const, seconds: (t3 - t0) / 1000 };
+      const e = {
+        step: i + 1,
+        steps: times.length,
+        t,
+        partition: part?.kind ?? "coronal" as const,
+        seconds: (t3 - t0) / 1000,
+      };
       await options.onStep?.({ ...e, timings: { ...timings } }, state);
       if (options.signal?.aborted && i < times.length - 1) {
         throw new DOMException(`interrupted after step ${i + 1}`, "AbortError");
