@@ -5,7 +5,7 @@
  * z-super-resolution (tasks/zsr.ts); the flags live in tasks/reconstruct_flags.ts.
  * @module
  */
-import { decodeState, saveState } from "../lib/diffusion/state.ts";
+import { saveState } from "../lib/diffusion/state.ts";
 import { loadCase } from "../lib/case.ts";
 import { isDiffusion, reconstruct, samplerConfig } from "../lib/reconstruct.ts";
 import { writeRunOutputs } from "../lib/report/outputs.ts";
@@ -15,6 +15,7 @@ import { UserError } from "../lib/errors.ts";
 import { gpuFor, openPrior, priorSummary } from "../lib/diffusion/prior.ts";
 import { dirname, parseFlags, refuseOverwrite, runTask } from "./cli.ts";
 import { FLAGS, methodConfig, Schema } from "./reconstruct_flags.ts";
+import { printMetrics, readResume } from "./reconstruct_run.ts";
 import { main as zsrMain, taskOf } from "./zsr.ts";
 
 export { CLI_BLEND_DEFAULTS } from "./reconstruct_flags.ts";
@@ -129,39 +130,13 @@ async function main(): Promise<void> {
       },
     });
     await Deno.remove(statePath).catch(() => {});
-    for (const [name, m] of Object.entries(metrics)) {
-      const p = m.psnr, s = m.ssim;
-      console.log(
-        `${name.padEnd(8)} PSNR axial/coronal/sagittal ${p.axial.toFixed(2)}/${p.coronal.toFixed(2)}/${
-          p.sagittal.toFixed(2)
-        } dB  SSIM ${s.axial.toFixed(3)}/${s.coronal.toFixed(3)}/${s.sagittal.toFixed(3)}`,
-      );
-    }
+    printMetrics(metrics);
     console.log(`wrote ${outputs.join(", ")} in ${formatDuration((performance.now() - t0) / 1000)}`);
   } finally {
     Deno.removeSignalListener("SIGINT", onSigint);
     await prior?.dispose();
     gpu.dispose();
   }
-}
-
-/** The saved state of an interrupted run, checked against this run's configuration. */
-async function readResume(
-  statePath: string,
-  fingerprint: Record<string, unknown>,
-  diffusion: boolean,
-  method: string,
-) {
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(statePath);
-  } catch {
-    throw new UserError(`--resume: no saved state at ${statePath}; run without --resume`);
-  }
-  if (!diffusion) throw new UserError(`--resume applies to diffusion methods only (got --method ${method})`);
-  const state = decodeState(bytes, fingerprint, statePath);
-  console.error(`resuming at step ${state.step} from ${statePath}`);
-  return state;
 }
 
 if (import.meta.main) runTask(main);
