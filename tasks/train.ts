@@ -11,65 +11,15 @@
  * Without `--data` the arguments go to `train/train.py` unchanged (the shipped prior's own training).
  * @module
  */
-import { z } from "../lib/deps.ts";
 import { UserError } from "../lib/errors.ts";
 import { writeJsonAtomic } from "../lib/io/files.ts";
-import { intFlag, numberFlag, parseFlags, runTask, unitFlag } from "./cli.ts";
+import { parseFlags, runTask } from "./cli.ts";
+import { FLAGS, type Flags, Schema } from "./train_flags.ts";
 import { findPython } from "./train_python.ts";
 import { listInputs, prepare } from "./train_data.ts";
 
 export { findPython } from "./train_python.ts";
 export { listInputs } from "./train_data.ts";
-
-const FLAGS = {
-  data: {
-    type: "string",
-    help: "A folder of NIfTI files and DICOM series (any mix), or a JSON list of paths",
-  },
-  out: { type: "string", help: "Run folder: volumes, checkpoint, loss log, model.onnx and model.json" },
-  val: {
-    type: "string",
-    help: "Validation volumes (folder or JSON list)",
-    default: "every 5th volume of --data",
-  },
-  unit: { type: "string", help: "Unit of volumes whose files do not say: hu, mu or image" },
-  init: {
-    type: "string",
-    help: "Fine-tune from a model card (its .ckpt.pt next to it), e.g. models/blendct-prior.json",
-  },
-  steps: { type: "string", help: "Train this many steps in total" },
-  minutes: { type: "string", help: "Train this many minutes (this session)", default: "60 unless --steps" },
-  axes: { type: "string", help: "Triplets along z only, or along all three axes", default: "all" },
-  crop: { type: "string", help: "Training crop size in pixels", default: "96" },
-  batch: { type: "string", help: "Triplets per step (over all processes)", default: "16" },
-  device: { type: "string", help: "auto (CUDA when torch sees it), cpu or cuda", default: "auto" },
-  nproc: {
-    type: "string",
-    help: "Processes (PyTorch DDP via torchrun): gloo on CPU, nccl on GPU",
-    default: "1",
-  },
-  force: { type: "boolean", help: "Start over in a RUN_DIR that holds another run" },
-  tiny: { type: "boolean", help: "A tiny network (for tests)" },
-} as const;
-
-const pos = (name: string) => intFlag(name).pipe(z.number().int().min(1, "must be at least 1"));
-const Schema = z.object({
-  data: z.string().optional(),
-  out: z.string().optional(),
-  val: z.string().optional(),
-  unit: unitFlag.optional(),
-  init: z.string().optional(),
-  steps: pos("steps").optional(),
-  minutes: numberFlag("minutes").pipe(z.number().positive("must be > 0")).optional(),
-  axes: z.enum(["z", "all"], { error: "must be z or all" }).default("all"),
-  crop: pos("crop").pipe(z.number().min(16, "must be at least 16")).default(96),
-  batch: pos("batch").default(16),
-  device: z.enum(["auto", "cpu", "cuda"], { error: "must be auto, cpu or cuda" }).default("auto"),
-  nproc: pos("nproc").default(1),
-  force: z.boolean().default(false),
-  tiny: z.boolean().default(false),
-});
-type Flags = z.infer<typeof Schema>;
 
 /** The settings a resumed run must share with the checkpoint in its folder. */
 function settingsOf(f: Flags) {
