@@ -20,7 +20,7 @@ import { mbirTimes, runMbir, veSigma } from "../lib/diffusion/mbir.ts";
 import { Rng } from "../lib/random.ts";
 import { reconstructWith, samplerConfig } from "../lib/reconstruct.ts";
 import { ddsStepRef } from "./dc_ref.ts";
-import { relErr, seededArray } from "./helpers.ts";
+import { relErr, seededArray, standIn } from "./helpers.ts";
 
 const gpu = await GpuContext.create();
 const shape = { Z: 6, H: 8, W: 8 }, hw = 64, n = 6 * hw;
@@ -29,21 +29,6 @@ const truth = seededArray(n, 11).map((v) => 1 + 0.4 * v);
 const y = forwardRef(truth, g, shape);
 const map: [number, number] = [1, -1];
 
-/** A smooth deterministic ε of a triplet batch: any fixed function will do as a stand-in for the network. */
-function standIn(x: Float32Array, t: Float32Array, k: Float32Array, s: readonly number[]): Float32Array {
-  const [B, C, H, W] = s, m = H * W, out = new Float32Array(x.length);
-  for (let b = 0; b < B; b++) {
-    for (let c = 0; c < C; c++) {
-      for (let i = 0; i < m; i++) {
-        const j = (b * C + c) * m + i;
-        out[j] = Math.fround(
-          0.3 * Math.tanh(x[j]) + 0.1 * x[(b * C + 1) * m + i] + 1e-4 * t[b] + 0.01 * k[b] + 0.02 * c,
-        );
-      }
-    }
-  }
-  return out;
-}
 const model: EpsModel = { predict: (x, t, k, s) => Promise.resolve(standIn(x, t, k, s)) };
 
 /** ε of every slice as the reference sees it: slice alone ({z,z,z}, middle channel), or coronal triplets. */

@@ -42,3 +42,24 @@ export async function runTaskFile(
     stderr: new TextDecoder().decode(out.stderr),
   };
 }
+
+/** A smooth deterministic ε of a triplet batch: any fixed function will do as a stand-in for the network. */
+export function standIn(
+  x: Float32Array,
+  t: Float32Array,
+  k: Float32Array,
+  s: readonly number[],
+): Float32Array {
+  const [B, C, H, W] = s, m = H * W, out = new Float32Array(x.length);
+  for (let b = 0; b < B; b++) {
+    for (let c = 0; c < C; c++) {
+      for (let i = 0; i < m; i++) {
+        const j = (b * C + c) * m + i;
+        out[j] = Math.fround(
+          0.3 * Math.tanh(x[j]) + 0.1 * x[(b * C + 1) * m + i] + 1e-4 * t[b] + 0.01 * k[b] + 0.02 * c,
+        );
+      }
+    }
+  }
+  return out;
+}

@@ -1,13 +1,13 @@
 /**
  * `--preset paper` is METHOD.md's loop exactly: this test writes that loop step by step in TypeScript
  * (noise from the kernels' own hash, the partitions, ε from a deterministic stand-in for the network,
- * Tweedie, 5 CG iterations on AᵀA, DDIM with η) and checks that the GPU sampler, configured as the preset
+ * Tweedie, 5 CG iterations on AᵀA (tests/dc_ref.ts), DDIM with η) and checks that the GPU sampler, configured as the preset
  * configures it, returns the same volume on a tiny case.
  */
 import assert from "node:assert/strict";
 import { GpuContext } from "../lib/gpu/context.ts";
 import { Projector } from "../lib/ct/projector.ts";
-import { adjointRef, forwardRef } from "../lib/ct/projector_ref.ts";
+import { forwardRef } from "../lib/ct/projector_ref.ts";
 import { sparseView } from "../lib/ct/geometry.ts";
 import { type EpsModel, normalAt, runSampler } from "../lib/diffusion/sampler.ts";
 import { INIT_STREAM } from "../lib/diffusion/steps.ts";
@@ -16,22 +16,8 @@ import { partitionForStep } from "../lib/diffusion/partition.ts";
 import { METHOD_DEFAULTS } from "../lib/defaults.ts";
 import { Rng } from "../lib/random.ts";
 import { samplerConfig } from "../lib/reconstruct.ts";
-import { relErr, seededArray } from "./helpers.ts";
-
-/** A smooth, deterministic ε of the triplet (a stand-in for the network: any fixed function will do). */
-function standIn(x: Float32Array, t: Float32Array, k: Float32Array, shape: readonly number[]): Float32Array {
-  const [B, C, H, W] = shape, hw = H * W, out = new Float32Array(x.length);
-  for (let b = 0; b < B; b++) {
-    for (let c = 0; c < C; c++) {
-      for (let i = 0; i < hw; i++) {
-        const j = (b * C + c) * hw + i;
-        const mid = x[(b * C + 1) * hw + i];
-        out[j] = Math.fround(0.3 * Math.tanh(x[j]) + 0.1 * mid + 1e-4 * t[b] + 0.01 * k[b]);
-      }
-    }
-  }
-  return out;
-}
+import { relErr, seededArray, standIn } from "./helpers.ts";
+import { ddsStepRef } from "./dc_ref.ts";
 
 Deno.test("--preset paper equals a step-by-step TypeScript reference of METHOD.md's loop", async () => {
   const gpu = await GpuContext.create();
@@ -59,10 +45,8 @@ Deno.test("--preset paper equals a step-by-step TypeScript reference of METHOD.m
   // the reference
   const abar = alphasCumprod(), times = ddimTimes(steps, 1000), [s, o] = map;
   let x = Float32Array.from({ length: n }, (_, i) => normalAt(3, INIT_STREAM, i));
-  const aty = Float64Array.from(adjointRef(y, g, shape));
-  const AtA = (v: Float64Array) =>
-    Float64Array.from(adjointRef(forwardRef(Float32Array.from(v), g, shape), g, shape));
-  let v = new Float64Array(n);
+  let v: Float64Array<ArrayBufferLike> = new Float64Array(n);
+  const noAdmm = { z: new Float64Array(n), u: new Float64Array(n) };
   for (let i = 0; i < times.length; i++) {
     const t = times[i];
     const part = partitionForStep("blend++", i, shape.Z, new Rng(`3:partition:${i}`), cfg.jumpEvery);
@@ -79,18 +63,13 @@ Deno.test("--preset paper equals a step-by-step TypeScript reference of METHOD.m
       (xi, j) => Math.max(((xi - Math.sqrt(1 - a) * eps[j]) / Math.sqrt(a) - o) / s, 0),
     );
     // 5 CG iterations on AᵀA v = Aᵀy from Tweedie's estimate
-    const r = AtA(v).map((m, j) => aty[j] - m), p = Float64Array.from(r);
-    let rr = r.reduce((q, e) => q + e * e, 0);
-    for (let it = 0; it < cfg.cgIters; it++) {
-      const q = AtA(p), alpha = rr / p.reduce((acc, e, j) => acc + e * q[j], 0);
-      for (let j = 0; j < n; j++) {
-        v[j] += alpha * p[j];
-        r[j] -= alpha * q[j];
-      }
-      const rrn = r.reduce((acc, e) => acc + e * e, 0);
-      for (let j = 0; j < n; j++) p[j] = r[j] + (rrn / rr) * p[j];
-      rr = rrn;
-    }
+    v = ddsStepRef(Float32Array.from(v), noAdmm, A, y, {
+      rho: 0,
+      lambda: 0,
+      cg: cfg.cgIters,
+      circular: false,
+      admm: false,
+    });
     if (i < times.length - 1) {
       const an = abar[times[i + 1]], eta = cfg.eta;
       x = Float32Array.from(v, (vi, j) =>
