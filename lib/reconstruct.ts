@@ -278,32 +278,31 @@ export async function reconstructWith(
   };
   try {
     switch (config.method) {
-      case "fbp": {
+      case "fbp":
+      case "fbpunet": {
         if (!(A instanceof Projector || A instanceof FanProjector)) {
           throw new UserError(
-            "fbp needs a CT projector (parallel or fan beam): pick another method for this operator",
+            `${config.method} needs a CT projector (parallel or fan beam): pick another method for this operator`,
           );
         }
-        const scratch = gpu.buffer(A.rangeSize * 4);
-        await fbpOnGpu(gpu, A, yb, scratch, x, config.filter ?? "ramp");
-        gpu.release(scratch);
-        break;
-      }
-      case "fbpunet": {
-        if (!(A instanceof Projector)) {
+        const net = config.method === "fbpunet";
+        if (net && !(A instanceof Projector)) {
           throw new UserError(
             "fbpunet's networks are trained for parallel beam: pick another method for this operator",
           );
         }
         const scratch = gpu.buffer(A.rangeSize * 4);
-        await fbpOnGpu(gpu, A, yb, scratch, x, "ramp");
+        await fbpOnGpu(gpu, A, yb, scratch, x, net ? "ramp" : config.filter ?? "ramp");
         gpu.release(scratch);
-        return await applyFbpunet(
-          await gpu.download(x, A.domainSize),
-          A.shape,
-          A.geometry,
-          options.fbpunetDir,
-        );
+        if (net) {
+          return await applyFbpunet(
+            await gpu.download(x, A.domainSize),
+            A.shape,
+            A.geometry,
+            options.fbpunetDir,
+          );
+        }
+        break;
       }
       case "mbir": {
         if (!options.model) throw new UserError("method mbir needs a model (the learned prior)");

@@ -22,15 +22,8 @@ export async function tunedTv(
   const [Z, H, W] = c.shape;
   let best: { x: Float32Array; lam: number; score: number } | null = null;
   for (const lam of lambdas) {
-    const cand = await reconstruct(
-      c.y,
-      c.geometry,
-      { Z, H, W },
-      { method: "tv", tvLambda: lam, iterations },
-      {
-        gpu,
-      },
-    );
+    const tv = { method: "tv" as const, tvLambda: lam, iterations };
+    const cand = await reconstruct(c.y, c.geometry, { Z, H, W }, tv, { gpu });
     const p = computeMetrics(caseVolume(c, cand), truth, { range }).psnr;
     const score = (p.axial + p.coronal + p.sagittal) / 3;
     console.error(`  tv λ=${lam}: mean PSNR ${score.toFixed(2)} dB`);

@@ -84,9 +84,9 @@ export async function runMbir(
   options: { onStep?: (e: ProgressEvent) => void | Promise<void>; signal?: AbortSignal } = {},
 ): Promise<Float32Array> {
   const { gpu, A, model, y } = inputs;
-  const n = A.domainSize, { Z } = A.shape;
-  const abar = alphasCumprod(config.schedule ?? DEFAULT_SCHEDULE);
-  const times = mbirTimes(config.levels, config.schedule ?? DEFAULT_SCHEDULE);
+  const n = A.domainSize, { Z } = A.shape, hw = n / Z;
+  const schedule = config.schedule ?? DEFAULT_SCHEDULE;
+  const abar = alphasCumprod(schedule), times = mbirTimes(config.levels, schedule);
   const [s, o] = config.modelMap ?? [2, -1];
   const snr = config.snr ?? 0.16;
   const buf = gpu.buffer(n * 4, "mbir x"), epsBuf = gpu.buffer(n * 4, "mbir eps");
@@ -121,7 +121,7 @@ export async function runMbir(
     timings.cg += (performance.now() - t0) / 1000;
   };
   try {
-    let mean = x.slice();
+    const mean = x.slice();
     for (let i = 0; i < times.length; i++) {
       const t0 = performance.now(), t = times[i];
       const sig = veSigma(abar[t]), next = i + 1 < times.length ? veSigma(abar[times[i + 1]]) : 0;
@@ -136,7 +136,6 @@ export async function runMbir(
       // corrector (Langevin, step from the signal-to-noise ratio of score and noise, per slice as the
       // reference's per-image norms)
       const g2 = await score(t), z = rng.fork(`corrector:${i}`).fillNormal(new Float32Array(n));
-      const hw = n / Z;
       for (let k = 0; k < Z; k++) {
         let gn = 0, zn = 0;
         for (let j = k * hw; j < (k + 1) * hw; j++) {
@@ -170,8 +169,7 @@ export async function runMbir(
     } finally {
       last.dispose();
     }
-    mean = x;
-    return Float32Array.from(mean, (v) => (v - o) / s);
+    return Float32Array.from(x, (v) => (v - o) / s);
   } finally {
     denoiser.dispose();
     dc.dispose();
