@@ -7,8 +7,10 @@
 import type { GpuContext } from "./gpu/context.ts";
 import { SliceSubsample } from "./ct/subsample.ts";
 import { type MethodConfig, type ReconstructOptions, reconstructWith } from "./reconstruct.ts";
-import type { Volume } from "./volume.ts";
+import { makeVolume, type Volume } from "./volume.ts";
 import { UserError } from "./errors.ts";
+import { keptSlices } from "./ct/subsample.ts";
+import { computeMetrics } from "./metrics/index.ts";
 
 /** The first thin slice a thick slice stands for: thick slice k is thin slice `k·factor + zsrOffset(factor)`. */
 export function zsrOffset(factor: number): number {
@@ -132,4 +134,37 @@ export async function superResolve(
   } finally {
     S.dispose();
   }
+}
+
+/** PSNR and SSIM per plane of one zsr result. */
+export interface ZsrScore {
+  psnr: { axial: number; coronal: number; sagittal: number };
+  ssim: { axial: number; coronal: number; sagittal: number };
+}
+
+/**
+ * Scores thin volumes against a thin reference: coronal and sagittal on the whole volume, axial only on
+ * the slices that were not given (the given ones are the data, not a reconstruction).
+ */
+export function scoreZsr(
+  volumes: [string, Volume][],
+  reference: Volume,
+  factor: number,
+  range: [number, number],
+): Record<string, ZsrScore> {
+  const [Z, H, W] = reference.shape, hw = H * W;
+  const kept = new Set(keptSlices(Z, factor, zsrOffset(factor)));
+  const unseen = Array.from({ length: Z }, (_, z) => z).filter((z) => !kept.has(z));
+  const pick = (v: Volume) => {
+    const data = new Float32Array(unseen.length * hw);
+    unseen.forEach((z, k) => data.set(v.data.subarray(z * hw, (z + 1) * hw), k * hw));
+    return makeVolume(data, [unseen.length, H, W], { unit: v.unit });
+  };
+  const out: Record<string, ZsrScore> = {};
+  for (const [name, vol] of volumes) {
+    const all = computeMetrics(vol, reference, { range, planes: ["coronal", "sagittal"] });
+    const ax = computeMetrics(pick(vol), pick(reference), { range, planes: ["axial"] });
+    out[name] = { psnr: { ...all.psnr, axial: ax.psnr.axial }, ssim: { ...all.ssim, axial: ax.ssim.axial } };
+  }
+  return out;
 }

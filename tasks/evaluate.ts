@@ -9,19 +9,16 @@
 import { writeFileAtomic, writeJsonAtomic } from "../lib/io/files.ts";
 import { defaultMetricRange, displayWindow } from "../lib/units.ts";
 import { caseVolume, loadCase } from "../lib/case.ts";
-import { modelMap } from "../lib/diffusion/card.ts";
 import { displayOriented } from "../lib/report/orient.ts";
-import { isDiffusion, reconstruct } from "../lib/reconstruct.ts";
 import { methodMetrics } from "../lib/metrics/index.ts";
 import { midPlanesPng } from "../lib/report/png.ts";
-import { createProgress } from "../lib/report/progress.ts";
 import { buildManifest } from "../lib/report/manifest.ts";
 import { UserError } from "../lib/errors.ts";
-import { gpuFor, openPrior, priorSummary } from "../lib/diffusion/prior.ts";
+import { gpuFor, priorSummary } from "../lib/diffusion/prior.ts";
 import { parseFlags, runTask } from "./cli.ts";
-import { EVAL_CASES, FLAGS, parseVariant, Schema } from "./evaluate_flags.ts";
+import { EVAL_CASES, FLAGS, Schema } from "./evaluate_flags.ts";
 import { markdownTable, mergeShards, readCaseManifest, type Row } from "./evaluate_table.ts";
-import { methodNote, tunedTv } from "./evaluate_methods.ts";
+import { openPriors, runMethod } from "./evaluate_methods.ts";
 
 export { parseVariant } from "./evaluate_flags.ts";
 export { markdownTable } from "./evaluate_table.ts";
@@ -40,8 +37,8 @@ async function main(): Promise<void> {
   const cases = allCases.map((spec, index) => ({ spec, index })).filter((c) =>
     c.index % shardCount === shardIndex
   );
-  const needPrior = f.methods.some((m) => isDiffusion(parseVariant(m).method));
-  const prior = needPrior ? await openPrior({ backend: f.backend }) : null;
+  const priors = await openPriors(f.methods, f.backend);
+  const prior = priors.main;
   const gpu = await gpuFor(prior);
   await Deno.mkdir(out, { recursive: true });
   const rows: Row[] = [];
@@ -64,7 +61,7 @@ async function main(): Promise<void> {
       tvIterations: f["tv-iterations"],
       seed: f.seed,
       muWater: f["mu-water"] ?? null,
-      model: prior?.card.sha256 ?? null,
+      model: priors.sha256,
     };
     const shardInfo = (complete: boolean) =>
       new TextEncoder().encode(
@@ -91,41 +88,19 @@ async function main(): Promise<void> {
         const own = (u: Float32Array) => caseVolume(c, u);
         const truthV = own(c.truthU!);
         const columns = [{ label: "ground truth", volume: displayOriented(truthV) }];
-        // classical estimates by method, reused as the start of diffusion variants (the tuned TV for tv)
         const classical = new Map<string, Float32Array>();
         for (const spec of f.methods) {
-          const { method, options: variant } = parseVariant(spec);
           const t0 = performance.now();
-          let x: Float32Array;
-          let note = "";
-          let calls = 0;
-          if (method === "tv") {
-            const best = await tunedTv(gpu, c, f["tv-lambdas"], f["tv-iterations"], truthV, metricRange);
-            x = best.x;
-            classical.set("tv", x);
-            note = `λ=${best.lam} (best of ${f["tv-lambdas"].join(",")})`;
-          } else {
-            const progress = createProgress(`${path} ${s.label} ${method}`);
-            x = await reconstruct(y, geometry, { Z, H, W }, {
-              method,
-              steps: method === "blend" || method === "blend++" ? f.steps : undefined,
-              seed: f.seed,
-              schedule: prior?.card.schedule,
-              modelMap: prior ? modelMap(prior.card) : undefined,
-              ...variant,
-            }, {
-              gpu,
-              model: prior?.denoiser,
-              startEstimate: variant.start ? classical.get(variant.start) : undefined,
-              onProgress: (d, t, e) => {
-                if (e) calls += method === "mbir" ? 2 : 1; // mbir: predictor and corrector
-                progress.update(d, t);
-              },
-            });
-            progress.done();
-            note = methodNote(method, variant, f.steps);
-          }
-          if (!isDiffusion(method) && !spec.includes("/")) classical.set(method, x);
+          const { x, note, calls } = await runMethod(spec, {
+            gpu,
+            c,
+            priors,
+            truth: truthV,
+            range: metricRange,
+            classical,
+            flags: f,
+            label: `${path} ${s.label}`,
+          });
           const seconds = (performance.now() - t0) / 1000;
           const row: Row = {
             caseIndex,
@@ -168,7 +143,7 @@ async function main(): Promise<void> {
     await writeJsonAtomic(`${out}/manifest.json`, manifest);
     console.log("\n" + markdownTable(rows));
   } finally {
-    await prior?.dispose();
+    await priors.dispose();
     gpu.dispose();
   }
 }

@@ -328,6 +328,12 @@ export const CLI_BLEND_DEFAULTS = METHOD_DEFAULTS.cliBlend;
 
 /** The method configuration the flags ask for, with the command line's defaults filled in. */
 export function methodConfig(f: Flags, prior: Prior | null): MethodConfig {
+  if (prior?.card.slices === 1 && f.method !== "dds2d" && f.method !== "mbir") {
+    throw new UserError(
+      `--method ${f.method} needs the 3-slice prior; ${prior.card.name} is a 2D (1-slice) prior, which only ` +
+        "dds2d and mbir use: drop --model or pass a 3-slice card",
+    );
+  }
   if (f.method === "tpdm" && prior && !seenCoronal(prior.card)) {
     throw new UserError(
       `--method tpdm needs a prior trained on coronal triplets too; ${prior.card.name}'s card says training.axes ${

@@ -1,9 +1,14 @@
 /**
- * The flags of `deno task reconstruct --task zsr` and their schema.
+ * The flags of `deno task reconstruct --task zsr`, their schema, and reading the inputs they name.
  * @module
  */
 import { z } from "../lib/deps.ts";
-import { VOLUME_INPUTS } from "../lib/io/files.ts";
+import { readVolumeFile, VOLUME_INPUTS } from "../lib/io/files.ts";
+import { cropSlices, resampleSlices } from "../lib/cases.ts";
+import { DEFAULT_MU_WATER, type UnitMap } from "../lib/units.ts";
+import { thinGrid } from "../lib/zsr.ts";
+import type { Volume } from "../lib/volume.ts";
+import { UserError } from "../lib/errors.ts";
 import { intFlag, rangeFlag, unitFlag } from "./cli.ts";
 
 export const ZSR_METHODS = ["blend++", "blend", "cgls", "tv", "linear", "cubic"] as const;
@@ -60,3 +65,65 @@ export const Schema = z.object({
   "metric-range": rangeFlag("metric-range").optional(),
   force: z.boolean().default(false),
 });
+
+/** The parsed zsr flags. */
+export type Flags = z.infer<typeof Schema>;
+
+/** `--task` of argv (`--task zsr` or `--task=zsr`), or undefined. */
+export function taskOf(args: string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--task") return args[i + 1];
+    if (args[i].startsWith("--task=")) return args[i].slice(7);
+  }
+  return undefined;
+}
+
+/** Thin volumes above this many voxels are refused (GPU buffers of a few times this size are needed). */
+export const MAX_THIN_VOXELS = 256 * 256 * 512;
+
+/** One console line per scored method of a metrics record. */
+export function printScores(metrics: Record<string, unknown>): void {
+  for (const [name, m] of Object.entries(metrics)) {
+    if (typeof m !== "object" || !m || !("psnr" in m)) continue;
+    const p = (m as { psnr: Record<string, number> }).psnr;
+    const planes = [p.axial, p.coronal, p.sagittal].map((v) => v.toFixed(2)).join("/");
+    console.log(`${name.padEnd(8)} PSNR axial (unseen)/coronal/sagittal ${planes} dB`);
+  }
+}
+
+/** The thick volume (cropped, resampled to the model's slice size) and the optional thin reference. */
+export async function readZsrInputs(f: Flags, imageSize?: number): Promise<{
+  thick: Volume;
+  reference: Volume | null;
+  grid: Volume;
+  units: UnitMap;
+}> {
+  let thick = await readVolumeFile(f.input, { unit: f.unit });
+  if (thick.unitNotice) console.error(`note: ${thick.unitNotice}`);
+  if (f.slices) thick = cropSlices(thick, f.slices);
+  const [Zt, H0, W0] = thick.shape;
+  if (Zt * f.factor * H0 * W0 > MAX_THIN_VOXELS) {
+    throw new UserError(
+      `--factor ${f.factor}: ${Zt} slices x ${f.factor} of ${H0}x${W0} exceed ${MAX_THIN_VOXELS} voxels: use --slices A:B or a smaller factor`,
+    );
+  }
+  if (imageSize && (H0 !== imageSize || W0 !== imageSize)) {
+    if (!f.resample) {
+      throw new UserError(
+        `the model works on ${imageSize}x${imageSize} slices but ${f.input} has ${H0}x${W0}: pass --resample, or use a matching model`,
+      );
+    }
+    thick = resampleSlices(thick, imageSize);
+  }
+  const units: UnitMap = { unit: thick.unit ?? "image", muWater: DEFAULT_MU_WATER, imageHu: thick.imageHu };
+  const grid = thinGrid(thick, f.factor);
+  const reference = f.reference ? await readVolumeFile(f.reference, { unit: f.unit ?? thick.unit }) : null;
+  if (reference && reference.shape.join() !== grid.shape.join()) {
+    throw new UserError(
+      `--reference is ${reference.shape.join("x")} but the thin volume is ${
+        grid.shape.join("x")
+      } (${Zt} slices x ${f.factor})`,
+    );
+  }
+  return { thick, reference, grid, units };
+}

@@ -115,6 +115,40 @@ Deno.test("dds2d equals a TypeScript reference of its loop: slice by slice, CG 5
   A.dispose();
 });
 
+/** A 2D (1-slice) stand-in: the 3-slice stand-in's middle channel of {z, z, z}, so both must agree. */
+const model2d: EpsModel = {
+  card: { slices: 1 },
+  predict: (x, t, k, s) => {
+    const [B, C, H, W] = s, m = H * W;
+    assert.equal(C, 1, "a 2D prior gets one channel");
+    assert.equal(x.length, B * m);
+    const out = new Float32Array(B * m);
+    for (let b = 0; b < B; b++) {
+      const one = x.subarray(b * m, (b + 1) * m), batch = new Float32Array(3 * m);
+      for (let c = 0; c < 3; c++) batch.set(one, c * m);
+      out.set(
+        standIn(batch, t.subarray(b, b + 1), k.subarray(b, b + 1), [1, 3, H, W]).subarray(m, 2 * m),
+        b * m,
+      );
+    }
+    return Promise.resolve(out);
+  },
+};
+
+Deno.test("dds2d on a 1-slice (2D) prior equals the same reference; a 2D prior refuses triplets", async () => {
+  const A = await Projector.create(gpu, g, shape);
+  const cfg = samplerConfig({ method: "dds2d", steps: 5, seed: 3, modelMap: map }, 6)!;
+  const got = await runSampler({ gpu, A, model: model2d, y: gpu.upload(y) }, cfg);
+  const e = relErr(got, ddimLoopRef(5, 3, cfg.eta));
+  assert.ok(e < 2e-3, `dds2d (2D prior) vs reference: ${e}`);
+  const blend = samplerConfig({ method: "blend++", steps: 2, seed: 3, modelMap: map }, 6)!;
+  await assert.rejects(
+    () => runSampler({ gpu, A, model: model2d, y: gpu.upload(y) }, blend),
+    /a 1-slice \(2D\) prior runs slice by slice only, not on adjacent triplets/,
+  );
+  A.dispose();
+});
+
 Deno.test("tpdm equals a TypeScript reference: coronal steps (no data step) every 2nd step between axial ones", async () => {
   const A = await Projector.create(gpu, g, shape);
   const cfg = samplerConfig({ method: "tpdm", steps: 5, seed: 4, modelMap: map }, 6)!;

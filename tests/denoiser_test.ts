@@ -154,7 +154,7 @@ Deno.test({
     );
     await rejectsUser(
       createDenoiser(BAD("one-channel"), { backend: "native" }),
-      /input `x` has 1 channel\(s\) .*the contract needs 3/,
+      /input `x` has 1 channel\(s\) .*the card says 3/,
     );
     await rejectsUser(
       createDenoiser(BAD("one-channel-out"), { backend: "native" }),

@@ -64,6 +64,8 @@ def evaluate(model, count=8, size=256, volumes=None):
     gain of one-step denoising at t = 200 over [-1024, 3071] HU."""
     x0, k = test_triplets(count, seed=0, size=size, volumes=volumes)
     x0, k = torch.from_numpy(x0), torch.from_numpy(k)
+    if model.net.config["slices"] == 1:
+        x0, k = x0[:, 1:2].contiguous(), torch.ones_like(k)
     abar = linear_schedule()
     g = torch.Generator().manual_seed(1234)
     out = {"eps_mse": {}, "x0_rmse_hu": {}, "constant_rmse_hu": {}, "triplet_mean_rmse_hu": {}, "test_triplets": count, "test_size": x0.shape[-1],
@@ -162,9 +164,10 @@ def main():
             return
     onnx_path = out / f"{args.name}.onnx"
     tmp = onnx_path.with_suffix(".onnx.tmp")
-    x = torch.randn(2, 3, 48, 48, generator=torch.Generator().manual_seed(7))
+    slices = cfg["slices"]
+    x = torch.randn(2, slices, 48, 48, generator=torch.Generator().manual_seed(7))
     t = torch.tensor([100.0, 700.0])
-    k = torch.tensor([1.0, 3.0])
+    k = torch.tensor([1.0, 3.0 if slices == 3 else 1.0])
     torch.onnx.export(wrapped, (x, t, k), str(tmp), opset_version=17, input_names=["x", "t", "k"],
                       output_names=["eps"], dynamic_axes={"x": {0: "B", 2: "H", 3: "W"}, "t": {0: "B"},
                                                           "k": {0: "B"}, "eps": {0: "B", 2: "H", 3: "W"}})
@@ -187,12 +190,12 @@ def main():
         "opset": 17,
         "parameters": params,
         "architecture": {"type": "ADM-style UNet (ResBlocks, GroupNorm, SiLU, attention at lowest level)", **cfg},
-        "inputs": {"x": ["B", 3, "H", "W"], "t": ["B"], "k": ["B"]},
-        "outputs": {"eps": ["B", 3, "H", "W"]},
-        "slices": 3,
+        "inputs": {"x": ["B", slices, "H", "W"], "t": ["B"], "k": ["B"]},
+        "outputs": {"eps": ["B", slices, "H", "W"]},
+        "slices": slices,
         "imageSize": 256,
         "trainCrop": ck.get("crop", 96),
-        "gaps": [1, 3],
+        "gaps": [1, 3] if slices == 3 else [1],
         "schedule": {"type": "linear", "beta_start": 1e-4, "beta_end": 0.02, "T": 1000},
         "intensity": {
             "unit": "u = 1 + HU/1000 = mu/mu_water (air 0, water 1, bone ~2-3)",
@@ -211,6 +214,7 @@ def main():
             "optimizer": "AdamW lr 2e-4 (500-step warm-up), weight decay 1e-4, grad clip 1",
             "loss": "MSE on v" if param == "v" else "MSE on eps",
             "axes": ck.get("settings", {}).get("axes", "z"),
+            "initialisedFrom": ck.get("settings", {}).get("init"),
             "precision": "bf16 autocast" if ck.get("bf16") else "fp32",
             "ema": "0.999 with warm-up min(0.999, (1+n)/(10+n))",
             "device": "CPU (2 cores), torch " + torch.__version__,

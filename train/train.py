@@ -27,7 +27,7 @@ from data import CACHE, TripletSampler, isotropic  # noqa: E402
 from model import SliceUNet, linear_schedule  # noqa: E402
 
 # settings that a resumed run must share with its checkpoint
-FIXED = ("param", "base", "crop", "axes")
+FIXED = ("param", "base", "crop", "axes", "slices")
 
 
 def ema_decay(step, cap):
@@ -65,6 +65,8 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--axes", choices=["z", "all"], default="all")
     ap.add_argument("--param", choices=["v", "eps"], default="v")
+    ap.add_argument("--slices", type=int, choices=[1, 3], default=3,
+                    help="3: the position-aware 3-slice prior; 1: a 2D prior of single slices (dds2d, mbir)")
     ap.add_argument("--bf16", choices=["auto", "on", "off"], default="auto",
                     help="bf16 autocast (auto: on where the CPU has AMX)")
     ap.add_argument("--save-every", type=float, default=240, help="seconds between checkpoints")
@@ -99,9 +101,11 @@ def main():
     ckpt_path = out / "ckpt.pt"
     base = 8 if args.tiny else args.base
     mults = (1, 1, 2, 2) if args.tiny else (1, 2, 3, 4)
-    model = SliceUNet(base=base, mults=mults).to(device)
+    model = SliceUNet(base=base, mults=mults, slices=args.slices).to(device)
     if args.init:
         init = torch.load(args.init, map_location="cpu")
+        if args.slices == 1 and init.get("config", {}).get("slices") == 3:
+            init = dict(init, config=model.config, ema=fold_to_single(init["ema"]))
         if init.get("config") != model.config:
             raise SystemExit(f"--init {args.init}: its architecture {init.get('config')} differs from {model.config}")
         init_param = init.get("settings", {}).get("param", "eps")
@@ -111,7 +115,8 @@ def main():
     ema = copy.deepcopy(model).requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     step, wall, seen = 0, 0.0, 0
-    settings = dict(param=args.param, base=base, crop=args.crop, axes=args.axes)
+    settings = dict(param=args.param, base=base, crop=args.crop, axes=args.axes, slices=args.slices,
+                    init=Path(args.init).name if args.init else None)
     if ckpt_path.exists():
         ck = torch.load(ckpt_path, map_location=device)
         for key in FIXED:
@@ -127,6 +132,7 @@ def main():
                 if torch.is_tensor(v) and v.dtype == torch.float16:
                     st[n] = v.float()
         step, wall, seen = ck["step"], ck["wall"], ck.get("seen", 0)
+        settings["init"] = ck.get("settings", {}).get("init", settings["init"])
         if main_rank:
             print(f"resumed at step {step} ({wall / 60:.1f} min trained)", flush=True)
     # every rank draws its own triplets (the data are sharded by seed); the step keeps a resumed run fresh
@@ -171,6 +177,9 @@ def main():
         if stop:
             break
         x0, k = next(batches)
+        if args.slices == 1:
+            # the middle slice of each triplet; gap 1 is what the single-slice partition passes
+            x0, k = x0[:, 1:2].contiguous(), torch.ones_like(k)
         x0, k = x0.to(device), k.to(device)
         t = torch.randint(0, 1000, (per_rank,), device=device)
         a = abar[t][:, None, None, None]
@@ -217,6 +226,17 @@ def main():
         print(f"saved {ckpt_path} at step {step}", flush=True)
     if world > 1:
         torch.distributed.destroy_process_group()
+
+
+def fold_to_single(state):
+    """3-slice weights as a start for a 1-slice network: the input convolution sees the slice three times
+    ({z, z, z}, what the 3-slice prior was given before a 2D prior existed), so its weights are summed over
+    the input channels; the output keeps the middle slice's filters."""
+    state = dict(state)
+    state["inc.weight"] = state["inc.weight"].sum(dim=1, keepdim=True)
+    state["outc.weight"] = state["outc.weight"][1:2].clone()
+    state["outc.bias"] = state["outc.bias"][1:2].clone()
+    return state
 
 
 def load_volume_list(path, axes):

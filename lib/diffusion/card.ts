@@ -43,8 +43,11 @@ export interface ModelCard {
   opset?: number;
   /** Optional, used only to size batches to GPU limits: UNet base channels and per-level multipliers. */
   architecture?: { base?: number; mults?: number[]; [key: string]: unknown };
-  /** Slices per input triplet; the model contract fixes it at 3. */
-  slices: 3;
+  /**
+   * Slices stacked as input channels: 3 for the position-aware prior of the model contract, 1 for a 2D
+   * prior of single slices (used by `dds2d` and `mbir`, which run the prior slice by slice).
+   */
+  slices: 1 | 3;
   /** Slice width and height in pixels the model works on; other sizes must be resampled. */
   imageSize: number;
   /** The slice gaps `k` the model was trained on; others are refused. */
@@ -100,7 +103,7 @@ export interface ModelCard {
  * @example
  * ```ts
  * import { ModelCardSchema } from "./card.ts";
- * const r = ModelCardSchema.safeParse({ name: "x", slices: 1 });
+ * const r = ModelCardSchema.safeParse({ name: "x", slices: 3 });
  * console.log(r.success); // false
  * ```
  */
@@ -114,7 +117,7 @@ export const ModelCardSchema: Schema<ModelCard> = z.looseObject({
     base: z.number().int().positive().optional(),
     mults: z.array(z.number().int().positive()).min(1).optional(),
   }).optional(),
-  slices: z.literal(3),
+  slices: z.union([z.literal(3), z.literal(1)]),
   imageSize: z.number().int().positive(),
   gaps: z.array(z.number().int().positive()).min(1),
   schedule: z.object({
@@ -177,6 +180,18 @@ export interface LoadModelOptions {
  */
 
 export const SHIPPED_MODEL: URL = new URL("../../models/blendct-prior.json", import.meta.url);
+
+/**
+ * The shipped 2D prior's card (one slice in, one ε out): what `dds2d` and `mbir`, which run the prior slice
+ * by slice, open by default.
+ *
+ * @example
+ * ```ts
+ * import { SLICE_MODEL } from "./card.ts";
+ * console.log(SLICE_MODEL.pathname.endsWith("/models/blendct-prior2d.json")); // true
+ * ```
+ */
+export const SLICE_MODEL: URL = new URL("../../models/blendct-prior2d.json", import.meta.url);
 
 /**
  * Turns what a user typed into a URL: `http(s):` and `file:` URLs stay as they are, anything else is a
@@ -433,13 +448,10 @@ export interface TensorModule {
   Tensor: new (type: "float32", data: Float32Array, dims: readonly number[]) => unknown;
 }
 
-/** The input shape of the probe run: small enough to be instant on any back end. */
-const PROBE: readonly [number, number, number, number] = [1, 3, 16, 16];
-
 /**
  * Checks that a session honours the model contract (DESIGN.md): inputs exactly `x`, `t`, `k`, an output
- * `eps`, `x` with 3 channels, and a probe run on `[1, 3, 16, 16]` that returns finite `eps` of the same
- * shape. Throws a {@linkcode UserError} naming what is wrong; `name` says which model in the message.
+ * `eps`, `x` with the card's `slices` channels (3, or 1 for a 2D prior), and a probe run on
+ * `[1, slices, 16, 16]` that returns finite `eps` of the same shape. Throws a {@linkcode UserError} naming what is wrong; `name` says which model in the message.
  *
  * @example
  * ```ts
@@ -456,7 +468,11 @@ export async function validateContract(
   session: ContractSession,
   ort: TensorModule,
   name = "model",
+  slices: 1 | 3 = 3,
 ): Promise<void> {
+  // small enough to be instant on any back end
+  const PROBE: readonly [number, number, number, number] = [1, slices, 16, 16];
+  const what = slices === 3 ? "3 (three slices stacked as channels)" : "1 (a 2D prior of single slices)";
   const want = ["x", "t", "k"];
   const got = [...session.inputNames];
   if (got.length !== 3 || !want.every((n) => got.includes(n))) {
@@ -482,10 +498,10 @@ export async function validateContract(
     if (m.type !== undefined && m.type !== "float32") {
       throw new UserError(`${name}: input \`${m.name}\` is ${m.type}, the contract needs float32`);
     }
-    if (m.name === "x" && m.shape && typeof m.shape[1] === "number" && m.shape[1] !== 3) {
+    if (m.name === "x" && m.shape && typeof m.shape[1] === "number" && m.shape[1] !== slices) {
       throw new UserError(
         `${name}: input \`x\` has ${m.shape[1]} channel(s) (shape [${m.shape.join(", ")}]), ` +
-          "the contract needs 3 (three slices stacked as channels)",
+          `the card says ${what}`,
       );
     }
   }
@@ -510,7 +526,7 @@ export async function validateContract(
       const channels = dims.length === 4 ? `${dims[1]} channel(s)` : `rank ${dims.length}`;
       throw new UserError(
         `${name}: output \`eps\` has shape [${dims.join(", ")}] (${channels}) for x [${PROBE.join(", ")}], ` +
-          "the contract needs the same shape as x (3 channels, one noise map per slice)",
+          `the contract needs the same shape as x (${slices} channel(s), one noise map per slice)`,
       );
     }
     const data = await eps.getData?.();

@@ -83,7 +83,7 @@ export async function createNativeEngine(
     );
   }
   try {
-    await validateContract(session, ort, `model ${model.card.name}`);
+    await validateContract(session, ort, `model ${model.card.name}`, model.card.slices);
   } catch (e) {
     await session.release();
     throw e;

@@ -103,7 +103,7 @@ export async function createWebEngine(
     );
   }
   try {
-    await validateContract(session, ort, `model ${model.card.name}`);
+    await validateContract(session, ort, `model ${model.card.name}`, model.card.slices);
   } catch (e) {
     await session.release();
     throw e;

@@ -6,7 +6,7 @@
  */
 import { ORT_VERSION } from "../deps.ts";
 import { GpuContext } from "../gpu/context.ts";
-import { loadModel, type ModelCard } from "./card.ts";
+import { loadModel, type ModelCard, SLICE_MODEL } from "./card.ts";
 import { createDenoiser, type Denoiser } from "./denoiser.ts";
 
 /** An opened prior. */
@@ -25,8 +25,10 @@ export interface Prior {
 
 /** Options for {@linkcode openPrior}. */
 export interface OpenPriorOptions {
-  /** Model card path or URL. Default: the shipped model. */
+  /** Model card path or URL. Default: the shipped model ({@linkcode priorFor} of `method`). */
   model?: string;
+  /** The method the prior is for: `dds2d` and `mbir` default to the 2D prior. */
+  method?: string;
   /** Back end. Default "auto". */
   backend?: "auto" | "webgpu" | "wasm" | "native";
 }
@@ -41,7 +43,7 @@ export interface OpenPriorOptions {
  * ```
  */
 export async function openPrior(options: OpenPriorOptions = {}): Promise<Prior> {
-  const model = await loadModel(options.model);
+  const model = await loadModel(options.model ?? priorFor(options.method));
   const denoiser = await createDenoiser(model, { backend: options.backend ?? "auto" });
   return {
     card: model.card,
@@ -50,6 +52,20 @@ export async function openPrior(options: OpenPriorOptions = {}): Promise<Prior> 
     ortVersion: ORT_VERSION,
     dispose: async () => await denoiser.dispose(),
   };
+}
+
+/**
+ * The shipped card a method opens by default: the 2D prior for the slice-by-slice methods (`dds2d`, `mbir`,
+ * as their papers use a 2D network), the 3-slice prior (`undefined`: the shipped default) otherwise.
+ *
+ * @example
+ * ```ts
+ * import { priorFor } from "./prior.ts";
+ * console.log(priorFor("mbir")?.pathname.split("/").pop(), priorFor("blend++")); // blendct-prior2d.json undefined
+ * ```
+ */
+export function priorFor(method?: string): URL | undefined {
+  return method === "dds2d" || method === "mbir" ? SLICE_MODEL : undefined;
 }
 
 /** What a run manifest records about the prior: card name, version, ONNX sha256 and back end. */

@@ -27,7 +27,7 @@ import { type BlendMode, type Partition, partitionForStep } from "./partition.ts
 
 /** What the sampler needs from a denoiser (see `createDenoiser`). */
 export interface EpsModel {
-  /** ε for a batch `[B, 3, H, W]` of host data. */
+  /** ε for a batch `[B, C, H, W]` of host data, C the card's `slices` (3 unless the card says 1). */
   predict(
     x: Float32Array,
     t: Float32Array,
@@ -46,6 +46,8 @@ export interface EpsModel {
   ): Promise<void>;
   /** The device `predictGpu` works on. */
   device?: GPUDevice;
+  /** Slices stacked as channels (a model card's): 1 for a 2D prior, which only the `single` partition can use. */
+  card?: { slices: 1 | 3 };
 }
 
 /** Sampler settings; the defaults are METHOD.md's except where the README says otherwise. */

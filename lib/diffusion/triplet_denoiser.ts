@@ -10,6 +10,20 @@ import type { SliceShape } from "../ct/operator.ts";
 import type { Partition } from "./partition.ts";
 import type { EpsModel } from "./sampler.ts";
 
+/**
+ * A `single` partition ({z, z, z} per group) as a 2D prior reads it: one slice per group, owned by it.
+ * Any other partition stacks distinct slices, which a 1-channel network cannot see.
+ */
+function singleChannel(part: Partition): { slices: Uint32Array; owner: Uint32Array } {
+  if (part.kind !== "single") {
+    throw new RangeError(`a 1-slice (2D) prior runs slice by slice only, not on ${part.kind} triplets`);
+  }
+  return {
+    slices: part.slices.filter((_, i) => i % 3 === 1),
+    owner: part.owner.map((o) => (o - 1) / 3),
+  };
+}
+
 /** Milliseconds one call spent in the network and in host transfers (0 on the GPU path). */
 export interface DenoiseTimes {
   /** In the network. */
@@ -49,35 +63,36 @@ export class TripletDenoiser {
   /** Writes ε for the volume `x` at timestep `t` into `out`, the triplets chosen by `part`. */
   async eps(x: GPUBuffer, part: Partition, t: number, out: GPUBuffer): Promise<DenoiseTimes> {
     const { Z, H, W } = this.shape, hw = H * W, n = Z * hw, gpu = this.gpu;
-    const G = part.gaps.length;
+    const G = part.gaps.length, C = this.model.card?.slices ?? 3;
+    const { slices, owner } = C === 3 ? part : singleChannel(part);
     if (G !== this.#groups) {
       // exact sizes: the WebGPU denoiser binds whole buffers as tensors
       gpu.release(this.#batch, this.#out, this.#slices, this.#owner);
-      this.#batch = gpu.buffer(G * 3 * hw * 4, "triplets");
-      this.#out = gpu.buffer(G * 3 * hw * 4, "eps triplets");
-      this.#slices = gpu.buffer(G * 3 * 4, "slices");
+      this.#batch = gpu.buffer(G * C * hw * 4, "triplets");
+      this.#out = gpu.buffer(G * C * hw * 4, "eps triplets");
+      this.#slices = gpu.buffer(G * C * 4, "slices");
       this.#owner = gpu.buffer(Z * 4, "owner");
       this.#groups = G;
     }
-    gpu.write(this.#slices!, part.slices);
-    gpu.write(this.#owner!, part.owner);
+    gpu.write(this.#slices!, slices);
+    gpu.write(this.#owner!, owner);
     await gpu.run(
       "sampler",
       "gather",
-      params(hw, G * 3 * hw),
+      params(hw, G * C * hw),
       [x, this.#slices!, this.#batch!],
-      grid(G * 3 * hw),
+      grid(G * C * hw),
     );
     await gpu.sync();
     const t1 = performance.now();
     const ts = new Float32Array(G).fill(t);
-    const shape: [number, number, number, number] = [G, 3, H, W];
+    const shape: [number, number, number, number] = [G, C, H, W];
     let network = 0, transfer = 0;
     if (this.onGpu) {
       await this.model.predictGpu!(this.#batch!, ts, part.gaps, shape, this.#out!);
       network = performance.now() - t1;
     } else {
-      const host = await gpu.download(this.#batch!, G * 3 * hw);
+      const host = await gpu.download(this.#batch!, G * C * hw);
       const tA = performance.now();
       const eps = await this.model.predict(host, ts, part.gaps, shape);
       const tB = performance.now();
