@@ -82,8 +82,6 @@ async function main(): Promise<void> {
           // the model works on its own slice size; smaller scans (headsq's 64x64) are resampled, as said
           resample: true,
         });
-        const [Z, H, W] = c.shape;
-        const { y, geometry } = c;
         const metricRange = defaultMetricRange(c.units);
         const own = (u: Float32Array) => caseVolume(c, u);
         const truthV = own(c.truthU!);

@@ -38,7 +38,7 @@ export async function main(args: string[]): Promise<void> {
   const diffusion = isDiffusion(f.method as never);
   const prior = diffusion ? await openPrior({ model: f.model, backend: f.backend }) : null;
   const { thick, reference, grid, units } = await readZsrInputs(f, prior?.card.imageSize);
-  const [Zt, H, W] = thick.shape;
+  const Zt = thick.shape[0];
   const gpu = await gpuFor(prior);
   try {
     await Deno.mkdir(outDir, { recursive: true });
