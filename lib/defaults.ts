@@ -22,7 +22,15 @@ export const METHOD_DEFAULTS = {
    * DiffusionMBIR: 30 noise levels (the reference's 2,000 are 4,000 network calls per slice), CG 1 per data
    * step, the reference's ρ 10 / λ 0.04 (converted), snr 0.16, a final CG 5 for its Kaczmarz sweep.
    */
-  mbir: { levels: 30, snr: 0.16, cgIters: 1, referenceRho: 10, referenceLambda: 0.04, finalCg: 5 },
+  mbir: {
+    levels: 30,
+    predictor: "reverse" as "reverse" | "ancestral",
+    snr: 0.16,
+    cgIters: 1,
+    referenceRho: 10,
+    referenceLambda: 0.04,
+    finalCg: 5,
+  },
   /** TPDM: axial triplets with CG data consistency, coronal triplets (unconditional) at every K-th step. */
   tpdm: { steps: 50, eta: 0.85, cgIters: 5, auxEvery: 2 },
   blend: { steps: 80, eta: 0.85, cgIters: 5, jumpEvery: 2 },
@@ -49,7 +57,7 @@ export function defaultsTable(): string[] {
     `cgls: ${d.cgls.iterations} iterations`,
     `tv: ${d.tv.iterations} iterations, lambda ${d.tv.lambda}`,
     `dds2d: ${d.dds2d.steps} steps slice by slice, eta ${d.dds2d.eta}, CG ${d.dds2d.cgIters}`,
-    `mbir: ${d.mbir.levels} noise levels, snr ${d.mbir.snr}, CG ${d.mbir.cgIters} per data step, rho ${d.mbir.referenceRho} / lambda ${d.mbir.referenceLambda} (reference units), final CG ${d.mbir.finalCg}`,
+    `mbir: ${d.mbir.levels} noise levels, ${d.mbir.predictor} predictor, snr ${d.mbir.snr}, CG ${d.mbir.cgIters} per data step, rho ${d.mbir.referenceRho} / lambda ${d.mbir.referenceLambda} (reference units), final CG ${d.mbir.finalCg}`,
     `tpdm: ${d.tpdm.steps} steps, coronal every ${d.tpdm.auxEvery}, eta ${d.tpdm.eta}, CG ${d.tpdm.cgIters}`,
     `fbpunet: FBP + a residual 2D UNet per setting (models/fbpunet-*.json)`,
     `dds: ${d.dds.steps} steps, eta ${d.dds.eta}, CG ${d.dds.cgIters}, rho ${d.dds.referenceRho} / lambda ${d.dds.referenceLambda} (reference units)`,

@@ -102,6 +102,8 @@ export interface MethodConfig {
   ztvFrom?: number;
   /** `tpdm`: the auxiliary (coronal) model at every K-th step; fractional K: with probability 1/K. Default 2. */
   auxEvery?: number;
+  /** `mbir`: the predictor (`reverse`, the reference's, or `ancestral`). Default: METHOD_DEFAULTS.mbir. */
+  predictor?: "reverse" | "ancestral";
   /** `mbir`: noise levels. Default 30. */
   levels?: number;
 }
@@ -315,6 +317,7 @@ export async function reconstructWith(
           lambda: sc.lambda,
           finalCg: METHOD_DEFAULTS.mbir.finalCg,
           ztvFrom: config.ztvFrom,
+          predictor: config.predictor ?? METHOD_DEFAULTS.mbir.predictor,
           seed: sc.seed,
           schedule: sc.schedule,
           modelMap: sc.modelMap,

@@ -120,6 +120,7 @@ export const VARIANT_KEYS = [
   "steps",
   "ztv-from",
   "aux-every",
+  "predictor",
   "finish",
   "finish-gamma",
   "tv-lambda",
@@ -146,6 +147,10 @@ export function parseVariant(
       case "start":
       case "dc":
       case "finish":
+      case "predictor":
+        if (k === "predictor" && v !== "reverse" && v !== "ancestral") {
+          throw new UserError(`${spec}: predictor must be reverse or ancestral`);
+        }
         options[k] = v;
         break;
       case "preset":

@@ -139,9 +139,9 @@ export function methodNote(
     case "dds":
       return `reference: ${d.dds.steps} steps, no clip, circular Dz, z-TV ρ=${d.dds.referenceRho} λ=${d.dds.referenceLambda} (reference units)${ztv}`;
     case "mbir":
-      return `${
-        variant.steps ?? d.mbir.levels
-      } noise levels (reference: 2000) on ${twoD}, PC snr ${d.mbir.snr}, CG 1 + z-TV ADMM ρ=${d.mbir.referenceRho} λ=${d.mbir.referenceLambda} (reference units)${ztv}`;
+      return `${variant.steps ?? d.mbir.levels} noise levels (reference: 2000) on ${twoD}, ${
+        variant.predictor ?? d.mbir.predictor
+      } predictor, PC snr ${d.mbir.snr}, CG 1 + z-TV ADMM ρ=${d.mbir.referenceRho} λ=${d.mbir.referenceLambda} (reference units)${ztv}`;
     case "tpdm":
       return `${d.tpdm.steps} steps, coronal every ${
         variant.auxEvery ?? d.tpdm.auxEvery

@@ -156,6 +156,10 @@ export const FLAGS = {
     type: "string",
     help: "dds, mbir: run the z-TV ADMM only once t <= T (a labelled variant; the reference runs it always)",
   },
+  predictor: {
+    type: "string",
+    help: "mbir: reverse (reverse diffusion, the reference's) or ancestral (exact in variance at few levels)",
+  },
   "aux-every": {
     type: "string",
     help:
@@ -223,6 +227,7 @@ export const Schema = z.object({
   "dc-gamma": numberFlag("dc-gamma").pipe(z.number().min(0, "must be >= 0")).optional(),
   finish: z.enum(["tv", "none"], { error: "must be tv or none" }).optional(),
   "aux-every": z.coerce.number({ error: "must be a number" }).gt(1, "must be more than 1").optional(),
+  predictor: z.enum(["reverse", "ancestral"], { error: "must be reverse or ancestral" }).optional(),
   "ztv-from": intFlag("ztv-from").pipe(z.number().int().min(0).max(999, "must be in 0..999")).optional(),
   "finish-gamma": numberFlag("finish-gamma").pipe(z.number().min(0, "must be >= 0")).optional(),
 }).superRefine((f, ctx) => {
@@ -271,6 +276,13 @@ export const Schema = z.object({
       code: "custom",
       path: ["ztv-from"],
       message: `applies to --method dds or mbir, not ${f.method}`,
+    });
+  }
+  if (f.predictor !== undefined && f.method !== "mbir") {
+    ctx.addIssue({
+      code: "custom",
+      path: ["predictor"],
+      message: `applies to --method mbir, not ${f.method}`,
     });
   }
   if (f["aux-every"] !== undefined && f.method !== "tpdm") {
@@ -379,6 +391,7 @@ export function methodConfig(f: Flags, prior: Prior | null): MethodConfig {
         finish: d.finish,
         finishGamma: f["finish-gamma"],
         ztvFrom: f["ztv-from"],
+        predictor: f.predictor,
         auxEvery: f["aux-every"],
       }),
   };

@@ -167,11 +167,8 @@ Deno.test("tpdm equals a TypeScript reference: coronal steps (no data step) ever
   A.dispose();
 });
 
-Deno.test("mbir equals a TypeScript reference of DiffusionMBIR's predictor-corrector with z-TV ADMM", async () => {
-  const A = await Projector.create(gpu, g, shape);
-  const cfg = { levels: 4, snr: 0.16, cgIters: 1, rho: 2, lambda: 0.1, finalCg: 3, seed: 5, modelMap: map };
-  const got = await runMbir({ gpu, A, model, y: gpu.upload(y) }, cfg);
-  // reference
+/** DiffusionMBIR's loop in float64 on the stand-in (levels 4, ρ 2, λ 0.1, CG 1, final CG 3, seed 5). */
+function mbirRef(A: Projector, predictor: "reverse" | "ancestral"): Float64Array {
   const abar = alphasCumprod(), times = mbirTimes(4), [s, o] = map, rng = new Rng("5:mbir");
   const state = { z: new Float64Array(n), u: new Float64Array(n) };
   let x: Float64Array<ArrayBufferLike> = Float64Array.from(
@@ -191,32 +188,46 @@ Deno.test("mbir equals a TypeScript reference of DiffusionMBIR's predictor-corre
     });
     x = u.map((v) => s * v + o);
   };
-  let mean: Float64Array<ArrayBufferLike> = x.slice();
   for (let i = 0; i < times.length; i++) {
     const sig = veSigma(abar[times[i]]), next = i + 1 < times.length ? veSigma(abar[times[i + 1]]) : 0;
     const d2 = sig * sig - next * next, gr = score(times[i]);
     const xi = rng.fork(`predictor:${i}`).fillNormal(new Float32Array(n));
-    mean = x.map((v, j) => v + d2 * gr[j]);
-    x = mean.map((m, j) => m + Math.sqrt(d2) * xi[j]);
-    data(x, true, 1);
+    // the reverse-diffusion predictor; the ancestral one would scale ξ by next / sig
+    const std = predictor === "ancestral" ? Math.sqrt(d2) * next / sig : Math.sqrt(d2);
+    x = x.map((v, j) => v + d2 * gr[j] + std * xi[j]);
     const g2 = score(times[i]), z = rng.fork(`corrector:${i}`).fillNormal(new Float32Array(n));
     for (let k = 0; k < shape.Z; k++) {
       let gn = 0, zn = 0;
       for (let j = k * hw; j < (k + 1) * hw; j++) (gn += g2[j] ** 2), (zn += z[j] ** 2);
       const step = 2 * (0.16 * Math.sqrt(zn) / Math.sqrt(gn)) ** 2;
-      for (let j = k * hw; j < (k + 1) * hw; j++) {
-        mean[j] = x[j] + step * g2[j];
-        x[j] = mean[j] + Math.sqrt(2 * step) * z[j];
-      }
+      for (let j = k * hw; j < (k + 1) * hw; j++) x[j] += step * g2[j] + Math.sqrt(2 * step) * z[j];
     }
-    data(x, true, 1);
+    data(x, true, 1); // one data step per level, after predictor and corrector
   }
-  data(mean, false, 3);
-  const ref = x.map((v) => (v - o) / s);
-  const e = relErr(got, ref);
-  assert.ok(e < 2e-3, `mbir vs reference: ${e}`);
-  A.dispose();
-});
+  data(x, false, 3);
+  return x.map((v) => (v - o) / s);
+}
+
+for (const predictor of ["reverse", "ancestral"] as const) {
+  Deno.test(`mbir (${predictor} predictor) equals a TypeScript reference of DiffusionMBIR's PC sampler with z-TV ADMM`, async () => {
+    const A = await Projector.create(gpu, g, shape);
+    const cfg = {
+      levels: 4,
+      snr: 0.16,
+      cgIters: 1,
+      rho: 2,
+      lambda: 0.1,
+      finalCg: 3,
+      seed: 5,
+      modelMap: map,
+      predictor,
+    };
+    const got = await runMbir({ gpu, A, model, y: gpu.upload(y) }, cfg);
+    const e = relErr(got, mbirRef(A, predictor));
+    assert.ok(e < 2e-3, `mbir vs reference: ${e}`);
+    A.dispose();
+  });
+}
 
 /** ε that a denoiser knowing the truth (in model units) returns: it makes every Tweedie estimate exact. */
 function oracle(x0: Float32Array, sliceOf: (b: number, c: number) => number): EpsModel {

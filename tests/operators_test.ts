@@ -125,6 +125,20 @@ for (
   });
 }
 
+Deno.test("fan host helpers stream volumes larger than one binding in aligned slabs", async () => {
+  const g = fanBeam(8, { imageSize: 16 }), shape = { Z: 10, H: 16, W: 16 };
+  // 16x16 pixels (1 KiB) per slice: an 8 KiB limit leaves slabs of at most 8 slices, 256-byte aligned
+  const A = FanProjector.create(gpu, g, shape, undefined, { maxBindingBytes: 8192 });
+  try {
+    assert.ok(A.slab < shape.Z, `slab ${A.slab}`);
+    const x = seededArray(A.domainSize, 7), y = seededArray(A.rangeSize, 8);
+    assert.ok(relErr(await A.project(x), fanForwardRef(x, g, shape)) < 1e-4, "forward");
+    assert.ok(relErr(await A.backprojectAdjoint(y), fanAdjointRef(y, g, shape)) < 1e-4, "adjoint");
+  } finally {
+    A.dispose();
+  }
+});
+
 Deno.test("slice subsampling kernels match the reference", async () => {
   const shape = { Z: 9, H: 3, W: 4 };
   const S = new SliceSubsample(gpu, shape, 4, 2);

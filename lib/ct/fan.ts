@@ -8,7 +8,7 @@ import { grid } from "../gpu/vector.ts";
 import { angularStep, type FanGeometry } from "./geometry.ts";
 import { fanPixelSize, fanTable } from "./fan_ref.ts";
 import type { LinearOperator, SliceShape } from "./operator.ts";
-import { slabSlices } from "./projector.ts";
+import { slabSlices, streamSlabs } from "./projector.ts";
 
 /** What fan-beam FBP needs besides the ramp: per-(view, bin) weights, the filter's bin width, the scale. */
 export interface FanFbpWeights {
@@ -104,6 +104,7 @@ export class FanProjector implements LinearOperator {
     readonly geometry: FanGeometry,
     shape: SliceShape,
     pixelSize: number,
+    maxBindingBytes: number,
   ) {
     this.shape = shape;
     this.pixelSize = pixelSize;
@@ -111,13 +112,23 @@ export class FanProjector implements LinearOperator {
     this.rangeShape = [shape.Z, A, D];
     this.domainSize = shape.Z * shape.H * shape.W;
     this.rangeSize = shape.Z * A * D;
-    this.slab = slabSlices(gpu.maxBinding, shape, A * D);
+    this.slab = slabSlices(maxBindingBytes, shape, A * D);
     this.#tab = gpu.upload(fanTable(geometry, pixelSize), "fan table");
   }
 
-  /** Builds the operator; `pixelSize` (mm) applies when the geometry has none (default 1). */
-  static create(gpu: GpuContext, geometry: FanGeometry, shape: SliceShape, pixelSize?: number): FanProjector {
-    return new FanProjector(gpu, geometry, shape, fanPixelSize(geometry, pixelSize));
+  /**
+   * Builds the operator; `pixelSize` (mm) applies when the geometry has none (default 1);
+   * `maxBindingBytes` (default: the device's limit) caps the bytes one dispatch binds, which sets the slab.
+   */
+  static create(
+    gpu: GpuContext,
+    geometry: FanGeometry,
+    shape: SliceShape,
+    pixelSize?: number,
+    options: { maxBindingBytes?: number } = {},
+  ): FanProjector {
+    const limit = Math.min(options.maxBindingBytes ?? gpu.maxBinding, gpu.maxBinding);
+    return new FanProjector(gpu, geometry, shape, fanPixelSize(geometry, pixelSize), limit);
   }
 
   /** FBP weights of this geometry (computed once). */
@@ -158,8 +169,9 @@ export class FanProjector implements LinearOperator {
     src: GPUBuffer,
     dst: GPUBuffer,
     scale: number,
+    Z = this.shape.Z,
   ) {
-    const { Z, H, W } = this.shape, A = this.geometry.angles.length, D = this.geometry.detectorCount;
+    const { H, W } = this.shape, A = this.geometry.angles.length, D = this.geometry.detectorCount;
     const img = H * W, sino = A * D;
     const [srcPer, dstPer] = entry === "forward" ? [img, sino] : [sino, img];
     for (let z0 = 0; z0 < Z; z0 += this.slab) {
@@ -178,7 +190,7 @@ export class FanProjector implements LinearOperator {
     }
   }
 
-  /** Host convenience: projects a whole volume. */
+  /** Host convenience: projects a whole volume, streaming it through the GPU in slabs. */
   project(volume: Float32Array): Promise<Float32Array> {
     return this.#host(volume, "forward");
   }
@@ -188,18 +200,18 @@ export class FanProjector implements LinearOperator {
     return this.#host(sinogram, "adjoint");
   }
 
-  async #host(input: Float32Array, entry: "forward" | "adjoint"): Promise<Float32Array> {
-    const [inN, outN] = entry === "forward"
-      ? [this.domainSize, this.rangeSize]
-      : [this.rangeSize, this.domainSize];
-    if (input.length !== inN) throw new RangeError(`${entry}: expected ${inN} values, got ${input.length}`);
-    const src = this.gpu.upload(input), dst = this.gpu.buffer(outN * 4);
-    try {
-      await (entry === "forward" ? this.forward(src, dst) : this.adjoint(src, dst));
-      return await this.gpu.download(dst, outN);
-    } finally {
-      this.gpu.release(src, dst);
-    }
+  #host(input: Float32Array, entry: "forward" | "adjoint"): Promise<Float32Array> {
+    const { H, W } = this.shape, sino = this.geometry.angles.length * this.geometry.detectorCount;
+    const per: [number, number] = entry === "forward" ? [H * W, sino] : [sino, H * W];
+    return streamSlabs(
+      this.gpu,
+      input,
+      this.shape.Z,
+      this.slab,
+      per,
+      entry,
+      (src, dst, n) => this.#dispatch(entry, src, dst, 1, n),
+    );
   }
 
   dispose(): void {

@@ -136,35 +136,62 @@ export class Projector implements LinearOperator {
     return this.#stream(sinogram, "adjoint");
   }
 
-  async #stream(input: Float32Array, entry: "forward" | "adjoint"): Promise<Float32Array> {
+  #stream(input: Float32Array, entry: "forward" | "adjoint"): Promise<Float32Array> {
     const { Z, H, W } = this.shape;
-    const inPer = entry === "forward" ? H * W : this.sliceRange;
-    const outPer = entry === "forward" ? this.sliceRange : H * W;
-    if (input.length !== Z * inPer) {
-      throw new RangeError(`${entry}: expected ${Z * inPer} values, got ${input.length}`);
-    }
-    const out = new Float32Array(Z * outPer);
-    const nz = Math.min(this.slab, Z);
-    const part = new Projector(this.gpu, this.geometry, { Z: nz, H, W }, this.#trig);
-    const src = this.gpu.buffer(nz * inPer * 4), dst = this.gpu.buffer(nz * outPer * 4);
-    try {
-      for (let z0 = 0; z0 < Z; z0 += nz) {
-        const n = Math.min(nz, Z - z0);
-        const view = n === nz ? part : new Projector(this.gpu, this.geometry, { Z: n, H, W }, this.#trig);
-        this.gpu.write(src, input.subarray(z0 * inPer, (z0 + n) * inPer));
-        await (entry === "forward" ? view.forward(src, dst) : view.adjoint(src, dst));
-        out.set(await this.gpu.download(dst, n * outPer), z0 * outPer);
-      }
-    } finally {
-      this.gpu.release(src, dst);
-    }
-    return out;
+    const per: [number, number] = entry === "forward" ? [H * W, this.sliceRange] : [this.sliceRange, H * W];
+    const views = new Map<number, Projector>();
+    const view = (n: number) => {
+      if (!views.has(n)) views.set(n, new Projector(this.gpu, this.geometry, { Z: n, H, W }, this.#trig));
+      return views.get(n)!;
+    };
+    return streamSlabs(
+      this.gpu,
+      input,
+      Z,
+      this.slab,
+      per,
+      entry,
+      (src, dst, n) => entry === "forward" ? view(n).forward(src, dst) : view(n).adjoint(src, dst),
+    );
   }
 
   /** Releases the angle table (the context owns the rest). */
   dispose(): void {
     this.gpu.release(this.#trig);
   }
+}
+
+/**
+ * Runs an operator's host helper slab by slab: `apply(src, dst, n)` maps `n ≤ slab` slices held in `src`
+ * to `dst`, two GPU buffers of one slab each, so a host volume of any size passes through buffers that
+ * fit the device. `per` is the floats per slice of input and output.
+ */
+export async function streamSlabs(
+  gpu: GpuContext,
+  input: Float32Array,
+  Z: number,
+  slab: number,
+  per: [number, number],
+  what: string,
+  apply: (src: GPUBuffer, dst: GPUBuffer, n: number) => Promise<void>,
+): Promise<Float32Array> {
+  const [inPer, outPer] = per;
+  if (input.length !== Z * inPer) {
+    throw new RangeError(`${what}: expected ${Z * inPer} values, got ${input.length}`);
+  }
+  const out = new Float32Array(Z * outPer), nz = Math.min(slab, Z);
+  const src = gpu.buffer(nz * inPer * 4), dst = gpu.buffer(nz * outPer * 4);
+  try {
+    for (let z0 = 0; z0 < Z; z0 += nz) {
+      const n = Math.min(nz, Z - z0);
+      gpu.write(src, input.subarray(z0 * inPer, (z0 + n) * inPer));
+      await apply(src, dst, n);
+      out.set(await gpu.download(dst, n * outPer), z0 * outPer);
+    }
+  } finally {
+    gpu.release(src, dst);
+  }
+  return out;
 }
 
 /**

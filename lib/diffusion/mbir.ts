@@ -1,12 +1,14 @@
 /**
  * DiffusionMBIR (Chung et al., CVPR 2023; HJ-harry/DiffusionMBIR `sampling.py`, the ADMM-TV
  * predictor–corrector for sparse-view CT) on blendct's VP prior: a 2D prior on every slice, a reverse-
- * diffusion predictor and one Langevin corrector per noise level, each followed by a data step (CG on
- * AᵀA + ρD_zᵀD_z with the z-TV ADMM's split and dual variables persistent across levels), and a final data
- * step. The reference is a VE score model; blendct's prior is VP, so the score is converted:
+ * diffusion predictor and one Langevin corrector per noise level, then one data step (CG on AᵀA + ρD_zᵀD_z
+ * with the z-TV ADMM's split and dual variables persistent across levels), as the reference's
+ * `get_pc_radon_ADMM_TV_vol` orders them, and a final data step. The reference is a VE score model; blendct's prior is VP, so the score is converted:
  * x̃ = x/√ᾱ, σ = √((1−ᾱ)/ᾱ), s(x̃, σ) = −ε(√ᾱ x̃, t)/σ, with the noise levels placed at the prior's own
  * timesteps (σ capped to its range). Deviations, all stated in the README: fewer noise levels than the
- * reference's 2,000; the final Kaczmarz sweep is a few CG iterations on AᵀA.
+ * reference's 2,000, and with them the option of score-SDE's ancestral predictor (the reverse-diffusion
+ * predictor's Euler step adds too much noise when σ falls by a large ratio per level); the final Kaczmarz
+ * sweep is a few CG iterations on AᵀA.
  * @module
  */
 import { Rng } from "../random.ts";
@@ -20,6 +22,11 @@ import { TripletDenoiser } from "./triplet_denoiser.ts";
 export interface MbirConfig {
   /** Noise levels (the reference: 2,000). */
   levels: number;
+  /**
+   * The predictor: `reverse` (reverse diffusion, the reference's) or `ancestral` (score-SDE's ancestral
+   * sampling, exact in variance for any ratio of consecutive σ). @default {"reverse"}
+   */
+  predictor?: MbirPredictor;
   /** Langevin corrector signal-to-noise ratio. @default {0.16} */
   snr?: number;
   /** CG iterations of each data step. @default {1} */
@@ -38,6 +45,25 @@ export interface MbirConfig {
   schedule?: LinearSchedule;
   /** u → model units, `[scale, offset]`. @default {[2, -1]} */
   modelMap?: [number, number];
+}
+
+/** The predictors of {@linkcode MbirConfig}. */
+export type MbirPredictor = "reverse" | "ancestral";
+
+/**
+ * The predictor's noise standard deviation from σᵢ to σᵢ₊₁ (both VE), after the mean step
+ * x̄ = x + (σᵢ² − σᵢ₊₁²) s: reverse diffusion adds √(σᵢ² − σᵢ₊₁²), ancestral sampling
+ * σᵢ₊₁ √(σᵢ² − σᵢ₊₁²) / σᵢ, which leaves exactly σᵢ₊₁ of noise when the score is exact.
+ *
+ * @example
+ * ```ts
+ * import { predictorStd } from "./mbir.ts";
+ * console.log(predictorStd("reverse", 5, 3), predictorStd("ancestral", 5, 3)); // 4 2.4
+ * ```
+ */
+export function predictorStd(kind: MbirPredictor, sigma: number, next: number): number {
+  const d = Math.sqrt(sigma * sigma - next * next);
+  return kind === "reverse" ? d : next * d / sigma;
 }
 
 /** VE noise level σ of VP timestep t: √((1 − ᾱ)/ᾱ). */
@@ -71,7 +97,7 @@ export function mbirTimes(levels: number, schedule: LinearSchedule = DEFAULT_SCH
 
 /**
  * Runs DiffusionMBIR and returns the reconstruction in u (`A.domainSize` floats). Two network calls per
- * level (predictor, corrector), each on every slice.
+ * level (predictor, corrector), each on every slice, and one data step.
  *
  * @example
  * ```ts ignore
@@ -121,18 +147,14 @@ export async function runMbir(
     timings.cg += (performance.now() - t0) / 1000;
   };
   try {
-    const mean = x.slice();
     for (let i = 0; i < times.length; i++) {
       const t0 = performance.now(), t = times[i];
       const sig = veSigma(abar[t]), next = i + 1 < times.length ? veSigma(abar[times[i + 1]]) : 0;
-      // predictor (reverse diffusion): x̄ = x + (σᵢ² − σᵢ₊₁²) s, x = x̄ + √(σᵢ² − σᵢ₊₁²) ξ
+      // predictor: x̄ = x + (σᵢ² − σᵢ₊₁²) s, x = x̄ + std · ξ
       const d2 = sig * sig - next * next, g = await score(t);
+      const std = predictorStd(config.predictor ?? "reverse", sig, next);
       const xi = rng.fork(`predictor:${i}`).fillNormal(new Float32Array(n));
-      for (let j = 0; j < n; j++) {
-        mean[j] = x[j] + d2 * g[j];
-        x[j] = mean[j] + Math.sqrt(d2) * xi[j];
-      }
-      await dataStep(dc, t, x);
+      for (let j = 0; j < n; j++) x[j] = x[j] + d2 * g[j] + std * xi[j];
       // corrector (Langevin, step from the signal-to-noise ratio of score and noise, per slice as the
       // reference's per-image norms)
       const g2 = await score(t), z = rng.fork(`corrector:${i}`).fillNormal(new Float32Array(n));
@@ -143,11 +165,9 @@ export async function runMbir(
           zn += z[j] * z[j];
         }
         const eps = 2 * (snr * Math.sqrt(zn) / Math.max(Math.sqrt(gn), 1e-12)) ** 2;
-        for (let j = k * hw; j < (k + 1) * hw; j++) {
-          mean[j] = x[j] + eps * g2[j];
-          x[j] = mean[j] + Math.sqrt(2 * eps) * z[j];
-        }
+        for (let j = k * hw; j < (k + 1) * hw; j++) x[j] += eps * g2[j] + Math.sqrt(2 * eps) * z[j];
       }
+      // one data step per level, after predictor and corrector
       await dataStep(dc, t, x);
       const seconds = (performance.now() - t0) / 1000;
       await options.onStep?.({
@@ -162,10 +182,10 @@ export async function runMbir(
         throw new DOMException(`interrupted after level ${i + 1}`, "AbortError");
       }
     }
-    // the answer is the last mean, made consistent with the data (the reference's final Kaczmarz step)
+    // the last level's data-consistent x, made consistent once more (the reference's final Kaczmarz step)
     const last = await DataConsistency.create(gpu, A, y, { cgIters: config.finalCg ?? 5, rho: 0, lambda: 0 });
     try {
-      await dataStep(last, 0, mean);
+      await dataStep(last, 0, x);
     } finally {
       last.dispose();
     }
