@@ -17,83 +17,108 @@ struct Params {
 
 fn hat(d: f32) -> f32 { return max(0.0, 1.0 - abs(d)); }
 
+
 @compute @workgroup_size(64)
 fn forward(@builtin(global_invocation_id) g: vec3<u32>) {
-  // 4 neighbouring bins per invocation share each row's set-up (CPU adapters pay per invocation)
-  let u0 = 4u * g.x; let a = g.y; let z = g.z;
+  let u0 = g.x; let a = g.y; let z = g.z;
   if (u0 >= p.D || a >= p.A || z >= p.Z) { return; }
   let c = trig[a].x; let s = trig[a].y;
   let cx = 0.5 * f32(p.W - 1u); let cy = 0.5 * f32(p.H - 1u);
   let base = z * p.H * p.W;
-  var acc = vec4<f32>(0.0);
   // march along the dominant axis; the two neighbours on the other axis get hat weights, and a neighbour
   // outside the slice contributes 0 (select keeps the loop free of per-lane branches)
   let horizontal = abs(c) >= abs(s);
   let n = select(p.W, p.H, horizontal);
   let lim = i32(select(p.H, p.W, horizontal));
-  for (var k = 0u; k < n; k++) {
-    for (var e = 0u; e < 4u; e++) {
-      let su = (f32(u0 + e) - 0.5 * f32(p.D - 1u)) * p.ds;
-      var f: f32;
-      if (horizontal) { f = (su - (f32(k) - cy) * s) / c + cx; } else { f = (su - (f32(k) - cx) * c) / s + cy; }
-      let l0 = i32(floor(f));
-      let w1 = f - f32(l0);
-      let la = u32(clamp(l0, 0, lim - 1));
-      let lb = u32(clamp(l0 + 1, 0, lim - 1));
-      var ia: u32; var ib: u32;
-      if (horizontal) { ia = base + k * p.W + la; ib = base + k * p.W + lb; }
-      else { ia = base + la * p.W + k; ib = base + lb * p.W + k; }
-      let va = select(0.0, src[ia], l0 >= 0 && l0 < lim);
-      let vb = select(0.0, src[ib], l0 + 1 >= 0 && l0 + 1 < lim);
-      acc[e] += (1.0 - w1) * va + w1 * vb;
-    }
+  // the crossing f is linear in the step k: f = f0 + k·fk (no division in the loop: a CPU adapter runs
+  // these lanes as scalar code, where a division costs as much as the rest of a step)
+  let inv = 1.0 / select(s, c, horizontal);
+  let su0 = (f32(u0) - 0.5 * f32(p.D - 1u)) * p.ds;
+  let f0 = select(su0 * inv + cx * c * inv + cy, su0 * inv + cy * s * inv + cx, horizontal);
+  let fk = select(-c * inv, -s * inv, horizontal);
+  // only the steps where the crossing lies in (−1, lim) can contribute (the ray's chord through the
+  // slice): one step of margin either side, the selects below keep exactness either way
+  var k0 = 0; var k1 = i32(n) - 1;
+  if (abs(fk) > 1e-6) {
+    let ka = (-1.0 - f0) / fk; let kb = (f32(lim) - f0) / fk;
+    k0 = max(k0, i32(floor(min(ka, kb))) - 1);
+    k1 = min(k1, i32(ceil(max(ka, kb))) + 1);
+  } else if (f0 <= -1.0 || f0 >= f32(lim)) {
+    k1 = -1;
   }
-  let inv = 1.0 / select(abs(s), abs(c), horizontal);
-  for (var e = 0u; e < 4u; e++) {
-    if (u0 + e < p.D) { dst[(z * p.A + a) * p.D + u0 + e] = acc[e] * inv * p.scale; }
+  var acc = 0.0;
+  let rowStep = select(1u, p.W, horizontal);
+  let stride = select(p.W, 1u, horizontal);
+  for (var k = k0; k <= k1; k++) {
+    // from f0 at every step, not accumulated: 256 float32 additions would drift by ~1e-2 pixel
+    let f = f0 + f32(k) * fk;
+    let l0 = i32(floor(f));
+    let w1 = f - f32(l0);
+    let ia = base + u32(k) * rowStep + u32(l0) * stride;
+    let va = select(0.0, src[ia], u32(l0) < u32(lim));
+    let vb = select(0.0, src[ia + stride], u32(l0 + 1) < u32(lim));
+    acc += (1.0 - w1) * va + w1 * vb;
   }
+  dst[(z * p.A + a) * p.D + u0] = acc * abs(inv) * p.scale;
 }
 
 // The adjoint in closed form: with m = max(|cos|, |sin|), bin u meets pixel (i, j) with weight
 // hat((u − u*)·ds/m)/m, where u* = (x cos + y sin)/ds + (D−1)/2 is where the pixel centre projects: the
 // same value as the forward weight hat(f − i)/m, so only the bins within m/ds of u* are visited.
+// pixels of a row per adjoint invocation (ADJOINT_PIXELS in lib/ct/projector.ts): they share each angle's
+// set-up, and a CPU adapter pays per invocation
+const PIX = 16u;
+
 @compute @workgroup_size(64)
 fn adjoint(@builtin(global_invocation_id) g: vec3<u32>) {
-  // 4 neighbouring pixels of a row per invocation share each angle's set-up (CPU adapters pay per invocation)
-  let i0 = 4u * g.x; let j = g.y; let z = g.z;
-  if (i0 >= p.W || j >= p.H || z >= p.Z) { return; }
+  // (pixel group, row) flattened over x so that no workgroup lane idles when W / PIX is below 64
+  let groupsPerRow = (p.W + PIX - 1u) / PIX;
+  let i0 = PIX * (g.x % groupsPerRow); let j = g.x / groupsPerRow; let z = g.y;
+  if (j >= p.H || z >= p.Z) { return; }
   let x0 = f32(i0) - 0.5 * f32(p.W - 1u); let y = f32(j) - 0.5 * f32(p.H - 1u);
   let cu = 0.5 * f32(p.D - 1u);
   let dmax = i32(p.D) - 1;
-  var acc = vec4<f32>(0.0);
-  for (var a = 0u; a < p.A; a++) {
-    let c = trig[a].x; let s = trig[a].y;
-    let m = max(abs(c), abs(s));
-    let q = p.ds / m;
-    let reach = m / p.ds;
-    let row = (z * p.A + a) * p.D;
-    for (var e = 0u; e < 4u; e++) {
-      let us = ((x0 + f32(e)) * c + y * s) / p.ds + cu;
-      var part = 0.0;
-      if (p.ds >= 1.0) {
-        // m/ds <= 1: only the two bins around u* can be reached (uniform control flow)
+  let invds = 1.0 / p.ds;
+  var acc: array<f32, PIX>;
+  if (p.ds >= 1.0) {
+    // m/ds <= 1: only the two bins around u* can be reached; an index outside the row is never used
+    // (select), and robust buffer access keeps its read inside the binding
+    for (var a = 0u; a < p.A; a++) {
+      let c = trig[a].x; let s = trig[a].y;
+      let invm = 1.0 / max(abs(c), abs(s));
+      let q = p.ds * invm;
+      let row = (z * p.A + a) * p.D;
+      let ys = y * s;
+      for (var e = 0u; e < PIX; e++) {
+        // where the pixel centre projects, with no division per pixel
+        let us = ((x0 + f32(e)) * c + ys) * invds + cu;
         let u0 = i32(floor(us));
-        let ua = clamp(u0, 0, dmax);
-        let ub = clamp(u0 + 1, 0, dmax);
-        let va = select(0.0, src[row + u32(ua)], u0 >= 0 && u0 <= dmax);
-        let vb = select(0.0, src[row + u32(ub)], u0 + 1 >= 0 && u0 + 1 <= dmax);
-        part = hat((f32(u0) - us) * q) * va + hat((f32(u0 + 1) - us) * q) * vb;
-      } else {
+        let w = us - f32(u0);
+        let va = select(0.0, src[row + u32(u0)], u32(u0) <= u32(dmax));
+        let vb = select(0.0, src[row + u32(u0 + 1)], u32(u0 + 1) <= u32(dmax));
+        acc[e] += (max(0.0, 1.0 - w * q) * va + max(0.0, 1.0 - (1.0 - w) * q) * vb) * invm;
+      }
+    }
+  } else {
+    for (var a = 0u; a < p.A; a++) {
+      let c = trig[a].x; let s = trig[a].y;
+      let m = max(abs(c), abs(s));
+      let q = p.ds / m;
+      let reach = m * invds;
+      let row = (z * p.A + a) * p.D;
+      for (var e = 0u; e < PIX; e++) {
+        let us = ((x0 + f32(e)) * c + y * s) * invds + cu;
         let lo = max(i32(floor(us - reach)), 0);
         let hi = min(i32(ceil(us + reach)), dmax);
+        var part = 0.0;
         for (var u = lo; u <= hi; u++) {
           part += hat((f32(u) - us) * q) * src[row + u32(u)];
         }
+        acc[e] += part / m;
       }
-      acc[e] += part / m;
     }
   }
-  for (var e = 0u; e < 4u; e++) {
+  for (var e = 0u; e < PIX; e++) {
     if (i0 + e < p.W) { dst[(z * p.H + j) * p.W + i0 + e] = acc[e] * p.scale; }
   }
 }

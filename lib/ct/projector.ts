@@ -112,9 +112,9 @@ export class Projector implements LinearOperator {
       const s: Binding = { buffer: src, offset: z0 * srcPer * 4, size: nz * srcPer * 4 };
       const d: Binding = { buffer: dst, offset: z0 * dstPer * 4, size: nz * dstPer * 4 };
       const wg: [number, number, number] = entry === "forward"
-        ? [groups(Math.ceil(D / 4)), A, nz] // 4 bins per invocation
+        ? [groups(D), A, nz] // one bin per invocation
         : entry === "adjoint"
-        ? [groups(Math.ceil(W / 4)), H, nz] // 4 pixels per invocation
+        ? [groups(Math.ceil(W / ADJOINT_PIXELS) * H), nz, 1] // pixel groups and rows flattened
         : [groups(W), H, nz];
       await this.gpu.run(
         "projector",
@@ -160,6 +160,9 @@ export class Projector implements LinearOperator {
     this.gpu.release(this.#trig);
   }
 }
+
+/** Pixels per invocation of the adjoint kernel (`PIX` in shaders/projector.wgsl). */
+const ADJOINT_PIXELS = 16;
 
 /**
  * Runs an operator's host helper slab by slab: `apply(src, dst, n)` maps `n ≤ slab` slices held in `src`
