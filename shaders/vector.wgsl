@@ -47,6 +47,8 @@ fn dot_partial(@builtin(local_invocation_id) l: vec3<u32>, @builtin(workgroup_id
 @group(0) @binding(1) var<storage, read> parts: array<f32>;
 @group(0) @binding(2) var<storage, read_write> s: array<f32>;
 
+// mode 0: s[slot] = Σ; mode 1 (CG's alpha): s[slot] = s[slot2] / Σ; mode 2 (CG's beta and the new r·r):
+// s[slot] = Σ / s[slot2], then s[slot2] = Σ. A zero denominator gives 0. One dispatch instead of two.
 @compute @workgroup_size(256)
 fn dot_final(@builtin(local_invocation_id) l: vec3<u32>) {
   let t = l.x;
@@ -54,7 +56,49 @@ fn dot_final(@builtin(local_invocation_id) l: vec3<u32>) {
   for (var i = t; i < p.n; i += RW) { acc += parts[i]; }
   tree[t] = acc;
   reduce_tree(t);
-  if (t == 0u) { s[p.slot] = tree[0]; }
+  if (t == 0u) {
+    let total = tree[0];
+    if (p.mode == 0u) {
+      s[p.slot] = total;
+    } else if (p.mode == 1u) {
+      s[p.slot] = select(0.0, s[p.slot2] / total, total != 0.0);
+    } else {
+      let old = s[p.slot2];
+      s[p.slot] = select(0.0, total / old, old != 0.0);
+      s[p.slot2] = total;
+    }
+  }
+}
+
+// --- CG's update in one pass: x += alpha p, r -= alpha q, and the partial sums of the new r·r ------------
+@group(0) @binding(1) var<storage, read> cp: array<f32>;
+@group(0) @binding(2) var<storage, read> cq: array<f32>;
+@group(0) @binding(3) var<storage, read_write> cx: array<f32>;
+@group(0) @binding(4) var<storage, read_write> cr: array<f32>;
+@group(0) @binding(5) var<storage, read_write> cpartial: array<f32>;
+@group(0) @binding(6) var<storage, read> cs: array<f32>;
+
+@compute @workgroup_size(256)
+fn cg_update(@builtin(local_invocation_id) l: vec3<u32>, @builtin(workgroup_id) w: vec3<u32>,
+             @builtin(num_workgroups) nw: vec3<u32>) {
+  let t = l.x;
+  let wg = w.x + w.y * nw.x;
+  let start = wg * RW * PER;
+  let alpha = cs[p.slot];
+  var acc = 0.0;
+  // the same chunks and tree as dot_partial, so r·r sums in the same order as a separate dot would
+  for (var k = 0u; k < PER; k++) {
+    let i = start + k * RW + t;
+    if (i < p.n) {
+      cx[i] += alpha * cp[i];
+      let ri = cr[i] - alpha * cq[i];
+      cr[i] = ri;
+      acc += ri * ri;
+    }
+  }
+  tree[t] = acc;
+  reduce_tree(t);
+  if (t == 0u) { cpartial[wg] = tree[0]; }
 }
 
 // --- scalar update: sc[slot] = sc[slot2] / sc[mode], 0 when the denominator is 0 ---------------------------

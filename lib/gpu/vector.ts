@@ -46,17 +46,57 @@ export class VectorOps {
     this.scalars = gpu.upload(new Float32Array(slots), "scalars");
   }
 
-  /** Queues `s[slot] = Σ a[i] b[i]` over `n` elements, in a fixed summation order. */
-  async dot(a: GPUBuffer, b: GPUBuffer, n: number, slot: number): Promise<void> {
+  /**
+   * Queues `s[slot] = Σ a[i] b[i]` over `n` elements, in a fixed summation order; with `over`, instead
+   * `s[slot] = s[over] / Σ` (CG's step length in the same dispatch).
+   */
+  async dot(a: GPUBuffer, b: GPUBuffer, n: number, slot: number, over?: number): Promise<void> {
+    const wgs = this.#partialsFor(n);
+    const [gx, gy] = grid(wgs, 1);
+    await this.gpu.run("vector", "dot_partial", params(n), [a, b, this.#partials!], [gx, gy]);
+    const mode = over === undefined ? 0 : 1;
+    await this.gpu.run("vector", "dot_final", params(wgs, slot, over ?? 0, mode), [
+      this.#partials!,
+      this.scalars,
+    ], [1]);
+  }
+
+  /**
+   * CG's update in two dispatches: `x += s[alpha]·p`, `r −= s[alpha]·q` and, from the new r,
+   * `s[beta] = r·r / s[rr]`, then `s[rr] = r·r` (the same summation order as {@linkcode VectorOps.dot}).
+   */
+  async cgUpdate(
+    bufs: { p: GPUBuffer; q: GPUBuffer; x: GPUBuffer; r: GPUBuffer },
+    n: number,
+    slots: { alpha: number; beta: number; rr: number },
+  ): Promise<void> {
+    const wgs = this.#partialsFor(n);
+    const [gx, gy] = grid(wgs, 1);
+    await this.gpu.run(
+      "vector",
+      "cg_update",
+      params(n, slots.alpha),
+      [bufs.p, bufs.q, bufs.x, bufs.r, this.#partials!, this.scalars],
+      [gx, gy],
+    );
+    await this.gpu.run(
+      "vector",
+      "dot_final",
+      params(wgs, slots.beta, slots.rr, 2),
+      [this.#partials!, this.scalars],
+      [1],
+    );
+  }
+
+  /** Workgroups of the first reduction pass over `n` elements, with the partials buffer grown to fit. */
+  #partialsFor(n: number): number {
     const wgs = Math.max(1, Math.ceil(n / (RW * PER)));
     if (wgs > this.#partialCap) {
       this.gpu.release(this.#partials ?? undefined);
       this.#partials = this.gpu.buffer(wgs * 4, "dot partials");
       this.#partialCap = wgs;
     }
-    const [gx, gy] = grid(wgs, 1);
-    await this.gpu.run("vector", "dot_partial", params(n), [a, b, this.#partials!], [gx, gy]);
-    await this.gpu.run("vector", "dot_final", params(wgs, slot), [this.#partials!, this.scalars], [1]);
+    return wgs;
   }
 
   /** Queues `s[dst] = s[num] / s[den]` (0 when the denominator is 0). */

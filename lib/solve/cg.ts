@@ -10,7 +10,7 @@ import type { LinearOperator } from "../ct/operator.ts";
 import { ZDiff } from "./zdiff.ts";
 
 // scalar slots
-const RR = 0, PQ = 1, ALPHA = 2, RRN = 3, BETA = 4, ONE = 5;
+const RR = 0, ALPHA = 2, BETA = 4;
 
 /**
  * Solver state for one operator size: scratch buffers are allocated once and reused across calls (the
@@ -52,7 +52,6 @@ export class NormalCg {
     this.#dz = new ZDiff(gpu, A.shape);
     this.#dzCircular = new ZDiff(gpu, A.shape, true);
     this.ops = new VectorOps(gpu, 8);
-    this.ops.set({ [ONE]: 1 });
     const n = A.domainSize * 4;
     this.#r = gpu.buffer(n, "cg r");
     this.#p = gpu.buffer(n, "cg p");
@@ -84,16 +83,13 @@ export class NormalCg {
     await ops.axpby(q, r, n, { a: -1 });
     this.gpu.copy(r, p, n * 4);
     await ops.dot(r, r, n, RR);
+    // five vector dispatches per iteration besides the operator: α = rr/(p·q) where the dot ends, x, r and
+    // the new r·r in one pass, β and rr where that sum ends, then p = r + βp
     for (let k = 0; k < options.iterations; k++) {
       await this.normal(p, q, rho, options.circular);
-      await ops.dot(p, q, n, PQ);
-      await ops.ratio(ALPHA, RR, PQ);
-      await ops.axpby(p, x, n, { b: 1, slot: ALPHA });
-      await ops.axpby(q, r, n, { b: -1, slot: ALPHA });
-      await ops.dot(r, r, n, RRN);
-      await ops.ratio(BETA, RRN, RR);
+      await ops.dot(p, q, n, ALPHA, RR);
+      await ops.cgUpdate({ p, q, x, r }, n, { alpha: ALPHA, beta: BETA, rr: RR });
       await ops.xpby(r, p, n, { b: 1, slot: BETA });
-      await ops.ratio(RR, RRN, ONE);
     }
     if (options.readResidual === false) return NaN;
     const s = await ops.read();
