@@ -14,43 +14,12 @@
 import { UserError } from "../lib/errors.ts";
 import { writeJsonAtomic } from "../lib/io/files.ts";
 import { parseFlags, runTask } from "./cli.ts";
-import { FLAGS, type Flags, Schema } from "./train_flags.ts";
-import { findPython } from "./train_python.ts";
+import { checkRunDir, FLAGS, type Flags, Schema, settingsOf } from "./train_flags.ts";
+import { findPython, initCheckpoint, run } from "./train_python.ts";
 import { listInputs, prepare } from "./train_data.ts";
 
 export { findPython } from "./train_python.ts";
 export { listInputs } from "./train_data.ts";
-
-/** The settings a resumed run must share with the checkpoint in its folder. */
-function settingsOf(f: Flags) {
-  return { axes: f.axes, crop: f.crop, tiny: f.tiny, init: f.init ?? null, data: f.data ?? null };
-}
-
-async function checkRunDir(out: string, f: Flags): Promise<boolean> {
-  let old: Record<string, unknown>;
-  try {
-    old = JSON.parse(await Deno.readTextFile(`${out}/run.json`));
-  } catch {
-    return false;
-  }
-  const now = settingsOf(f) as Record<string, unknown>;
-  for (const [k, v] of Object.entries(now)) {
-    if (JSON.stringify(old[k]) !== JSON.stringify(v)) {
-      if (f.force) return false;
-      throw new UserError(
-        `${out} holds a run with ${k} ${JSON.stringify(old[k])}, not ${
-          JSON.stringify(v)
-        }: pass the same, or --force to start over`,
-      );
-    }
-  }
-  return true;
-}
-
-async function run(cmd: string, args: string[]): Promise<void> {
-  const status = await new Deno.Command(cmd, { args, stdout: "inherit", stderr: "inherit" }).spawn().status;
-  if (!status.success) throw new UserError(`${cmd} ${args[0] ?? ""} failed (exit ${status.code}); see above`);
-}
 
 async function trainOwn(f: Flags, python: string): Promise<void> {
   if (!f.data || !f.out) throw new UserError("--data and --out are both needed (see --help)");
@@ -63,29 +32,7 @@ async function trainOwn(f: Flags, python: string): Promise<void> {
     }
     if (f.batch % f.nproc) throw new UserError(`--batch ${f.batch} must be divisible by --nproc ${f.nproc}`);
   }
-  let initCkpt: string | undefined;
-  if (f.init) {
-    let card: { parameterisation?: { trained?: string }; slices?: number };
-    try {
-      card = JSON.parse(await Deno.readTextFile(f.init));
-    } catch {
-      throw new UserError(`--init ${f.init}: not a readable model card`);
-    }
-    if (card.slices !== undefined && card.slices !== 3) {
-      throw new UserError(`--init ${f.init}: a ${card.slices}-slice model; blendct trains 3-slice priors`);
-    }
-    if ((card.parameterisation?.trained ?? "eps") !== "v") {
-      throw new UserError(
-        `--init ${f.init}: trained to predict ${card.parameterisation?.trained ?? "eps"}, not v`,
-      );
-    }
-    initCkpt = f.init.replace(/\.json$/, ".ckpt.pt");
-    try {
-      await Deno.stat(initCkpt);
-    } catch {
-      throw new UserError(`--init ${f.init}: its checkpoint ${initCkpt} is missing`);
-    }
-  }
+  const initCkpt = f.init ? await initCheckpoint(f.init) : undefined;
   const resuming = await checkRunDir(out, f);
   await Deno.mkdir(`${out}/volumes`, { recursive: true });
   if (!resuming) {

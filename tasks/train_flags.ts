@@ -1,5 +1,6 @@
 /** `deno task train`'s flags and their schema. @module */
 import { z } from "../lib/deps.ts";
+import { UserError } from "../lib/errors.ts";
 import { intFlag, numberFlag, unitFlag } from "./cli.ts";
 
 /** The flags, with help texts. */
@@ -54,3 +55,30 @@ export const Schema = z.object({
 });
 /** Validated flags. */
 export type Flags = z.infer<typeof Schema>;
+
+/** The settings a resumed run must share with the checkpoint in its folder. */
+export function settingsOf(f: Flags) {
+  return { axes: f.axes, crop: f.crop, tiny: f.tiny, init: f.init ?? null, data: f.data ?? null };
+}
+
+/** Whether `out` holds a run to resume with the same settings; a run with other settings is refused. */
+export async function checkRunDir(out: string, f: Flags): Promise<boolean> {
+  let old: Record<string, unknown>;
+  try {
+    old = JSON.parse(await Deno.readTextFile(`${out}/run.json`));
+  } catch {
+    return false;
+  }
+  const now = settingsOf(f) as Record<string, unknown>;
+  for (const [k, v] of Object.entries(now)) {
+    if (JSON.stringify(old[k]) !== JSON.stringify(v)) {
+      if (f.force) return false;
+      throw new UserError(
+        `${out} holds a run with ${k} ${JSON.stringify(old[k])}, not ${
+          JSON.stringify(v)
+        }: pass the same, or --force to start over`,
+      );
+    }
+  }
+  return true;
+}
