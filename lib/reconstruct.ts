@@ -361,22 +361,26 @@ export async function reconstructWith(
           tvLambda: config.tvLambda,
           iterations: config.startIters,
         }, { gpu, pixelSize: options.pixelSize });
-        const K = config.samples ?? 1;
-        let mean: Float64Array | null = null,
-          m2: Float64Array | null = null;
-        for (let k = 0; k < K; k++) {
+        const K = config.samples ?? 1, first = options.resume?.chain ?? 0;
+        // chains before a resumed one come back as their Welford accumulators
+        let mean: Float64Array | null = options.resume?.mean ? Float64Array.from(options.resume.mean) : null,
+          m2: Float64Array | null = options.resume?.m2 ? Float64Array.from(options.resume.m2) : null;
+        for (let k = first; k < K; k++) {
           const chain = await runSampler({ gpu, A, model: options.model, y: yb }, {
             ...sc,
             seed: chainSeed(sc.seed, k),
           }, {
-            resume: k === 0 ? options.resume : undefined,
+            resume: k === first ? options.resume : undefined,
             signal: options.signal,
             init,
             onStep: async (e, state) => {
               await options.onProgress?.(k * e.steps + e.step, K * e.steps, e);
               const done = e.step === e.steps;
-              if (K === 1 && options.onState && !done && (e.step % every === 0 || options.signal?.aborted)) {
-                await options.onState(await state());
+              if (options.onState && !done && (e.step % every === 0 || options.signal?.aborted)) {
+                const s = await state();
+                await options.onState(
+                  K === 1 ? s : { ...s, chain: k, mean: mean ?? undefined, m2: m2 ?? undefined },
+                );
               }
             },
           });

@@ -16,6 +16,7 @@ import { ddimRef, ddimUpdate, tweedie, tweedieRef } from "../lib/diffusion/steps
 import { chainSeed, reconstruct } from "../lib/reconstruct.ts";
 import { partitionForStep } from "../lib/diffusion/partition.ts";
 import { Rng } from "../lib/random.ts";
+import { decodeState, encodeState } from "../lib/diffusion/state.ts";
 import { relErr } from "./helpers.ts";
 
 const gpu = await GpuContext.create();
@@ -292,6 +293,41 @@ Deno.test("K chains are reproducible by seed; chain seeds differ; --start at t0 
     onProgress: (_d, _t, e) => void (e && ts.push(e.t)),
   });
   assert.deepEqual(ts, [300, 200, 100, 0]);
+});
+
+Deno.test("K = 3 chains interrupted in the second chain resume to the same mean and std bytes", async () => {
+  const Z = 9, N = 12;
+  const truth = phantom(Z, N);
+  const g = sparseView(4, { imageSize: N });
+  const y = forwardRef(truth, g, { Z, H: N, W: N });
+  const model: EpsModel = { predict: (x) => Promise.resolve(x.map((v) => 0.3 * v)) };
+  const cfg = { method: "blend++" as const, steps: 4, cgIters: 1, seed: 6, samples: 3 };
+  const stds: Float32Array[] = [];
+  const onStd = (s: Float32Array) => void stds.push(s);
+  const full = await reconstruct(y, g, { Z, H: N, W: N }, cfg, { gpu, model, onStd });
+  const controller = new AbortController();
+  let saved: SamplerState | null = null;
+  await assert.rejects(
+    reconstruct(y, g, { Z, H: N, W: N }, cfg, {
+      gpu,
+      model,
+      signal: controller.signal,
+      stateEvery: 1,
+      onStd,
+      // steps are counted over all chains: 6 of 12 is step 2 of the second chain
+      onProgress: (done) => void (done === 6 && controller.abort()),
+      onState: (s) => Promise.resolve(void (saved = s)),
+    }),
+    /interrupted/,
+  );
+  const state = decodeState(encodeState(saved!, { k: 1 }), { k: 1 });
+  assert.equal(state.chain, 1);
+  assert.equal(state.step, 2);
+  assert.ok(state.mean && state.m2, "the first chain's accumulators are saved");
+  const resumed = await reconstruct(y, g, { Z, H: N, W: N }, cfg, { gpu, model, resume: state, onStd });
+  assert.deepEqual(new Uint8Array(resumed.buffer), new Uint8Array(full.buffer));
+  assert.equal(stds.length, 2);
+  assert.deepEqual(new Uint8Array(stds[1].buffer), new Uint8Array(stds[0].buffer));
 });
 
 Deno.test("sampler tests release the device", () => gpu.dispose());

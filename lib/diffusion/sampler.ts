@@ -111,6 +111,15 @@ export interface SamplerState {
   z?: Float32Array;
   /** z-TV ADMM scaled dual variable, present when `rho > 0`. */
   u?: Float32Array;
+  /**
+   * Runs of K > 1 chains (`samples`): the chain this state belongs to (0-based); the chains before it are
+   * folded into `mean` and `m2`, Welford's running mean and sum of squared deviations (float64).
+   */
+  chain?: number;
+  /** See `chain`. */
+  mean?: Float64Array;
+  /** See `chain`. */
+  m2?: Float64Array;
 }
 
 /** Seconds spent per phase, summed over steps. */

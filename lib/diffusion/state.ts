@@ -13,15 +13,26 @@ const MAGIC = "BLENDCT-STATE-1\n";
 export function encodeState(state: SamplerState, fingerprint: Record<string, unknown>): Uint8Array {
   const n = state.x.length;
   const parts = [state.x, state.z, state.u].filter((a): a is Float32Array => Boolean(a));
+  const wide = state.mean && state.m2 ? [state.mean, state.m2] : [];
   const header = new TextEncoder().encode(
-    MAGIC + JSON.stringify({ fingerprint, step: state.step, n, arrays: parts.length }) + "\n",
+    MAGIC +
+      JSON.stringify({
+        fingerprint,
+        step: state.step,
+        n,
+        arrays: parts.length,
+        chain: state.chain ?? 0,
+        f64: wide.length,
+      }) +
+      "\n",
   );
-  const pad = (4 - (header.length % 4)) % 4;
-  const out = new Uint8Array(header.length + pad + parts.length * n * 4);
+  const pad = (4 - (header.length % 4)) % 4, start = header.length + pad;
+  const out = new Uint8Array(start + parts.length * n * 4 + wide.length * n * 8);
   out.set(header);
-  out.fill(32, header.length, header.length + pad);
-  parts.forEach((a, i) =>
-    out.set(new Uint8Array(a.buffer, a.byteOffset, n * 4), header.length + pad + i * n * 4)
+  out.fill(32, header.length, start);
+  parts.forEach((a, i) => out.set(new Uint8Array(a.buffer, a.byteOffset, n * 4), start + i * n * 4));
+  wide.forEach((a, i) =>
+    out.set(new Uint8Array(a.buffer, a.byteOffset, n * 8), start + parts.length * n * 4 + i * n * 8)
   );
   return out;
 }
@@ -57,15 +68,20 @@ export function decodeState(
   const headerLen = new TextEncoder().encode(text.slice(0, end + 1)).length;
   const start = headerLen + ((4 - (headerLen % 4)) % 4);
   const n: number = head.n;
-  if (bytes.length < start + head.arrays * n * 4) {
+  const f64: number = head.f64 ?? 0, wideAt = start + head.arrays * n * 4;
+  if (bytes.length < wideAt + f64 * n * 8) {
     throw new UserError(`${name} is truncated; delete it and rerun`);
   }
   const arr = (i: number) => new Float32Array(bytes.slice(start + i * n * 4, start + (i + 1) * n * 4).buffer);
+  const wide = (i: number) =>
+    new Float64Array(bytes.slice(wideAt + i * n * 8, wideAt + (i + 1) * n * 8).buffer);
   return {
     step: head.step,
     x: arr(0),
     z: head.arrays > 1 ? arr(1) : undefined,
     u: head.arrays > 2 ? arr(2) : undefined,
+    ...(head.chain ? { chain: head.chain } : {}),
+    ...(f64 === 2 ? { mean: wide(0), m2: wide(1) } : {}),
   };
 }
 
