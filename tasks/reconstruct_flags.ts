@@ -158,7 +158,8 @@ export const FLAGS = {
   },
   predictor: {
     type: "string",
-    help: "mbir: reverse (reverse diffusion, the reference's) or ancestral (exact in variance at few levels)",
+    help: "mbir: ancestral (exact in variance at few levels) or reverse (reverse diffusion, the reference's)",
+    default: METHOD_DEFAULTS.mbir.predictor,
   },
   "aux-every": {
     type: "string",
