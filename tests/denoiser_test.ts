@@ -8,6 +8,7 @@ import {
   parityError,
   parseModelCard,
   resolveModelSource,
+  SLICE_MODEL,
 } from "../lib/diffusion/card.ts";
 import {
   type BackendChoice,
@@ -216,6 +217,19 @@ Deno.test({
   ...ort,
   fn: async () => {
     if (shippedOrSkip()) await parityOn(SHIPPED, "wasm");
+  },
+});
+
+Deno.test({
+  name:
+    "parity: shipped 2D prior (one slice in, one out), native; a 2D card is refused by the 3-slice methods",
+  ...ort,
+  fn: async () => {
+    const m = await loadModel(SLICE_MODEL);
+    assert.equal(m.card.slices, 1);
+    assert.deepEqual(m.card.gaps, [1]);
+    assert.deepEqual((await loadParity(m)).shape, [2, 1, 48, 48]);
+    await parityOn(SLICE_MODEL, "native");
   },
 });
 

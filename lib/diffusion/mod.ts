@@ -11,7 +11,7 @@ export * from "./steps.ts";
 export * from "./triplet_denoiser.ts";
 export * from "./consistency.ts";
 export { CoronalDenoiser } from "./coronal_denoiser.ts";
-export { type MbirConfig, mbirTimes, runMbir, veSigma } from "./mbir.ts";
+export { type MbirConfig, type MbirPredictor, mbirTimes, predictorStd, runMbir, veSigma } from "./mbir.ts";
 export { decodeState, encodeState, saveState } from "./state.ts";
 export {
   type LoadedModel,
@@ -27,6 +27,7 @@ export {
   resolveModelSource,
   seenCoronal,
   SHIPPED_MODEL,
+  SLICE_MODEL,
 } from "./card.ts";
 export {
   type Backend,
@@ -43,5 +44,5 @@ export {
   verifyParity,
   type WebGpuReport,
 } from "./denoiser.ts";
-export { openPrior, type OpenPriorOptions, type Prior } from "./prior.ts";
+export { openPrior, type OpenPriorOptions, type Prior, priorFor } from "./prior.ts";
 export { type FillNormalOptions, Rng } from "../random.ts";
