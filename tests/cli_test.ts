@@ -63,3 +63,19 @@ Deno.test("tpdm refuses a prior that has not seen coronal triplets, naming the f
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a 3-slice method refuses the 2D prior, naming the methods that use it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "blendct-cli-" });
+  try {
+    const card = new URL("../models/blendct-prior2d.json", import.meta.url).pathname;
+    const r = await runTaskFile("reconstruct", ["--method", "blend++", "--model", card, "--views", "8"], dir);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr.trim(),
+      /^error: --method blend\+\+ needs the 3-slice prior; .*only dds2d and mbir use/,
+    );
+    assert.deepEqual([...Deno.readDirSync(dir)], [], "nothing written");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -356,7 +356,7 @@ function decodeF32(b64: string): Float32Array {
 const ParitySchema = z.object({
   x_shape: z.tuple([
     z.number().int().positive(),
-    z.literal(3),
+    z.union([z.literal(3), z.literal(1)]),
     z.number().int().positive(),
     z.number().int().positive(),
   ]),
@@ -388,6 +388,9 @@ export async function loadParity(model: { card: ModelCard; cardUrl: URL }): Prom
   const p = ParitySchema.safeParse(JSON.parse(new TextDecoder().decode(bytes)));
   if (!p.success) throw new UserError(`parity fixture ${shown(url)}: ${p.error.issues[0].message}`);
   const [b, c, h, w] = p.data.x_shape;
+  if (c !== model.card.slices) {
+    throw new UserError(`parity fixture ${shown(url)}: ${c} channel(s), the card says ${model.card.slices}`);
+  }
   const x = decodeF32(p.data.x), eps = decodeF32(p.data.eps);
   if (
     x.length !== b * c * h * w || eps.length !== x.length || p.data.t.length !== b || p.data.k.length !== b
