@@ -101,18 +101,6 @@ fn cg_update(@builtin(local_invocation_id) l: vec3<u32>, @builtin(workgroup_id) 
   if (t == 0u) { cpartial[wg] = tree[0]; }
 }
 
-// --- scalar update: sc[slot] = sc[slot2] / sc[mode], 0 when the denominator is 0 ---------------------------
-@group(0) @binding(1) var<storage, read_write> sc: array<f32>;
-
-@compute @workgroup_size(1)
-fn ratio(@builtin(global_invocation_id) g: vec3<u32>) {
-  let num = sc[p.slot2];
-  let den = sc[p.mode];
-  var r = 0.0;
-  if (den != 0.0) { r = num / den; }
-  sc[p.slot] = r;
-}
-
 // --- y = c * y + a * x + b * s[slot] * x   (slot scaling lets alpha come from the GPU) --------------------
 @group(0) @binding(1) var<storage, read> ax: array<f32>;
 @group(0) @binding(2) var<storage, read_write> ay: array<f32>;

@@ -47,18 +47,22 @@ export class VectorOps {
   }
 
   /**
-   * Queues `s[slot] = Σ a[i] b[i]` over `n` elements, in a fixed summation order; with `over`, instead
-   * `s[slot] = s[over] / Σ` (CG's step length in the same dispatch).
+   * Queues `s[slot] = Σ a[i] b[i]` over `n` elements, in a fixed summation order. `then` folds a Krylov
+   * step's scalar update into the same final dispatch: `{ over: k }` writes `s[slot] = s[k] / Σ` (a step
+   * length), `{ beta: k }` writes `s[slot] = Σ / s[k]` and then `s[k] = Σ` (β and the new squared norm).
+   * A zero denominator gives 0.
    */
-  async dot(a: GPUBuffer, b: GPUBuffer, n: number, slot: number, over?: number): Promise<void> {
+  async dot(
+    a: GPUBuffer,
+    b: GPUBuffer,
+    n: number,
+    slot: number,
+    then?: { over: number } | { beta: number },
+  ): Promise<void> {
     const wgs = this.#partialsFor(n);
     const [gx, gy] = grid(wgs, 1);
     await this.gpu.run("vector", "dot_partial", params(n), [a, b, this.#partials!], [gx, gy]);
-    const mode = over === undefined ? 0 : 1;
-    await this.gpu.run("vector", "dot_final", params(wgs, slot, over ?? 0, mode), [
-      this.#partials!,
-      this.scalars,
-    ], [1]);
+    await this.#final(wgs, slot, then);
   }
 
   /**
@@ -79,13 +83,18 @@ export class VectorOps {
       [bufs.p, bufs.q, bufs.x, bufs.r, this.#partials!, this.scalars],
       [gx, gy],
     );
-    await this.gpu.run(
-      "vector",
-      "dot_final",
-      params(wgs, slots.beta, slots.rr, 2),
-      [this.#partials!, this.scalars],
-      [1],
-    );
+    await this.#final(wgs, slots.beta, { beta: slots.rr });
+  }
+
+  /** The second reduction pass over `wgs` partials (modes of `dot_final` in shaders/vector.wgsl). */
+  #final(wgs: number, slot: number, then?: { over: number } | { beta: number }): Promise<void> {
+    const [mode, other] = !then ? [0, 0] : "over" in then ? [1, then.over] : [2, then.beta];
+    return this.gpu.run("vector", "dot_final", params(wgs, slot, other, mode), [
+      this.#partials!,
+      this.scalars,
+    ], [
+      1,
+    ]);
   }
 
   /** Workgroups of the first reduction pass over `n` elements, with the partials buffer grown to fit. */
@@ -97,11 +106,6 @@ export class VectorOps {
       this.#partialCap = wgs;
     }
     return wgs;
-  }
-
-  /** Queues `s[dst] = s[num] / s[den]` (0 when the denominator is 0). */
-  ratio(dst: number, num: number, den: number): Promise<void> {
-    return this.gpu.run("vector", "ratio", params(0, dst, num, den), [this.scalars], [1]);
   }
 
   /** Queues `y = c·y + (a + b·s[slot])·x` over `n` elements. */

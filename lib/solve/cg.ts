@@ -87,7 +87,7 @@ export class NormalCg {
     // the new r·r in one pass, β and rr where that sum ends, then p = r + βp
     for (let k = 0; k < options.iterations; k++) {
       await this.normal(p, q, rho, options.circular);
-      await ops.dot(p, q, n, ALPHA, RR);
+      await ops.dot(p, q, n, ALPHA, { over: RR });
       await ops.cgUpdate({ p, q, x, r }, n, { alpha: ALPHA, beta: BETA, rr: RR });
       await ops.xpby(r, p, n, { b: 1, slot: BETA });
     }

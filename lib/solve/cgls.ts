@@ -8,7 +8,7 @@ import { VectorOps } from "../gpu/vector.ts";
 import { METHOD_DEFAULTS } from "../defaults.ts";
 import type { LinearOperator } from "../ct/operator.ts";
 
-const GAMMA = 0, QQ = 1, ALPHA = 2, GAMMAN = 3, BETA = 4, ONE = 5, RES = 6;
+const GAMMA = 0, ALPHA = 2, BETA = 4, RES = 6;
 
 /** Options for {@linkcode cgls}. */
 export interface CglsOptions {
@@ -44,7 +44,6 @@ export async function cgls(
 ): Promise<number> {
   const n = A.domainSize, m = A.rangeSize;
   const ops = new VectorOps(gpu, 8);
-  ops.set({ [ONE]: 1 });
   const r = gpu.buffer(m * 4), q = gpu.buffer(m * 4), s = gpu.buffer(n * 4), p = gpu.buffer(n * 4);
   try {
     await A.forward(x, r);
@@ -54,15 +53,12 @@ export async function cgls(
     await ops.dot(s, s, n, GAMMA);
     for (let k = 0; k < (options.iterations ?? METHOD_DEFAULTS.cgls.iterations); k++) {
       await A.forward(p, q);
-      await ops.dot(q, q, m, QQ);
-      await ops.ratio(ALPHA, GAMMA, QQ);
+      await ops.dot(q, q, m, ALPHA, { over: GAMMA }); // α = γ / q·q
       await ops.axpby(p, x, n, { b: 1, slot: ALPHA });
       await ops.axpby(q, r, m, { b: -1, slot: ALPHA });
       await A.adjoint(r, s);
-      await ops.dot(s, s, n, GAMMAN);
-      await ops.ratio(BETA, GAMMAN, GAMMA);
+      await ops.dot(s, s, n, BETA, { beta: GAMMA }); // β = γ' / γ, then γ = γ'
       await ops.xpby(s, p, n, { b: 1, slot: BETA });
-      await ops.ratio(GAMMA, GAMMAN, ONE);
       await options.onIteration?.(k);
     }
     await ops.dot(r, r, m, RES);
