@@ -317,7 +317,7 @@ export async function reconstructWith(
           lambda: sc.lambda,
           finalCg: METHOD_DEFAULTS.mbir.finalCg,
           ztvFrom: config.ztvFrom,
-          predictor: config.predictor ?? METHOD_DEFAULTS.mbir.predictor,
+          predictor: config.predictor,
           seed: sc.seed,
           schedule: sc.schedule,
           modelMap: sc.modelMap,

@@ -1,9 +1,10 @@
 /**
  * DiffusionMBIR (Chung et al., CVPR 2023; HJ-harry/DiffusionMBIR `sampling.py`, the ADMM-TV
- * predictor–corrector for sparse-view CT) on blendct's VP prior: a 2D prior on every slice, a reverse-
- * diffusion predictor and one Langevin corrector per noise level, then one data step (CG on AᵀA + ρD_zᵀD_z
- * with the z-TV ADMM's split and dual variables persistent across levels), as the reference's
- * `get_pc_radon_ADMM_TV_vol` orders them, and a final data step. The reference is a VE score model; blendct's prior is VP, so the score is converted:
+ * predictor–corrector for sparse-view CT) on blendct's VP prior: a 2D prior on every slice, a predictor
+ * and one Langevin corrector per noise level, then one data step (CG on AᵀA + ρD_zᵀD_z with the z-TV
+ * ADMM's split and dual variables persistent across levels), as the reference's `get_pc_radon_ADMM_TV_vol`
+ * orders them, and a final data step. The reference is a VE score model; blendct's prior is VP, so the
+ * score is converted:
  * x̃ = x/√ᾱ, σ = √((1−ᾱ)/ᾱ), s(x̃, σ) = −ε(√ᾱ x̃, t)/σ, with the noise levels placed at the prior's own
  * timesteps (σ capped to its range). Deviations, all stated in the README: fewer noise levels than the
  * reference's 2,000, and with them the option of score-SDE's ancestral predictor (the reverse-diffusion
@@ -12,6 +13,7 @@
  * @module
  */
 import { Rng } from "../random.ts";
+import { METHOD_DEFAULTS } from "../defaults.ts";
 import { DataConsistency } from "./consistency.ts";
 import { singlePartition } from "./partition.ts";
 import { alphasCumprod, DEFAULT_SCHEDULE, type LinearSchedule } from "./schedule.ts";
@@ -24,7 +26,7 @@ export interface MbirConfig {
   levels: number;
   /**
    * The predictor: `reverse` (reverse diffusion, the reference's) or `ancestral` (score-SDE's ancestral
-   * sampling, exact in variance for any ratio of consecutive σ). @default {"reverse"}
+   * sampling, exact in variance for any ratio of consecutive σ). @default {"ancestral"} (METHOD_DEFAULTS.mbir)
    */
   predictor?: MbirPredictor;
   /** Langevin corrector signal-to-noise ratio. @default {0.16} */
@@ -152,7 +154,7 @@ export async function runMbir(
       const sig = veSigma(abar[t]), next = i + 1 < times.length ? veSigma(abar[times[i + 1]]) : 0;
       // predictor: x̄ = x + (σᵢ² − σᵢ₊₁²) s, x = x̄ + std · ξ
       const d2 = sig * sig - next * next, g = await score(t);
-      const std = predictorStd(config.predictor ?? "reverse", sig, next);
+      const std = predictorStd(config.predictor ?? METHOD_DEFAULTS.mbir.predictor, sig, next);
       const xi = rng.fork(`predictor:${i}`).fillNormal(new Float32Array(n));
       for (let j = 0; j < n; j++) x[j] = x[j] + d2 * g[j] + std * xi[j];
       // corrector (Langevin, step from the signal-to-noise ratio of score and noise, per slice as the
