@@ -18,6 +18,8 @@ struct Params {
 
 fn hat(d: f32) -> f32 { return max(0.0, 1.0 - abs(d)); }
 
+// #include joseph
+
 fn source(a: u32) -> vec2<f32> { return vec2<f32>(tab[8u * a], tab[8u * a + 1u]); }
 fn bin0(a: u32) -> vec2<f32> { return vec2<f32>(tab[8u * a + 2u], tab[8u * a + 3u]); }
 fn step(a: u32) -> vec2<f32> { return vec2<f32>(tab[8u * a + 4u], tab[8u * a + 5u]); }
@@ -41,32 +43,12 @@ fn forward(@builtin(global_invocation_id) g: vec3<u32>) {
   let horizontal = abs(d.x) >= abs(d.y);
   let n = select(p.H, p.W, horizontal);
   let lim = i32(select(p.W, p.H, horizontal));
-  // the crossing is linear in the step k, f = f0 + k·fk: no division per step, and
-  // only the steps where it lies in (−1, lim) (the ray's chord through the slice, one step of margin either
-  // side) are visited; the selects keep exactness either way
+  // the crossing is linear in the step k, f = f0 + k·fk (shaders/joseph.wgsl)
   let f0 = cross_at(s, d, 0.0, horizontal, cx, cy);
   let fk = select(-d.x / d.y, -d.y / d.x, horizontal);
-  var k0 = 0; var k1 = i32(n) - 1;
-  if (abs(fk) > 1e-6) {
-    let ka = (-1.0 - f0) / fk; let kb = (f32(lim) - f0) / fk;
-    k0 = max(k0, i32(floor(min(ka, kb))) - 1);
-    k1 = min(k1, i32(ceil(max(ka, kb))) + 1);
-  } else if (f0 <= -1.0 || f0 >= f32(lim)) {
-    k1 = -1;
-  }
   let rowStep = select(p.W, 1u, horizontal);
   let stride = select(1u, p.W, horizontal);
-  var acc = 0.0;
-  for (var k = k0; k <= k1; k++) {
-    let f = f0 + f32(k) * fk;
-    let l0 = i32(floor(f));
-    let w1 = f - f32(l0);
-    // one unsigned compare tests 0 <= l < lim; robust buffer access keeps an unused read in the binding
-    let ia = base + u32(k) * rowStep + u32(l0) * stride;
-    let va = select(0.0, src[ia], u32(l0) < u32(lim));
-    let vb = select(0.0, src[ia + stride], u32(l0 + 1) < u32(lim));
-    acc += (1.0 - w1) * va + w1 * vb;
-  }
+  let acc = joseph_march(base, n, lim, f0, fk, rowStep, stride);
   let inv = length(d) / select(abs(d.y), abs(d.x), horizontal);
   dst[(z * p.A + a) * p.D + u] = acc * inv * p.scale;
 }

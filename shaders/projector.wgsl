@@ -17,6 +17,7 @@ struct Params {
 
 fn hat(d: f32) -> f32 { return max(0.0, 1.0 - abs(d)); }
 
+// #include joseph
 
 @compute @workgroup_size(64)
 fn forward(@builtin(global_invocation_id) g: vec3<u32>) {
@@ -30,35 +31,14 @@ fn forward(@builtin(global_invocation_id) g: vec3<u32>) {
   let horizontal = abs(c) >= abs(s);
   let n = select(p.W, p.H, horizontal);
   let lim = i32(select(p.H, p.W, horizontal));
-  // the crossing f is linear in the step k: f = f0 + k·fk (no division in the loop: a CPU adapter runs
-  // these lanes as scalar code, where a division costs as much as the rest of a step)
+  // the crossing f is linear in the step k: f = f0 + k·fk (shaders/joseph.wgsl)
   let inv = 1.0 / select(s, c, horizontal);
   let su0 = (f32(u0) - 0.5 * f32(p.D - 1u)) * p.ds;
   let f0 = select(su0 * inv + cx * c * inv + cy, su0 * inv + cy * s * inv + cx, horizontal);
   let fk = select(-c * inv, -s * inv, horizontal);
-  // only the steps where the crossing lies in (−1, lim) can contribute (the ray's chord through the
-  // slice): one step of margin either side, the selects below keep exactness either way
-  var k0 = 0; var k1 = i32(n) - 1;
-  if (abs(fk) > 1e-6) {
-    let ka = (-1.0 - f0) / fk; let kb = (f32(lim) - f0) / fk;
-    k0 = max(k0, i32(floor(min(ka, kb))) - 1);
-    k1 = min(k1, i32(ceil(max(ka, kb))) + 1);
-  } else if (f0 <= -1.0 || f0 >= f32(lim)) {
-    k1 = -1;
-  }
-  var acc = 0.0;
   let rowStep = select(1u, p.W, horizontal);
   let stride = select(p.W, 1u, horizontal);
-  for (var k = k0; k <= k1; k++) {
-    // from f0 at every step, not accumulated: 256 float32 additions would drift by ~1e-2 pixel
-    let f = f0 + f32(k) * fk;
-    let l0 = i32(floor(f));
-    let w1 = f - f32(l0);
-    let ia = base + u32(k) * rowStep + u32(l0) * stride;
-    let va = select(0.0, src[ia], u32(l0) < u32(lim));
-    let vb = select(0.0, src[ia + stride], u32(l0 + 1) < u32(lim));
-    acc += (1.0 - w1) * va + w1 * vb;
-  }
+  let acc = joseph_march(base, n, lim, f0, fk, rowStep, stride);
   dst[(z * p.A + a) * p.D + u0] = acc * abs(inv) * p.scale;
 }
 

@@ -36,17 +36,68 @@ export type Binding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: n
 /** Workgroup size shared by all 1D kernels (`@workgroup_size(64)`). */
 export const WG = 64;
 
-const shaderCache = new Map<string, Promise<string>>();
+const fileCache = new Map<string, Promise<string>>();
 
-/** Reads `shaders/<name>.wgsl` relative to this module (file: or http(s): alike). */
-export function loadShader(name: string): Promise<string> {
-  let text = shaderCache.get(name);
+/** Reads one file `shaders/<name>.wgsl` relative to this module (file: or http(s): alike), as written. */
+function readShaderFile(name: string): Promise<string> {
+  let text = fileCache.get(name);
   if (!text) {
     const url = new URL(`../../shaders/${name}.wgsl`, import.meta.url);
     text = fetch(url).then(async (r) => {
       if (!r.ok) throw new Error(`cannot load shader ${url}: HTTP ${r.status}`);
       return await r.text();
     });
+    fileCache.set(name, text);
+  }
+  return text;
+}
+
+const INCLUDE = /^\/\/ #include ([a-z0-9_]+)\s*$/;
+
+/**
+ * Pastes, in place of each line `// #include NAME`, the text `read(NAME)` gives, itself expanded.
+ * WGSL has no include of its own; kernels of two modules that must agree (the Joseph march of the
+ * parallel and the fan projector) live in one file this way. A name is pasted once per module (WGSL
+ * refuses a function declared twice), and a cycle is an error.
+ *
+ * @example
+ * ```ts
+ * import { expandIncludes } from "./context.ts";
+ * const files: Record<string, string> = { one: "fn one() -> f32 { return 1.0; }" };
+ * const code = await expandIncludes("// #include one\nfn two() -> f32 { return 2.0 * one(); }", (n) =>
+ *   Promise.resolve(files[n]));
+ * console.log(code.startsWith("fn one()")); // true
+ * ```
+ */
+export async function expandIncludes(
+  text: string,
+  read: (name: string) => Promise<string>,
+  done: Set<string> = new Set(),
+  stack: string[] = [],
+): Promise<string> {
+  const out: string[] = [];
+  for (const line of text.split("\n")) {
+    const m = INCLUDE.exec(line);
+    if (!m) {
+      out.push(line);
+      continue;
+    }
+    const name = m[1];
+    if (stack.includes(name)) throw new Error(`shader include cycle: ${[...stack, name].join(" → ")}`);
+    if (done.has(name)) continue;
+    done.add(name);
+    out.push(await expandIncludes(await read(name), read, done, [...stack, name]));
+  }
+  return out.join("\n");
+}
+
+const shaderCache = new Map<string, Promise<string>>();
+
+/** The WGSL of module `shaders/<name>.wgsl` with its `// #include` lines expanded (see {@linkcode expandIncludes}). */
+export function loadShader(name: string): Promise<string> {
+  let text = shaderCache.get(name);
+  if (!text) {
+    text = readShaderFile(name).then((t) => expandIncludes(t, readShaderFile, new Set(), [name]));
     shaderCache.set(name, text);
   }
   return text;
