@@ -90,6 +90,7 @@ export {
   type LoadModelOptions,
   type ModelCard,
   ModelCardSchema,
+  type QuantizedModelInfo,
 } from "./lib/diffusion/card.ts";
 export {
   type Backend,
@@ -97,6 +98,8 @@ export {
   createDenoiser,
   type Denoiser,
   type DenoiserOptions,
+  type Precision,
+  type PrecisionChoice,
   type TripletShape,
 } from "./lib/diffusion/denoiser.ts";
 export { openPrior, type OpenPriorOptions, type Prior } from "./lib/diffusion/prior.ts";

@@ -1,5 +1,5 @@
 /**
- * `deno task bench <projector|denoiser|reconstruct> [flags]`: measures speed on this machine and prints a
+ * `deno task bench <projector|denoiser|reconstruct|quantized> [flags]`: measures speed on this machine and prints a
  * Markdown table for BENCHMARKS.md. Each benchmark lives in its own module.
  * @module
  */
@@ -10,12 +10,15 @@ const BENCHES: Record<string, string> = {
   projector: "./bench_projector.ts",
   denoiser: "./bench_denoiser.ts",
   reconstruct: "./bench_reconstruct.ts",
+  quantized: "./bench_quantized.ts",
 };
 
 const ABOUT: Record<string, string> = {
   projector: "forward and adjoint projector rates (G pixel·view/s) at several sizes",
   denoiser: "triplets/s of the prior on each onnxruntime back end (and PyTorch where present)",
   reconstruct: "one reconstruction, its step split into network / CG / blending / transfers",
+  quantized:
+    "the int8 copy of the prior against fp32: held-out Tweedie error and speed (--record: into the card)",
 };
 
 if (import.meta.main) {

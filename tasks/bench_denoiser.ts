@@ -1,6 +1,6 @@
 /**
  * `deno task bench denoiser [flags]`: triplets per second of the prior at 256² on every back end this
- * machine has (native, wasm, webgpu) and, when /usr/bin/python3 and the training checkpoint are present,
+ * machine has (native in fp32 and, where the card has one, its int8 copy; wasm; webgpu) and, when /usr/bin/python3 and the training checkpoint are present,
  * PyTorch on the same architecture; prints a Markdown table for BENCHMARKS.md.
  *
  * A software WebGPU adapter (llvmpipe) runs the model many times slower than the CPU back ends, so there
@@ -163,10 +163,14 @@ export async function run(args: string[]): Promise<void> {
     const batches = backend === "webgpu"
       ? flags["webgpu-batches"] ?? (software ? [1] : flags.batches)
       : flags.batches;
-    for (const batch of batches) {
+    // the native back end runs the card's int8 copy too, beside fp32 on the same inputs
+    const precisions: ("fp32" | "int8")[] = backend === "native" && model.card.quantized
+      ? ["fp32", "int8"]
+      : ["fp32"];
+    for (const [batch, precision] of batches.flatMap((b) => precisions.map((p) => [b, p] as const))) {
       let d;
       try {
-        d = await createDenoiser(model, { backend, maxBatch: batch, threads: flags.threads });
+        d = await createDenoiser(model, { backend, maxBatch: batch, threads: flags.threads, precision });
       } catch (e) {
         if (!(e instanceof UserError)) throw e;
         notes.push(`${backend} skipped: ${e.message}`);
@@ -188,7 +192,9 @@ export async function run(args: string[]): Promise<void> {
           tripletsPerSecond: m.tps,
           calls: m.calls,
         });
-        console.error(`${backend} batch ${batch}: ${m.tps.toFixed(3)} triplets/s (${m.calls} calls)`);
+        console.error(
+          `${backend} ${precision} batch ${batch}: ${m.tps.toFixed(3)} triplets/s (${m.calls} calls)`,
+        );
       } finally {
         await d.dispose();
       }
@@ -204,6 +210,7 @@ export async function run(args: string[]): Promise<void> {
             threads,
             graphOptimization,
             memArena,
+            precision: "fp32",
           });
           try {
             const m = await timeBatch(

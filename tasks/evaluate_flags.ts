@@ -49,6 +49,12 @@ export const FLAGS = {
   "tv-iterations": { type: "string", help: "TV iterations", default: String(METHOD_DEFAULTS.tv.iterations) },
   seed: { type: "string", help: "Seed", default: "0" },
   backend: { type: "string", help: "Denoiser back end", default: "auto" },
+  precision: {
+    type: "string",
+    help:
+      "Network precision: auto (int8 on the native back end where the card says it keeps quality), fp32, int8",
+    default: "auto",
+  },
   "out-dir": { type: "string", help: "Output folder", default: "out/eval" },
   out: { type: "string", help: "Output folder (the same as --out-dir; a shard's PART or a merged TABLE)" },
   manifest: { type: "string", help: 'Cases JSON instead of --cases: {"cases": ["VOL@A:B", ...]}' },
@@ -85,6 +91,7 @@ export const Schema = z.object({
     METHOD_DEFAULTS.tv.iterations,
   ),
   seed: intFlag("seed").default(0),
+  precision: z.enum(["auto", "fp32", "int8"], { error: "must be auto, fp32 or int8" }).default("auto"),
   backend: z.enum(["auto", "webgpu", "wasm", "native"]).default("auto"),
   "out-dir": z.string().optional(),
   out: z.string().optional(),

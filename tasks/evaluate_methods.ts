@@ -12,7 +12,7 @@ import { computeMetrics } from "../lib/metrics/index.ts";
 import { createProgress } from "../lib/report/progress.ts";
 import { modelMap } from "../lib/diffusion/card.ts";
 import { openPrior, type Prior, priorFor } from "../lib/diffusion/prior.ts";
-import type { BackendChoice } from "../lib/diffusion/denoiser.ts";
+import type { BackendChoice, PrecisionChoice } from "../lib/diffusion/denoiser.ts";
 import type { Volume } from "../lib/volume.ts";
 import { parseVariant } from "./evaluate_flags.ts";
 
@@ -28,10 +28,16 @@ export interface EvalPriors {
 }
 
 /** Opens each prior that one of `specs` (method or method/variant) needs, once. */
-export async function openPriors(specs: string[], backend: BackendChoice): Promise<EvalPriors> {
+export async function openPriors(
+  specs: string[],
+  backend: BackendChoice,
+  precision: PrecisionChoice = "auto",
+): Promise<EvalPriors> {
   const methods = specs.map((s) => parseVariant(s).method).filter(isDiffusion);
-  const slice = methods.some((m) => priorFor(m)) ? await openPrior({ backend, method: "dds2d" }) : null;
-  const three = methods.some((m) => !priorFor(m)) ? await openPrior({ backend }) : null;
+  const slice = methods.some((m) => priorFor(m))
+    ? await openPrior({ backend, precision, method: "dds2d" })
+    : null;
+  const three = methods.some((m) => !priorFor(m)) ? await openPrior({ backend, precision }) : null;
   return {
     main: three ?? slice,
     sha256: [three, slice].filter((p) => p).map((p) => p!.card.sha256).join(",") || null,

@@ -35,7 +35,9 @@ async function main(): Promise<void> {
   const timings: Record<string, number> = {};
   const t0 = performance.now();
   const diffusion = isDiffusion(f.method);
-  const prior = diffusion ? await openPrior({ model: f.model, backend: f.backend, method: f.method }) : null;
+  const prior = diffusion
+    ? await openPrior({ model: f.model, backend: f.backend, precision: f.precision, method: f.method })
+    : null;
   const gpu = await gpuFor(prior);
   const controller = new AbortController();
   const onSigint = () => {

@@ -75,6 +75,12 @@ export const FLAGS = {
   filter: { type: "string", help: `FBP filter: ${FBP_FILTERS.join(", ")}`, default: "ramp" },
   seed: { type: "string", help: "Seed of every random choice", default: "0" },
   backend: { type: "string", help: "Denoiser back end: auto, webgpu, wasm, native", default: "auto" },
+  precision: {
+    type: "string",
+    help:
+      "Network precision: auto (int8 on the native back end where the card says it keeps quality), fp32, int8",
+    default: "auto",
+  },
   model: { type: "string", help: "Model card JSON (default: the shipped models/blendct-prior.json)" },
   resample: { type: "boolean", help: "Resample slices to the model's image size instead of refusing" },
   unit: {
@@ -196,6 +202,7 @@ export const Schema = z.object({
   iterations: pos("iterations").optional(),
   filter: z.enum(FBP_FILTERS, { error: `must be one of ${FBP_FILTERS.join(", ")}` }).default("ramp"),
   seed: intFlag("seed").pipe(z.number().int().min(0, "must be >= 0").max(2 ** 32 - 1)).default(0),
+  precision: z.enum(["auto", "fp32", "int8"], { error: "must be auto, fp32 or int8" }).default("auto"),
   backend: z.enum(["auto", "webgpu", "wasm", "native"], { error: "must be auto, webgpu, wasm or native" })
     .default(
       "auto",

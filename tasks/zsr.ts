@@ -36,7 +36,9 @@ export async function main(args: string[]): Promise<void> {
   await refuseOverwrite(outDir, output, f.force);
   const t0 = performance.now();
   const diffusion = isDiffusion(f.method as never);
-  const prior = diffusion ? await openPrior({ model: f.model, backend: f.backend }) : null;
+  const prior = diffusion
+    ? await openPrior({ model: f.model, backend: f.backend, precision: f.precision })
+    : null;
   const { thick, reference, grid, units } = await readZsrInputs(f, prior?.card.imageSize);
   const Zt = thick.shape[0];
   const gpu = await gpuFor(prior);

@@ -33,6 +33,12 @@ export const FLAGS = {
   seed: { type: "string", help: "Seed", default: "0" },
   model: { type: "string", help: "Model card JSON", default: "models/blendct-prior.json" },
   backend: { type: "string", help: "Denoiser back end: auto, webgpu, wasm, native", default: "auto" },
+  precision: {
+    type: "string",
+    help:
+      "Network precision: auto (int8 on the native back end where the card says it keeps quality), fp32, int8",
+    default: "auto",
+  },
   unit: { type: "string", help: "Unit of the input when its file does not say: hu, mu or image" },
   resample: { type: "boolean", help: "Resample slices to the model's size instead of refusing" },
   reference: { type: "string", help: "Thin ground truth: metrics against linear and cubic interpolation" },
@@ -57,6 +63,7 @@ export const Schema = z.object({
     .optional(),
   seed: intFlag("seed").default(0),
   model: z.string().optional(),
+  precision: z.enum(["auto", "fp32", "int8"], { error: "must be auto, fp32 or int8" }).default("auto"),
   backend: z.enum(["auto", "webgpu", "wasm", "native"], { error: "must be auto, webgpu, wasm or native" })
     .default("auto"),
   unit: unitFlag.optional(),

@@ -5,6 +5,7 @@ import { Rng } from "../lib/random.ts";
 import {
   loadModel,
   loadParity,
+  loadQuantized,
   parityError,
   parseModelCard,
   resolveModelSource,
@@ -13,6 +14,7 @@ import {
 import {
   type BackendChoice,
   chooseBackend,
+  choosePrecision,
   createDenoiser,
   type Denoiser,
   probeWebGpu,
@@ -189,7 +191,8 @@ Deno.test("backends: auto picks webgpu only on a real GPU, else native here", as
 // ---- parity ----
 
 async function parityOn(card: URL, backend: "native" | "wasm" | "webgpu"): Promise<void> {
-  const d = await createDenoiser(card, { backend });
+  // fp32 named: the parity bound is PyTorch's fp32 function; the int8 copy has its own test below
+  const d = await createDenoiser(card, { backend, precision: "fp32" });
   try {
     assert.equal(d.backend, backend);
     const r = await verifyParity(d);
@@ -395,6 +398,150 @@ Deno.test({
       assert.ok(pHat - pNoisy >= 6, `Tweedie gain ${(pHat - pNoisy).toFixed(2)} dB < 6 dB`);
     } finally {
       await d.dispose();
+    }
+  },
+});
+
+// ---- the int8 copy ----
+
+Deno.test("precision: auto takes int8 only natively, only where measured faster and where it keeps quality", () => {
+  const keeps = { quantized: { evaluation: { keepsQuality: true, speedup: 1.5 } } };
+  const from500 = { quantized: { evaluation: { keepsQuality: false, int8FromT: 500, speedup: 1.5 } } };
+  const loses = { quantized: { evaluation: { keepsQuality: false, int8FromT: null, speedup: 1.5 } } };
+  const slow = { quantized: { evaluation: { keepsQuality: true, speedup: 1.02 } } };
+  const unmeasured = { quantized: { evaluation: { keepsQuality: true } } };
+  const p = (
+    c: Parameters<typeof choosePrecision>[0],
+    b: "native" | "wasm" | "webgpu",
+    ch: "auto" | "fp32" | "int8",
+  ) => choosePrecision(c, b, ch);
+  assert.deepEqual(p(keeps, "native", "auto"), { precision: "int8", int8FromT: 0 });
+  assert.deepEqual(p(from500, "native", "auto"), { precision: "mixed", int8FromT: 500 });
+  assert.deepEqual(p(keeps, "wasm", "auto"), { precision: "fp32", int8FromT: Infinity });
+  assert.equal(p(from500, "webgpu", "auto").precision, "fp32");
+  assert.equal(p(loses, "native", "auto").precision, "fp32");
+  assert.equal(p(slow, "native", "auto").precision, "fp32");
+  assert.equal(p(unmeasured, "native", "auto").precision, "fp32");
+  assert.equal(p(slow, "native", "int8").precision, "int8");
+  assert.equal(p({ quantized: {} }, "native", "auto").precision, "fp32");
+  assert.equal(p({}, "native", "auto").precision, "fp32");
+  assert.equal(p(keeps, "native", "fp32").precision, "fp32");
+  assert.deepEqual(p(loses, "native", "int8"), { precision: "int8", int8FromT: 0 });
+  assert.throws(() => p(keeps, "wasm", "int8"), /int8 runs only on the native back end/);
+  assert.throws(() => p({}, "native", "int8"), /has no int8 copy/);
+});
+
+Deno.test("loadQuantized: a missing section, another fp32 model and a wrong sha256 are one-line errors", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const card = JSON.parse(await Deno.readTextFile(TINY));
+    const onnx = await Deno.readFile(new URL("../fixtures/tiny-prior/tiny.onnx", import.meta.url));
+    await Deno.writeFile(`${dir}/tiny.onnx`, onnx);
+    await Deno.writeFile(`${dir}/tiny.int8.onnx`, onnx.subarray(0, 100));
+    const write = async (c: unknown) => {
+      await Deno.writeTextFile(`${dir}/tiny.json`, JSON.stringify(c));
+      return await loadModel(`${dir}/tiny.json`);
+    };
+    await rejectsUser(loadQuantized(await write(card)), /has no int8 copy .*run python3 train\/quantize\.py/);
+    const other = { file: "tiny.int8.onnx", sha256: "0".repeat(64), fromSha256: "1".repeat(64) };
+    await rejectsUser(
+      loadQuantized(await write({ ...card, quantized: other })),
+      /made from another fp32 model/,
+    );
+    const wrong = { ...other, fromSha256: card.sha256 };
+    await rejectsUser(
+      loadQuantized(await write({ ...card, quantized: wrong })),
+      /field `quantized\.sha256` does not match tiny\.int8\.onnx/,
+    );
+    await rejectsUser(
+      loadQuantized(await write({ ...card, quantized: { ...wrong, file: "gone.onnx" } })),
+      /`quantized\.file` names gone\.onnx, which is missing/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name:
+    "int8: the shipped prior's int8 copy runs natively and stays near PyTorch's fp32 eps on the parity fixture",
+  ...ort,
+  fn: async () => {
+    if (!shippedOrSkip()) return;
+    const m = await loadModel(SHIPPED);
+    if (!m.card.quantized) {
+      console.log("skipped: the shipped card has no int8 copy (python3 train/quantize.py)");
+      return;
+    }
+    const d = await createDenoiser(m, { backend: "native", precision: "int8" });
+    try {
+      assert.equal(d.precision, "int8");
+      assert.match(d.description, /int8 QDQ/);
+      const p = await loadParity(m);
+      const eps = await d.predict(p.x, p.t, p.k, p.shape);
+      let num = 0, den = 0;
+      for (let i = 0; i < eps.length; i++) {
+        num += (eps[i] - p.eps[i]) ** 2;
+        den += p.eps[i] ** 2;
+      }
+      const rel = Math.sqrt(num / den);
+      console.log(`int8 eps against PyTorch fp32: relative RMS error ${rel.toExponential(2)}`);
+      // the int8 network is a different function: near fp32's (a few per cent), never equal to it
+      assert.ok(rel < 0.1 && rel > 1e-5, `relative RMS error ${rel}`);
+    } finally {
+      await d.dispose();
+    }
+  },
+});
+
+Deno.test({
+  name: "int8: mixed precision runs int8 from the card's int8FromT on and fp32 below, call by call",
+  ...ort,
+  fn: async () => {
+    if (!shippedOrSkip()) return;
+    const card = JSON.parse(await Deno.readTextFile(SHIPPED));
+    if (!card.quantized) {
+      console.log("skipped: the shipped card has no int8 copy (python3 train/quantize.py)");
+      return;
+    }
+    const dir = await Deno.makeTempDir();
+    const open: Denoiser[] = [];
+    try {
+      for (const f of [card.file, card.quantized.file, card.parity.file]) {
+        await Deno.copyFile(new URL(`../models/${f}`, import.meta.url), `${dir}/${f}`);
+      }
+      card.quantized.evaluation = { keepsQuality: false, int8FromT: 500, speedup: 1.5 };
+      await Deno.writeTextFile(`${dir}/card.json`, JSON.stringify(card));
+      const mixed = await createDenoiser(`${dir}/card.json`, { backend: "native", maxBatch: 2 });
+      open.push(mixed);
+      assert.equal(mixed.precision, "mixed");
+      assert.match(mixed.description, /int8 QDQ for t ≥ 500/);
+      const fp32 = await createDenoiser(`${dir}/card.json`, {
+        backend: "native",
+        precision: "fp32",
+        maxBatch: 2,
+      });
+      const int8 = await createDenoiser(`${dir}/card.json`, {
+        backend: "native",
+        precision: "int8",
+        maxBatch: 2,
+      });
+      open.push(fp32, int8);
+      const p = await loadParity(await loadModel(`${dir}/card.json`));
+      for (const [t, ref] of [[499, fp32], [500, int8], [900, int8]] as const) {
+        const ts = new Float32Array(2).fill(t);
+        const got = await mixed.predict(p.x, ts, p.k, p.shape);
+        assert.deepEqual(got, await ref.predict(p.x, ts, p.k, p.shape), `t ${t}`);
+      }
+      // and the two really differ, or the test above proves nothing
+      const ts = new Float32Array(2).fill(100);
+      assert.notDeepEqual(
+        await fp32.predict(p.x, ts, p.k, p.shape),
+        await int8.predict(p.x, ts, p.k, p.shape),
+      );
+    } finally {
+      for (const d of open) await d.dispose();
+      await Deno.remove(dir, { recursive: true });
     }
   },
 });

@@ -92,7 +92,30 @@ export interface ModelCard {
     /** Largest allowed `max|a − b| / max|b|` between a back end's eps and the fixture's. */
     tolerance: number;
   };
+  /**
+   * An int8 copy of the network (`train/quantize.py`), optional: what it was made from and whether
+   * `deno task bench quantized` found it keeps the prior's quality; {@linkcode loadQuantized} reads it.
+   */
+  quantized?: QuantizedModelInfo;
   /** Fields blendct does not read (`created`, `parameters`, `inputs`, …), kept as they are. */
+  [key: string]: unknown;
+}
+
+/** The card's `quantized` section: the int8 (QDQ) model next to the fp32 one. */
+export interface QuantizedModelInfo {
+  /** The int8 ONNX file, relative to the card. */
+  file: string;
+  /** sha256 of that file, lowercase hex. */
+  sha256: string;
+  /** sha256 of the fp32 model it was quantised from: it must be the card's `sha256`. */
+  fromSha256: string;
+  /**
+   * What `deno task bench quantized` measured on held-out triplets: `keepsQuality` when the held-out
+   * Tweedie numbers stay within the stated bound of fp32's at every measured timestep, else `int8FromT`,
+   * the smallest measured t from which on they do (null: at none); `speedup`, int8's triplets per second
+   * over fp32's; `precision: "auto"` goes by these.
+   */
+  evaluation?: { keepsQuality: boolean; int8FromT?: number | null; speedup?: number; [key: string]: unknown };
   [key: string]: unknown;
 }
 
@@ -149,6 +172,16 @@ export const ModelCardSchema: Schema<ModelCard> = z.looseObject({
     sha256: hex64,
     tolerance: z.number().positive(),
   }),
+  quantized: z.looseObject({
+    file: z.string().min(1),
+    sha256: hex64,
+    fromSha256: hex64,
+    evaluation: z.looseObject({
+      keepsQuality: z.boolean(),
+      int8FromT: z.number().nonnegative().nullable().optional(),
+    })
+      .optional(),
+  }).optional(),
 });
 
 /** A model ready for a back end: the card, the verified ONNX bytes, and where both came from. */
@@ -167,6 +200,45 @@ export interface LoadedModel {
 export interface LoadModelOptions {
   /** Check the ONNX file's sha256 against the card. Default true; only tooling that rewrites cards turns it off. */
   verify?: boolean;
+}
+
+/**
+ * The bytes of the card's int8 model (its `quantized` section), checked against its sha256 and against the
+ * fp32 model it must have been made from.
+ *
+ * @example
+ * ```ts
+ * import { loadModel, loadQuantized } from "./card.ts";
+ * const model = await loadModel();
+ * if (model.card.quantized) console.log((await loadQuantized(model)).length > 0); // true
+ * ```
+ */
+export async function loadQuantized(model: LoadedModel): Promise<Uint8Array> {
+  const q = model.card.quantized;
+  if (!q) {
+    throw new UserError(
+      `model ${model.card.name} has no int8 copy (its card has no \`quantized\` section): ` +
+        "run python3 train/quantize.py, or use --precision fp32",
+    );
+  }
+  if (q.fromSha256 !== model.card.sha256) {
+    throw new UserError(
+      `the int8 model of ${model.card.name} was made from another fp32 model: rerun python3 train/quantize.py`,
+    );
+  }
+  const url = new URL(q.file, model.cardUrl);
+  const bytes = await readUrl(url);
+  if (bytes === null) {
+    throw new UserError(
+      `model card field \`quantized.file\` names ${q.file}, which is missing (${shown(url)})`,
+    );
+  }
+  if (await sha256Hex(bytes) !== q.sha256) {
+    throw new UserError(
+      `model card field \`quantized.sha256\` does not match ${q.file}: rerun python3 train/quantize.py`,
+    );
+  }
+  return bytes;
 }
 
 /**

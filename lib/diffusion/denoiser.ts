@@ -52,6 +52,8 @@ export type TripletShape = readonly [number, number, number, number];
 export interface Denoiser {
   /** The back end actually running the model. */
   readonly backend: Backend;
+  /** The network's arithmetic ({@linkcode choosePrecision}). */
+  readonly precision: Precision;
   /** Runtime, version and hardware in words, plus why `auto` chose it: for run manifests. */
   readonly description: string;
   /** The validated model card. */
@@ -95,6 +97,100 @@ export interface DenoiserOptions {
   graphOptimization?: "disabled" | "basic" | "extended" | "all";
   /** Native only: onnxruntime's CPU memory arena. @default {true} */
   memArena?: boolean;
+  /** Network precision (see {@linkcode choosePrecision}). @default {"auto"} */
+  precision?: PrecisionChoice;
+}
+
+/**
+ * The network's arithmetic: the exported fp32 model, its int8 (QDQ) copy, or both by timestep (`mixed`:
+ * int8 for the calls at noise levels where it was measured to keep the prior's quality, fp32 below).
+ */
+export type Precision = "fp32" | "int8" | "mixed";
+
+/** What a user may ask for: fp32, int8 everywhere, or `auto` to let {@linkcode choosePrecision} decide. */
+export type PrecisionChoice = "fp32" | "int8" | "auto";
+
+/**
+ * The least measured speed-up (int8 triplets/s over fp32's) for which `auto` takes the int8 copy: below
+ * it the few per cent are not worth a different function.
+ *
+ * @example
+ * ```ts
+ * import { INT8_MIN_SPEEDUP } from "./denoiser.ts";
+ * console.log(INT8_MIN_SPEEDUP); // 1.1
+ * ```
+ */
+export const INT8_MIN_SPEEDUP = 1.1;
+
+/** What {@linkcode choosePrecision} settled on. */
+export interface PrecisionDecision {
+  /** The arithmetic of the run. */
+  precision: Precision;
+  /** int8 runs a call whose every `t` is at least this (0: always; `Infinity`: never). */
+  int8FromT: number;
+}
+
+/**
+ * Resolves a {@linkcode PrecisionChoice} for a back end. `auto` uses the card's int8 copy only on the
+ * native CPU back end (where onnxruntime fuses its QDQ pattern into QLinearConv; the web back ends gain
+ * nothing from it), only where `deno task bench quantized` recorded that it is faster (`speedup` at least
+ * {@linkcode INT8_MIN_SPEEDUP}) and only where it keeps the prior's quality: everywhere (`keepsQuality`),
+ * or from a timestep on (`int8FromT`: the calls at t ≥ it run int8, the others fp32); anything else runs
+ * fp32. `int8` on another back end, or with no int8 copy, is refused.
+ *
+ * @example
+ * ```ts
+ * import { choosePrecision } from "./denoiser.ts";
+ * const card = { quantized: { evaluation: { keepsQuality: false, int8FromT: 500, speedup: 1.4 } } };
+ * console.log(choosePrecision(card, "native", "auto")); // { precision: "mixed", int8FromT: 500 }
+ * console.log(choosePrecision(card, "wasm", "auto").precision); // fp32
+ * ```
+ */
+export function choosePrecision(
+  card: {
+    quantized?: { evaluation?: { keepsQuality: boolean; int8FromT?: number | null; speedup?: number } };
+  },
+  backend: Backend,
+  choice: PrecisionChoice = "auto",
+): PrecisionDecision {
+  const fp32 = { precision: "fp32", int8FromT: Infinity } as const;
+  if (choice === "fp32") return fp32;
+  if (choice === "int8") {
+    if (backend !== "native") {
+      throw new UserError(`--precision int8 runs only on the native back end (this run uses ${backend})`);
+    }
+    if (!card.quantized) {
+      throw new UserError("--precision int8: the model has no int8 copy (run python3 train/quantize.py)");
+    }
+    return { precision: "int8", int8FromT: 0 };
+  }
+  if (choice !== "auto") {
+    throw new UserError(`unknown precision "${choice}": choose one of auto, fp32, int8`);
+  }
+  const ev = card.quantized?.evaluation;
+  if (backend !== "native" || !ev || !((ev.speedup ?? 0) >= INT8_MIN_SPEEDUP)) return fp32;
+  if (ev.keepsQuality) return { precision: "int8", int8FromT: 0 };
+  const from = ev.int8FromT;
+  return typeof from === "number" && Number.isFinite(from) && from >= 0
+    ? { precision: "mixed", int8FromT: from }
+    : fp32;
+}
+
+/**
+ * One engine of two by noise level: `high` runs a call whose every `t` is at least `from`, `low` the others
+ * (the sampler's calls share one t, so a call is never split).
+ */
+function byTimestep(low: DenoiserEngine, high: DenoiserEngine, from: number): DenoiserEngine {
+  return {
+    backend: low.backend,
+    description: `${low.description}; int8 QDQ for t ≥ ${from}`,
+    batchFor: (h, w) => Math.min(low.batchFor(h, w), high.batchFor(h, w)),
+    run: (x, t, k, shape) => (t.every((v) => v >= from) ? high : low).run(x, t, k, shape),
+    release: async () => {
+      await low.release();
+      await high.release();
+    },
+  };
 }
 
 /**
@@ -285,6 +381,7 @@ function checkCall(
 
 class OrtDenoiser implements Denoiser {
   readonly backend: Backend;
+  readonly precision: Precision;
   readonly description: string;
   readonly card: ModelCard;
   readonly cardUrl: URL;
@@ -295,9 +392,10 @@ class OrtDenoiser implements Denoiser {
   #queue: Promise<unknown> = Promise.resolve();
   #disposed = false;
 
-  constructor(model: LoadedModel, engine: DenoiserEngine, reason: string) {
+  constructor(model: LoadedModel, engine: DenoiserEngine, reason: string, precision: Precision) {
     this.#engine = engine;
     this.backend = engine.backend;
+    this.precision = precision;
     this.description = `${engine.description} (${reason})`;
     this.card = model.card;
     this.cardUrl = model.cardUrl;
@@ -399,15 +497,31 @@ export async function createDenoiser(
   const threads = positiveInt(options.threads, "threads");
   const loaded = isLoaded(model) ? model : await loadModel(model);
   const decision = await chooseBackend(choice);
-  const engine = decision.backend === "native"
-    ? await (await import("./denoiser_native.ts")).createNativeEngine(loaded, {
+  const { precision, int8FromT } = choosePrecision(
+    loaded.card,
+    decision.backend,
+    options.precision ?? "auto",
+  );
+  let engine: DenoiserEngine;
+  if (decision.backend === "native") {
+    const { createNativeEngine } = await import("./denoiser_native.ts");
+    const native = (p: "fp32" | "int8") =>
+      createNativeEngine(loaded, {
+        maxBatch,
+        threads,
+        graphOptimization: options.graphOptimization,
+        memArena: options.memArena,
+        precision: p,
+      });
+    engine = precision === "mixed"
+      ? byTimestep(await native("fp32"), await native("int8"), int8FromT)
+      : await native(precision);
+  } else {
+    engine = await (await import("./denoiser_web.ts")).createWebEngine(loaded, decision.backend, {
       maxBatch,
-      threads,
-      graphOptimization: options.graphOptimization,
-      memArena: options.memArena,
-    })
-    : await (await import("./denoiser_web.ts")).createWebEngine(loaded, decision.backend, { maxBatch });
-  return new OrtDenoiser(loaded, engine, decision.reason);
+    });
+  }
+  return new OrtDenoiser(loaded, engine, decision.reason, precision);
 }
 
 /** The outcome of {@linkcode verifyParity}. */

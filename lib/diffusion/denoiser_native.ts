@@ -17,7 +17,7 @@
  */
 import { importOrtNode } from "../deps.ts";
 import { UserError } from "../errors.ts";
-import { type LoadedModel, validateContract } from "./card.ts";
+import { type LoadedModel, loadQuantized, validateContract } from "./card.ts";
 import type { DenoiserEngine, TripletShape } from "./denoiser.ts";
 
 /**
@@ -42,6 +42,8 @@ export interface NativeEngineOptions {
   graphOptimization?: "disabled" | "basic" | "extended" | "all";
   /** onnxruntime's CPU memory arena. @default {true} */
   memArena?: boolean;
+  /** The exported fp32 network or the card's int8 (QDQ) copy ({@linkcode loadQuantized}). @default {"fp32"} */
+  precision?: "fp32" | "int8";
 }
 
 /**
@@ -65,9 +67,11 @@ export async function createNativeEngine(
   options: NativeEngineOptions = {},
 ): Promise<DenoiserEngine> {
   const ort = await importOrtNode();
+  const int8 = options.precision === "int8";
+  const bytes = int8 ? await loadQuantized(model) : model.bytes;
   let session: Awaited<ReturnType<typeof ort.InferenceSession.create>>;
   try {
-    session = await ort.InferenceSession.create(model.bytes, {
+    session = await ort.InferenceSession.create(bytes, {
       executionProviders: ["cpu"],
       graphOptimizationLevel: options.graphOptimization ?? "all",
       // One graph node at a time keeps the operator order, and with it the float results, fixed.
@@ -78,7 +82,9 @@ export async function createNativeEngine(
     });
   } catch (e) {
     throw new UserError(
-      `onnxruntime-node could not load ${model.card.name} (${model.url.pathname.split("/").pop()}): ` +
+      `onnxruntime-node could not load ${model.card.name} (${
+        int8 ? model.card.quantized!.file : model.url.pathname.split("/").pop()
+      }): ` +
         String((e as Error)?.message ?? e).split("\n")[0],
     );
   }
@@ -91,7 +97,9 @@ export async function createNativeEngine(
   const threads = options.threads ? `${options.threads} threads` : "default threads";
   return {
     backend: "native",
-    description: `onnxruntime-node ${ort.env.versions.node ?? "?"} cpu, ${threads}`,
+    description: `onnxruntime-node ${ort.env.versions.node ?? "?"} cpu, ${threads}${
+      int8 ? ", int8 QDQ" : ""
+    }`,
     batchFor(height: number, width: number): number {
       if (options.maxBatch) return options.maxBatch;
       return Math.max(1, Math.min(64, Math.floor(NATIVE_DEFAULT_BATCH * (256 * 256) / (height * width))));

@@ -31,6 +31,8 @@ export interface OpenPriorOptions {
   method?: string;
   /** Back end. Default "auto". */
   backend?: "auto" | "webgpu" | "wasm" | "native";
+  /** Network precision (see `choosePrecision` in ./denoiser.ts). @default {"auto"} */
+  precision?: "auto" | "fp32" | "int8";
 }
 
 /**
@@ -44,7 +46,10 @@ export interface OpenPriorOptions {
  */
 export async function openPrior(options: OpenPriorOptions = {}): Promise<Prior> {
   const model = await loadModel(options.model ?? priorFor(options.method));
-  const denoiser = await createDenoiser(model, { backend: options.backend ?? "auto" });
+  const denoiser = await createDenoiser(model, {
+    backend: options.backend ?? "auto",
+    precision: options.precision ?? "auto",
+  });
   return {
     card: model.card,
     denoiser,
@@ -68,13 +73,25 @@ export function priorFor(method?: string): URL | undefined {
   return method === "dds2d" || method === "mbir" ? SLICE_MODEL : undefined;
 }
 
-/** What a run manifest records about the prior: card name, version, ONNX sha256 and back end. */
+/**
+ * What a run manifest records about the prior: card name, version, the fp32 ONNX file's sha256, back end,
+ * precision, and the int8 copy's sha256 when it ran.
+ */
 export function priorSummary(
   prior: Prior | null,
-): { name: string; version: string; sha256: string; backend: string } | null {
+): {
+  name: string;
+  version: string;
+  sha256: string;
+  backend: string;
+  precision: string;
+  int8Sha256?: string;
+} | null {
   if (!prior) return null;
   const { name, version, sha256 } = prior.card;
-  return { name, version, sha256, backend: prior.denoiser.backend };
+  const precision = prior.denoiser.precision;
+  const int8 = precision === "fp32" ? {} : { int8Sha256: prior.card.quantized!.sha256 };
+  return { name, version, sha256, backend: prior.denoiser.backend, precision, ...int8 };
 }
 
 /**
