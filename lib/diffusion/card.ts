@@ -116,6 +116,7 @@ export interface QuantizedModelInfo {
    * over fp32's; `precision: "auto"` goes by these.
    */
   evaluation?: { keepsQuality: boolean; int8FromT?: number | null; speedup?: number; [key: string]: unknown };
+  /** Fields this version of blendct does not read (calibration, scheme details) are kept as written. */
   [key: string]: unknown;
 }
 

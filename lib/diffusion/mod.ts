@@ -44,6 +44,7 @@ export {
   type ParityResult,
   type Precision,
   type PrecisionChoice,
+  type PrecisionDecision,
   probeWebGpu,
   type TripletShape,
   verifyParity,
