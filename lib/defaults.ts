@@ -24,6 +24,8 @@ export const METHOD_DEFAULTS = {
    */
   mbir: {
     levels: 30,
+    /** The reference's noise levels (`--preset paper`), 4,000 network calls per slice. */
+    referenceLevels: 2000,
     // at 30 levels the reference's reverse-diffusion predictor adds 1.5x the noise variance per level; the
     // ancestral one is exact in variance (3 LIDC slices, 8 views: 21.8 vs 19.5 dB)
     predictor: "ancestral" as "reverse" | "ancestral",
@@ -42,6 +44,32 @@ export const METHOD_DEFAULTS = {
   /** `--preset paper`: the published loop. */
   paper: { steps: 200, cgIters: 5 },
 } as const;
+
+/**
+ * The wall-time budget of one command-line run (the default run's: 10 minutes on 2 CPU cores), which a
+ * method's default step count is chosen to keep.
+ */
+export const RUN_BUDGET_SECONDS = 600;
+
+/**
+ * Seconds of one network call on one 256² slice on this machine kind (2 CPU cores, onnxruntime-node):
+ * BENCHMARKS.md's quiet step, 1.61 s of network for 36 slices. A call's cost grows with the pixel count.
+ */
+export const SECONDS_PER_SLICE_CALL = 1.61 / 36;
+
+/**
+ * An estimate of mbir's network time: a predictor and a corrector call per level for each slice.
+ *
+ * @example
+ * ```ts
+ * import { mbirSeconds } from "./defaults.ts";
+ * console.log(Math.round(mbirSeconds(2000, [36, 256, 256]) / 60)); // 107
+ * ```
+ */
+export function mbirSeconds(levels: number, shape: readonly [number, number, number]): number {
+  const [Z, H, W] = shape;
+  return levels * 2 * Z * (H * W / (256 * 256)) * SECONDS_PER_SLICE_CALL;
+}
 
 /**
  * One line per method for help texts and notes.

@@ -14,7 +14,7 @@ import { sha256Hex } from "../lib/hash.ts";
 import { UserError } from "../lib/errors.ts";
 import { gpuFor, openPrior, priorSummary } from "../lib/diffusion/prior.ts";
 import { dirname, parseFlags, refuseOverwrite, runTask } from "./cli.ts";
-import { FLAGS, methodConfig, Schema } from "./reconstruct_flags.ts";
+import { checkBudget, FLAGS, methodConfig, Schema } from "./reconstruct_flags.ts";
 import { printMetrics, readResume } from "./reconstruct_run.ts";
 import { main as zsrMain, taskOf } from "./zsr.ts";
 
@@ -60,6 +60,7 @@ async function main(): Promise<void> {
     });
     for (const line of c.notices) console.error(line);
     const cfg = methodConfig(f, prior);
+    checkBudget(f, cfg, c.shape);
     // made once the case has loaded, so that bad input leaves nothing behind; the folder of --output must
     // exist already (as for any output file), an explicit --out-dir is made
     if (f["out-dir"] || !f.output) await Deno.mkdir(outDir, { recursive: true });

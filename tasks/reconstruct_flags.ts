@@ -9,7 +9,7 @@ import { FBP_FILTERS } from "../lib/ct/fbp.ts";
 import { modelMap, seenCoronal } from "../lib/diffusion/card.ts";
 import { UserError } from "../lib/errors.ts";
 import { isDiffusion, type MethodConfig, METHODS, STARTS } from "../lib/reconstruct.ts";
-import { METHOD_DEFAULTS } from "../lib/defaults.ts";
+import { mbirSeconds, METHOD_DEFAULTS, RUN_BUDGET_SECONDS } from "../lib/defaults.ts";
 import { DEFAULT_CASE } from "../lib/cases.ts";
 import type { Prior } from "../lib/diffusion/prior.ts";
 import { displayFlag, intFlag, numberFlag, rangeFlag, unitFlag } from "./cli.ts";
@@ -175,7 +175,8 @@ export const FLAGS = {
   },
   preset: {
     type: "string",
-    help: "paper: the paper's method exactly (200 steps, noise start, CG 5, no z-TV, 1 chain)",
+    help:
+      "paper: blend/blend++ as published (200 steps, noise start, CG 5, no z-TV, 1 chain); mbir with the reference's 2000 noise levels (refused where over the time budget)",
   },
 } as const;
 
@@ -308,6 +309,14 @@ export const Schema = z.object({
         "tv with --dc cg needs the TV weight: pass --tv-lambda (or --dc tv, whose --dc-lambda it uses)",
     });
   }
+  if (f.preset === "paper" && isDiffusion(f.method) && !["blend", "blend++", "mbir"].includes(f.method)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["preset"],
+      message:
+        `paper applies to blend, blend++ (the published loop) and mbir (the reference's ${METHOD_DEFAULTS.mbir.referenceLevels} noise levels); --method ${f.method} runs its reference's settings by default`,
+    });
+  }
   if (f.preset === "paper") {
     const clash = ([
       "start",
@@ -340,8 +349,8 @@ export type Flags = z.infer<typeof Schema>;
 
 /**
  * The command line's defaults for blend / blend++, chosen by the README's ablation on the held-out CTs
- * (the best measured configuration under 10 minutes): start from the TV estimate noised to t = 150, 10
- * steps, a final TV solve anchored to the result. `--preset paper` (or `--start noise --finish none`)
+ * (the best measured configuration under 10 minutes): start from the TV estimate (150 iterations) noised to
+ * t = 300, 20 steps, a final TV solve anchored to the result. `--preset paper` (or `--start noise --finish none`)
  * gives the published loop; the library's `reconstruct()` keeps the published loop by default.
  */
 export const CLI_BLEND_DEFAULTS = METHOD_DEFAULTS.cliBlend;
@@ -386,7 +395,9 @@ export function methodConfig(f: Flags, prior: Prior | null): MethodConfig {
     seed: f.seed,
     schedule: prior?.card.schedule,
     modelMap: prior ? modelMap(prior.card) : undefined,
-    ...(f.preset === "paper"
+    ...(f.preset === "paper" && f.method === "mbir"
+      ? { steps: METHOD_DEFAULTS.mbir.referenceLevels, start: "noise" as const, samples: 1 }
+      : f.preset === "paper"
       ? { ...METHOD_DEFAULTS.paper, rho: 0, lambda: 0, start: "noise" as const, samples: 1 }
       : {
         start: d.start,
@@ -403,4 +414,27 @@ export function methodConfig(f: Flags, prior: Prior | null): MethodConfig {
         auxEvery: f["aux-every"],
       }),
   };
+}
+
+/**
+ * Refuses an mbir run whose noise levels would take longer than the run budget when the count did not
+ * come from `--steps` (the reference's 2,000 levels are 4,000 network calls per slice); asked for with
+ * `--steps`, any count runs. Called once the case is loaded, before anything is written.
+ */
+export function checkBudget(f: Flags, cfg: MethodConfig, shape: readonly [number, number, number]): void {
+  if (f.method !== "mbir" || f.steps !== undefined) return;
+  const levels = cfg.steps ?? METHOD_DEFAULTS.mbir.levels;
+  const seconds = mbirSeconds(levels, shape);
+  if (seconds <= RUN_BUDGET_SECONDS) return;
+  const fits = Math.floor(levels * RUN_BUDGET_SECONDS / seconds);
+  // the count is the user's to choose, not ours to cut: refused, not reduced
+  throw new UserError(
+    `--method mbir: ${levels} noise levels are ${2 * levels} network calls per slice, about ${
+      Math.round(seconds / 60)
+    } min for ${shape[0]} slices of ${shape[1]}x${shape[2]} on 2 CPU cores, over the ${
+      RUN_BUDGET_SECONDS / 60
+    }-minute budget: choose the count with --steps${f.preset ? " instead of --preset paper" : ""} (${
+      Math.max(1, fits)
+    } fit the budget)`,
+  );
 }

@@ -181,12 +181,25 @@ Deno.test("bad inputs get one-line errors and exit code 2, and nothing is overwr
       [["--input", "phantom.npy", "--finish", "cg", "--model", TINY], /--finish: must be tv or none/],
       [["--input", "phantom.npy", "--preset", "paper", "--steps", "5"], /--steps: cannot be combined/],
       [["--input", "phantom.npy", "--method", "tv", "--dc", "tv"], /--dc: applies to diffusion/],
+      [
+        ["--input", "phantom.npy", "--method", "dds", "--preset", "paper"],
+        /--preset: paper applies to blend/,
+      ],
+      // 8 slices of 256²: the reference's 2000 levels are about 24 min here, refused without --steps
+      [
+        ["--input", "tall.npy", "--method", "mbir", "--preset", "paper", "--model", TINY],
+        /--method mbir: 2000 noise levels are 4000 network calls per slice, about 24 min .* --steps instead of --preset paper \(838 fit/,
+      ],
     ];
+    await Deno.writeFile(
+      `${dir}/tall.npy`,
+      writeNpy(makeVolume(sheppLogan3d([8, 256, 256]).data, [8, 256, 256])),
+    );
     for (const [args, re] of cases) {
       const r = await runTaskFile("reconstruct", args, dir);
       assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
       assert.match(r.stderr, re, args.join(" "));
-      assert.equal(r.stderr.trim().split("\n").filter((l) => l.startsWith("error:")).length, 1);
+      assert.equal(r.stderr.trim().split("\n").filter((l) => l.startsWith("error:")).length, 1, r.stderr);
     }
     // a model whose image size differs from the slices: refused, or resampled with --resample
     const small = makeVolume(sheppLogan3d([3, 64, 64]).data, [3, 64, 64]);
