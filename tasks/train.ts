@@ -71,6 +71,7 @@ async function trainOwn(f: Flags, python: string): Promise<void> {
       ? ["--steps", String(f.steps), "--minutes", String(f.minutes ?? 1e6)]
       : ["--minutes", String(f.minutes ?? 60)]),
     ...(f.tiny ? ["--tiny"] : []),
+    ...(f.shipped ? ["--shipped"] : []),
     ...(initCkpt && !resuming ? ["--init", initCkpt] : []),
   ];
   if (f.nproc > 1) {

@@ -31,6 +31,11 @@ export const FLAGS = {
     help: "Processes (PyTorch DDP via torchrun): gloo on CPU, nccl on GPU",
     default: "1",
   },
+  shipped: {
+    type: "boolean",
+    help:
+      "Also draw the shipped prior's own training data (colin27 pseudo-CT, procedural phantoms), so a fine-tune keeps what it learned",
+  },
   force: { type: "boolean", help: "Start over in a RUN_DIR that holds another run" },
   tiny: { type: "boolean", help: "A tiny network (for tests)" },
 } as const;
@@ -50,6 +55,7 @@ export const Schema = z.object({
   batch: pos("batch").default(16),
   device: z.enum(["auto", "cpu", "cuda"], { error: "must be auto, cpu or cuda" }).default("auto"),
   nproc: pos("nproc").default(1),
+  shipped: z.boolean().default(false),
   force: z.boolean().default(false),
   tiny: z.boolean().default(false),
 });
@@ -58,7 +64,14 @@ export type Flags = z.infer<typeof Schema>;
 
 /** The settings a resumed run must share with the checkpoint in its folder. */
 export function settingsOf(f: Flags) {
-  return { axes: f.axes, crop: f.crop, tiny: f.tiny, init: f.init ?? null, data: f.data ?? null };
+  return {
+    axes: f.axes,
+    crop: f.crop,
+    tiny: f.tiny,
+    init: f.init ?? null,
+    data: f.data ?? null,
+    shipped: f.shipped,
+  };
 }
 
 /** Whether `out` holds a run to resume with the same settings; a run with other settings is refused. */

@@ -133,6 +133,50 @@ Deno.test({
 });
 
 Deno.test({
+  name: "--shipped keeps the shipped prior's own sources (colin27 pseudo-CT, phantoms) beside --data",
+  ignore: !torch,
+  async fn() {
+    const dir = await dataFolder();
+    try {
+      const args = [
+        "--data",
+        "scans",
+        "--out",
+        "run",
+        "--tiny",
+        "--crop",
+        "32",
+        "--batch",
+        "2",
+        "--steps",
+        "2",
+      ];
+      const r = await runTaskFile("train", [...args, "--shipped", "--device", "cpu"], dir, ENV);
+      assert.equal(r.code, 0, r.stderr + r.stdout);
+      const colin = await Deno.stat("/usr/share/mricron/templates/ch2.nii.gz").then(() => true, () => false);
+      assert.match(
+        r.stdout,
+        colin ? /sources: phantom, colin27, 0:train_000, 1:train_001/ : /sources: phantom, 0:/,
+      );
+      const card = JSON.parse(await Deno.readTextFile(`${dir}/run/model.json`));
+      const sources = card.training.data.training.map((e: { source: string }) => e.source);
+      assert.ok(sources.includes("train/phantoms.py"), sources.join(", "));
+      if (colin) assert.ok(sources.includes("Debian mricron-data"), sources.join(", "));
+      assert.equal(
+        sources.filter((s: string) => !s.startsWith("train/") && s !== "Debian mricron-data").length,
+        2,
+      );
+      // the setting is part of the run: resuming without it is refused
+      const clash = await runTaskFile("train", [...args, "--device", "cpu"], dir, ENV);
+      assert.equal(clash.code, 2);
+      assert.match(clash.stderr, /shipped/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
   name: "DDP: 2 CPU processes with batch B/2 each follow one process with batch B",
   ignore: !torch,
   async fn() {

@@ -174,6 +174,21 @@ SOURCES = {
 PHANTOM_WEIGHT = 0.6
 
 
+def shipped_volumes(axes="all"):
+    """The shipped prior's real sources, loaded as TripletSampler's `volumes` ({name: (HU, weight, axes)})."""
+    out = {}
+    for name, (load, w, axes_used) in SOURCES.items():
+        try:
+            got = load()
+        except (OSError, SystemExit, ImportError, KeyError) as e:
+            print(f"warning: training source {name} unavailable ({e}); using the others", flush=True)
+            continue
+        vol, sp = got if isinstance(got, tuple) else (got, (1.0, 1.0, 1.0))
+        out[name] = (isotropic(vol, sp, target=max(min(sp), 0.9)).astype(np.float32), w,
+                     axes_used if axes == "all" else (0,))
+    return out
+
+
 def manifest(sources=None):
     present = sources if sources is not None else list(SOURCES)
     entries = []

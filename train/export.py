@@ -138,6 +138,8 @@ def main():
     ap.add_argument("--force", action="store_true", help="write even if the held-out x0 RMSE did not improve")
     ap.add_argument("--ckpt-copy", default=None, help="also copy a compact resumable checkpoint here")
     ap.add_argument("--volumes", default=None, help="volumes.json of a `deno task train` run: evaluate on its validation volumes")
+    ap.add_argument("--eval-on", choices=["run", "held-out"], default="run",
+                    help="with --volumes: evaluate on the run's validation volumes or on blendct's held-out CTs")
     ap.add_argument("--eval-count", type=int, default=8)
     ap.add_argument("--eval-size", type=int, default=256)
     args = ap.parse_args()
@@ -150,7 +152,7 @@ def main():
     param = ck.get("settings", {}).get("param", "eps")
     wrapped = EpsOutput(model, param).eval()
     run_vols, run_spec = run_volumes(args.volumes) if args.volumes else (None, None)
-    ev = evaluate(wrapped, args.eval_count, args.eval_size, volumes=run_vols)
+    ev = evaluate(wrapped, args.eval_count, args.eval_size, volumes=None if args.eval_on == "held-out" else run_vols)
     score = float(np.mean(list(ev["x0_rmse_hu"].values())))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -219,8 +221,10 @@ def main():
             "ema": "0.999 with warm-up min(0.999, (1+n)/(10+n))",
             "device": "CPU (2 cores), torch " + torch.__version__,
             "data": manifest() if run_spec is None else {
-                "training": [{"source": v["source"], "sha256": v["sha256"], "unit": v["unit"], "shape": v["shape"]}
-                             for v in run_spec["train"]],
+                # a run with --shipped drew the shipped prior's own sources too
+                "training": (manifest()["training"] if ck.get("settings", {}).get("shipped") else []) +
+                [{"source": v["source"], "sha256": v["sha256"], "unit": v["unit"], "shape": v["shape"]}
+                 for v in run_spec["train"]],
                 "test": [{"source": v["source"], "sha256": v["sha256"], "unit": v["unit"], "shape": v["shape"]}
                          for v in run_spec.get("val", [])],
             },

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from data import CACHE, TripletSampler, isotropic  # noqa: E402
+from data import CACHE, TripletSampler, isotropic, shipped_volumes  # noqa: E402
 from model import SliceUNet, linear_schedule  # noqa: E402
 
 # settings that a resumed run must share with its checkpoint
@@ -73,6 +73,8 @@ def main():
     ap.add_argument("--tiny", action="store_true", help="tiny model and pool, for tests")
     ap.add_argument("--volumes", help="JSON list of training volumes (HU .npy) written by `deno task train`")
     ap.add_argument("--phantoms", action="store_true", help="with --volumes: also draw procedural phantoms")
+    ap.add_argument("--shipped", action="store_true",
+                    help="with --volumes: also the shipped prior's own sources (colin27 pseudo-CT, procedural phantoms)")
     ap.add_argument("--init", help="checkpoint (.pt) to fine-tune from: weights only, fresh optimizer")
     ap.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     ap.add_argument("--workers", type=int, default=-1, help="data-loading worker processes (-1: 1 on CUDA, 0 on CPU)")
@@ -116,7 +118,7 @@ def main():
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     step, wall, seen = 0, 0.0, 0
     settings = dict(param=args.param, base=base, crop=args.crop, axes=args.axes, slices=args.slices,
-                    init=Path(args.init).name if args.init else None)
+                    init=Path(args.init).name if args.init else None, shipped=bool(args.volumes and args.shipped))
     if ckpt_path.exists():
         ck = torch.load(ckpt_path, map_location=device)
         for key in FIXED:
@@ -138,7 +140,10 @@ def main():
     # every rank draws its own triplets (the data are sharded by seed); the step keeps a resumed run fresh
     torch.manual_seed(args.seed + step + 7919 * rank)
     volumes = load_volume_list(args.volumes, args.axes) if args.volumes else None
-    pool = (2 if args.tiny else 12) if (volumes is None or args.phantoms) else 0
+    if volumes is not None and args.shipped:
+        # fine-tuning on new scans without forgetting what the shipped prior learned from
+        volumes = {**shipped_volumes(args.axes), **volumes}
+    pool = (2 if args.tiny else 12) if (volumes is None or args.phantoms or args.shipped) else 0
     sampler = TripletSampler(args.seed + step + 7919 * rank, crop=args.crop, pool=pool, axes=args.axes,
                              volumes=volumes)
     net = model

@@ -1,0 +1,142 @@
+"""Fetches the real CT scans that Debian ships inside its packages and writes them as HU NIfTI for
+`deno task train --data DIR/train --val DIR/val --unit hu` (the shipped prior's fine-tune). Nothing here is
+committed: the archives are downloaded from deb.debian.org, checked against their sha256, and only the
+volumes are kept.
+
+    python3 train/real_ct.py --out ~/.cache/blendct/realct
+
+| volume | from | what | licence |
+|---|---|---|---|
+| train/plastimatch_t0 | plastimatch 1.10.0 tests data | 4D chest CT of a lung-cancer patient, phase t0 | BSD-3-Clause |
+| train/amos_0336 | CamiTK 5.2.0 test data | chest-abdomen-pelvis CT from the AMOS training set | LGPL-3+ (CamiTK); cite Ji et al. 2022 |
+| train/cranium | invesalius-examples 3.1.99998 | head CT "ProMED CT 0051" | GPL-2 |
+| train/sinus | CamiTK 5.2.0 test data | head (sinus) CT, Philips Brilliance 40, resampled to 0.8 mm | LGPL-3+ (CamiTK) |
+| val/headphantom | plastimatch 1.10.0 tests data | CT of an anthropomorphic head phantom, resampled to 0.94 mm | BSD-3-Clause |
+
+Left out: CamiTK's FullHead (VTK's head CT, of which blendct's held-out headsq is a subsampled copy) and
+the second breathing phase of the plastimatch patient (the same person again).
+"""
+import argparse
+import hashlib
+import io
+import plistlib
+import subprocess
+import tarfile
+import urllib.request
+import zlib
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+from scipy import ndimage
+
+POOL = "http://deb.debian.org/debian/pool/main"
+ARCHIVES = {
+    "plastimatch": (f"{POOL}/p/plastimatch/plastimatch_1.10.0+dfsg.2.orig-debian-tests-data.tar.xz",
+                    "ec55aef6c99c89db952d9773f1d22a18850afe07fce4401e1f3c7a320f873bc3"),
+    "camitk": (f"{POOL}/c/camitk/camitk_5.2.0.orig.tar.gz",
+               "71cb912b688040892386a7186adcfc053a488100ed885b82869285caa069f949"),
+    "invesalius": (f"{POOL}/i/invesalius/invesalius-examples_3.1.99998-4_all.deb",
+                   "f2f14bdfef6dc3812eafc5013d133c6c18370aaab5666b78d54af2e7db432f97"),
+}
+
+
+def fetch(name, cache):
+    url, sha = ARCHIVES[name]
+    path = cache / url.rsplit("/", 1)[1]
+    if not path.exists() or hashlib.sha256(path.read_bytes()).hexdigest() != sha:
+        print(f"downloading {url}", flush=True)
+        tmp = path.with_suffix(".part")
+        urllib.request.urlretrieve(url, tmp)
+        got = hashlib.sha256(tmp.read_bytes()).hexdigest()
+        if got != sha:
+            raise SystemExit(f"{url}: sha256 {got}, expected {sha}")
+        tmp.rename(path)
+    return path
+
+
+def members(archive, wanted):
+    """The bytes of the archive's members whose names contain one of `wanted`."""
+    out = {}
+    with (tarfile.open(fileobj=archive) if isinstance(archive, io.BytesIO) else tarfile.open(archive)) as tar:
+        for m in tar:
+            if m.isfile() and any(w in m.name for w in wanted):
+                out[m.name] = tar.extractfile(m).read()
+    return out
+
+
+def metaimage(header, data=None):
+    """A MetaImage (.mha with its data, or .mhd with `data` the bytes of its raw file) as (zyx array, zyx spacing)."""
+    end = header.index(b"ElementDataFile")
+    end = header.index(b"\n", end) + 1
+    hdr = {k.strip(): v.strip() for k, v in (l.split("=", 1) for l in header[:end].decode().splitlines() if "=" in l)}
+    dims = [int(x) for x in hdr["DimSize"].split()]
+    raw = header[end:] if data is None else data
+    if hdr.get("CompressedData", "False") == "True":
+        raw = zlib.decompress(raw)
+    dt = {"MET_SHORT": "<i2", "MET_USHORT": "<u2", "MET_FLOAT": "<f4"}[hdr["ElementType"]]
+    vol = np.frombuffer(raw, dt)[:np.prod(dims)].reshape(dims[::-1]).astype(np.float32)
+    return vol, [float(x) for x in hdr["ElementSpacing"].split()][::-1]
+
+
+def save(vol, spacing, path):
+    vol = np.clip(np.round(vol), -1024, 3071).astype(np.int16)
+    affine = np.diag([spacing[2], spacing[1], spacing[0], 1.0])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nib.save(nib.Nifti1Image(np.ascontiguousarray(vol.transpose(2, 1, 0)), affine), str(path))
+    print(f"{path}: {vol.shape} voxels of {[round(s, 3) for s in spacing]} mm, HU {vol.min()}..{vol.max()}")
+
+
+def plastimatch(cache, out):
+    outer = members(fetch("plastimatch", cache), ["registration-tutorial.tar.gz", "headphantom.mha.tar.gz"])
+    for name, blob in outer.items():
+        for inner, data in members(io.BytesIO(blob), ["t0.mha", "headphantom.mha"]).items():
+            vol, sp = metaimage(data)
+            if "headphantom" in inner:
+                save(ndimage.zoom(vol, (1, 0.5, 0.5), order=1), [sp[0], 2 * sp[1], 2 * sp[2]], out / "val/headphantom.nii.gz")
+            else:
+                save(vol, sp, out / "train/plastimatch_t0.nii.gz")
+
+
+def camitk(cache, out):
+    import pydicom
+    got = members(fetch("camitk", cache), ["testdata/amos_0336/amos_0336.", "dicom/testdata/sinus/"])
+    mhd = next(k for k in got if k.endswith("amos_0336.mhd"))
+    vol, sp = metaimage(got[mhd], got[mhd[:-4] + ".zraw"])
+    save(vol, sp, out / "train/amos_0336.nii.gz")
+    ds = [pydicom.dcmread(io.BytesIO(v)) for k, v in got.items() if "/sinus/" in k]
+    ds = sorted((d for d in ds if "PixelData" in d), key=lambda d: float(d.ImagePositionPatient[2]))
+    vol = np.stack([d.pixel_array * float(d.RescaleSlope) + float(d.RescaleIntercept) for d in ds]).astype(np.float32)
+    dz = abs(float(ds[1].ImagePositionPatient[2]) - float(ds[0].ImagePositionPatient[2]))
+    px = float(ds[0].PixelSpacing[0])
+    save(ndimage.zoom(vol, (1, px / 0.8, px / 0.8), order=1), [dz, 0.8, 0.8], out / "train/sinus.nii.gz")
+
+
+def invesalius(cache, out):
+    deb = fetch("invesalius", cache)
+    work = cache / "invesalius"
+    work.mkdir(exist_ok=True)
+    subprocess.run(["ar", "x", str(deb), "data.tar.xz"], cwd=work, check=True)
+    inv3 = members(work / "data.tar.xz", ["Cranium.inv3"])
+    got = members(io.BytesIO(next(iter(inv3.values()))), ["main.plist", "matrix.dat"])
+    meta = plistlib.loads(next(v for k, v in got.items() if k.endswith("main.plist")))
+    shape, (sx, sy, sz) = meta["matrix"]["shape"], meta["spacing"]
+    vol = np.frombuffer(next(v for k, v in got.items() if k.endswith("matrix.dat")), "<i2")
+    save(vol.reshape(shape).astype(np.float32), [sz, sy, sx], out / "train/cranium.nii.gz")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", default=str(Path.home() / ".cache/blendct/realct"))
+    args = ap.parse_args()
+    out = Path(args.out).expanduser()
+    cache = out / "archives"
+    cache.mkdir(parents=True, exist_ok=True)
+    plastimatch(cache, out)
+    camitk(cache, out)
+    invesalius(cache, out)
+    print(f"deno task train --data {out}/train --val {out}/val --unit hu --init models/blendct-prior.json --shipped")
+
+
+if __name__ == "__main__":
+    main()
