@@ -37,7 +37,7 @@ async function main(): Promise<void> {
   const cases = allCases.map((spec, index) => ({ spec, index })).filter((c) =>
     c.index % shardCount === shardIndex
   );
-  const priors = await openPriors(f.methods, f.backend, f.precision);
+  const priors = await openPriors(f.methods, f.backend, f.precision, f.model);
   const prior = priors.main;
   const gpu = await gpuFor(prior);
   await Deno.mkdir(out, { recursive: true });

@@ -49,6 +49,11 @@ export const FLAGS = {
   "tv-iterations": { type: "string", help: "TV iterations", default: String(METHOD_DEFAULTS.tv.iterations) },
   seed: { type: "string", help: "Seed", default: "0" },
   backend: { type: "string", help: "Denoiser back end", default: "auto" },
+  model: {
+    type: "string",
+    help: "Model card of the 3-slice prior (dds, tpdm, blend, blend++): e.g. a prior you trained",
+    default: "models/blendct-prior.json",
+  },
   precision: {
     type: "string",
     help:
@@ -93,6 +98,7 @@ export const Schema = z.object({
   seed: intFlag("seed").default(0),
   precision: z.enum(["auto", "fp32", "int8"], { error: "must be auto, fp32 or int8" }).default("auto"),
   backend: z.enum(["auto", "webgpu", "wasm", "native"]).default("auto"),
+  model: z.string().optional(),
   "out-dir": z.string().optional(),
   out: z.string().optional(),
   manifest: z.string().optional(),

@@ -15,6 +15,7 @@ import { openPrior, type Prior, priorFor } from "../lib/diffusion/prior.ts";
 import type { BackendChoice, PrecisionChoice } from "../lib/diffusion/denoiser.ts";
 import type { Volume } from "../lib/volume.ts";
 import { parseVariant } from "./evaluate_flags.ts";
+import { UserError } from "../lib/errors.ts";
 
 /** The priors of an evaluation: the 3-slice prior and, for `dds2d` and `mbir`, the 2D prior. */
 export interface EvalPriors {
@@ -32,12 +33,20 @@ export async function openPriors(
   specs: string[],
   backend: BackendChoice,
   precision: PrecisionChoice = "auto",
+  model?: string,
 ): Promise<EvalPriors> {
   const methods = specs.map((s) => parseVariant(s).method).filter(isDiffusion);
   const slice = methods.some((m) => priorFor(m))
     ? await openPrior({ backend, precision, method: "dds2d" })
     : null;
-  const three = methods.some((m) => !priorFor(m)) ? await openPrior({ backend, precision }) : null;
+  const three = methods.some((m) => !priorFor(m)) ? await openPrior({ backend, precision, model }) : null;
+  if (three?.card.slices === 1) {
+    await three.dispose();
+    await slice?.dispose();
+    throw new UserError(
+      `--model ${model}: ${three.card.name} is a 2D (1-slice) prior; dds, tpdm, blend and blend++ need a 3-slice card`,
+    );
+  }
   return {
     main: three ?? slice,
     sha256: [three, slice].filter((p) => p).map((p) => p!.card.sha256).join(",") || null,

@@ -6,6 +6,11 @@ const CASES: [string, string[], RegExp][] = [
   ["evaluate", ["--steps", "0"], /^error: --steps: must be at least 1 \(got "0"\)$/],
   ["evaluate", ["--angle-range", "0"], /^error: --angle-range: must be at least 1/],
   ["evaluate", ["--backend", "cuda"], /^error: --backend: must be one of auto, webgpu, wasm, native/],
+  [
+    "evaluate",
+    ["--methods", "blend++", "--model", new URL("../models/blendct-prior2d.json", import.meta.url).pathname],
+    /^error: --model .*blendct-prior2d\.json: blendct-prior2d is a 2D \(1-slice\) prior; dds, tpdm, blend and blend\+\+ need a 3-slice card$/,
+  ],
   ["reconstruct", ["--steps", "0"], /^error: --steps: must be at least 1/],
   ["reconstruct", ["--samples", "0"], /^error: --samples: /],
   ["reconstruct", ["--task", "sr"], /^error: --task: must be ct or zsr/],
