@@ -13,7 +13,7 @@ volumes are kept.
 | train/sinus | CamiTK 5.2.0 test data | head (sinus) CT, Philips Brilliance 40, resampled to 0.8 mm | LGPL-3+ (CamiTK) |
 | val/headphantom | plastimatch 1.10.0 tests data | CT of an anthropomorphic head phantom, resampled to 0.94 mm | BSD-3-Clause |
 
-Left out: CamiTK's FullHead (VTK's head CT, of which blendct's held-out headsq is a subsampled copy) and
+Left out: CamiTK's FullHead (VTK's head CT, possibly the same head as blendct's held-out headsq) and
 the second breathing phase of the plastimatch patient (the same person again).
 """
 import argparse
