@@ -245,19 +245,7 @@ class TripletSampler:
         self.crop = crop
         self.axes = axes
         self.real, self.weights, self.real_axes = {}, {}, {}
-        items = volumes.items() if volumes is not None else SOURCES.items()
-        for name, entry in items:
-            if volumes is not None:
-                vol, w, axes_used = entry
-            else:
-                load, w, axes_used = entry
-                try:
-                    out = load()
-                except (OSError, SystemExit, ImportError, KeyError) as e:
-                    print(f"warning: training source {name} unavailable ({e}); using the others", flush=True)
-                    continue
-                vol, sp = out if isinstance(out, tuple) else (out, (1.0, 1.0, 1.0))
-                vol = isotropic(vol, sp, target=max(min(sp), 0.9))
+        for name, (vol, w, axes_used) in (volumes if volumes is not None else shipped_volumes(axes)).items():
             self.real[name], self.weights[name] = vol.astype(np.float32), w
             self.real_axes[name] = axes_used if axes == "all" else (0,)
         self.pool_size = pool
