@@ -41,6 +41,21 @@ async function dataFolder(): Promise<string> {
   return dir;
 }
 
+/** A tiny run on dataFolder()'s scans, small enough for a test. */
+const TINY_RUN = [
+  "--data",
+  "scans",
+  "--out",
+  "run",
+  "--tiny",
+  "--crop",
+  "32",
+  "--batch",
+  "2",
+  "--device",
+  "cpu",
+];
+
 function losses(csv: string): number[] {
   return csv.trim().split("\n").slice(1).map((l) => Number(l.split(",")[2]));
 }
@@ -51,20 +66,7 @@ Deno.test({
   async fn() {
     const dir = await dataFolder();
     try {
-      const common = [
-        "--data",
-        "scans",
-        "--out",
-        "run",
-        "--tiny",
-        "--crop",
-        "32",
-        "--batch",
-        "2",
-        "--device",
-        "cpu",
-      ];
-      const r = await runTaskFile("train", [...common, "--steps", "4"], dir, ENV);
+      const r = await runTaskFile("train", [...TINY_RUN, "--steps", "4"], dir, ENV);
       assert.equal(r.code, 0, r.stderr + r.stdout);
       const vols = JSON.parse(await Deno.readTextFile(`${dir}/run/volumes.json`));
       // three volumes: two train, one validation (split by volume), each with its sha256
@@ -77,7 +79,7 @@ Deno.test({
       assert.equal(card.training.data.training.length, vols.train.length);
       assert.ok(card.evaluation.x0_rmse_hu["700"] > 0);
       // resuming continues from the checkpoint
-      const again = await runTaskFile("train", [...common, "--steps", "6"], dir, ENV);
+      const again = await runTaskFile("train", [...TINY_RUN, "--steps", "6"], dir, ENV);
       assert.equal(again.code, 0, again.stderr);
       assert.match(again.stdout, /resumed at step 4/);
       // another run's settings in the same folder: refused in one line, unless --force
@@ -138,20 +140,8 @@ Deno.test({
   async fn() {
     const dir = await dataFolder();
     try {
-      const args = [
-        "--data",
-        "scans",
-        "--out",
-        "run",
-        "--tiny",
-        "--crop",
-        "32",
-        "--batch",
-        "2",
-        "--steps",
-        "2",
-      ];
-      const r = await runTaskFile("train", [...args, "--shipped", "--device", "cpu"], dir, ENV);
+      const args = [...TINY_RUN, "--steps", "2"];
+      const r = await runTaskFile("train", [...args, "--shipped"], dir, ENV);
       assert.equal(r.code, 0, r.stderr + r.stdout);
       const colin = await Deno.stat("/usr/share/mricron/templates/ch2.nii.gz").then(() => true, () => false);
       assert.match(
@@ -167,7 +157,7 @@ Deno.test({
         2,
       );
       // the setting is part of the run: resuming without it is refused
-      const clash = await runTaskFile("train", [...args, "--device", "cpu"], dir, ENV);
+      const clash = await runTaskFile("train", args, dir, ENV);
       assert.equal(clash.code, 2);
       assert.match(clash.stderr, /shipped/);
     } finally {

@@ -174,8 +174,9 @@ SOURCES = {
 PHANTOM_WEIGHT = 0.6
 
 
-def shipped_volumes(axes="all"):
-    """The shipped prior's real sources, loaded as TripletSampler's `volumes` ({name: (HU, weight, axes)})."""
+def shipped_volumes():
+    """The shipped prior's real sources, loaded as TripletSampler's `volumes` ({name: (HU, weight, axes)});
+    TripletSampler keeps only axis 0 of each when it trains on z alone."""
     out = {}
     for name, (load, w, axes_used) in SOURCES.items():
         try:
@@ -184,8 +185,7 @@ def shipped_volumes(axes="all"):
             print(f"warning: training source {name} unavailable ({e}); using the others", flush=True)
             continue
         vol, sp = got if isinstance(got, tuple) else (got, (1.0, 1.0, 1.0))
-        out[name] = (isotropic(vol, sp, target=max(min(sp), 0.9)).astype(np.float32), w,
-                     axes_used if axes == "all" else (0,))
+        out[name] = (isotropic(vol, sp, target=max(min(sp), 0.9)).astype(np.float32), w, axes_used)
     return out
 
 
@@ -245,7 +245,7 @@ class TripletSampler:
         self.crop = crop
         self.axes = axes
         self.real, self.weights, self.real_axes = {}, {}, {}
-        for name, (vol, w, axes_used) in (volumes if volumes is not None else shipped_volumes(axes)).items():
+        for name, (vol, w, axes_used) in (volumes if volumes is not None else shipped_volumes()).items():
             self.real[name], self.weights[name] = vol.astype(np.float32), w
             self.real_axes[name] = axes_used if axes == "all" else (0,)
         self.pool_size = pool

@@ -142,7 +142,7 @@ def main():
     volumes = load_volume_list(args.volumes, args.axes) if args.volumes else None
     if volumes is not None and args.shipped:
         # fine-tuning on new scans without forgetting what the shipped prior learned from
-        volumes = {**shipped_volumes(args.axes), **volumes}
+        volumes = {**shipped_volumes(), **volumes}
     pool = (2 if args.tiny else 12) if (volumes is None or args.phantoms or args.shipped) else 0
     sampler = TripletSampler(args.seed + step + 7919 * rank, crop=args.crop, pool=pool, axes=args.axes,
                              volumes=volumes)
