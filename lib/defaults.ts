@@ -53,7 +53,8 @@ export const RUN_BUDGET_SECONDS = 600;
 
 /**
  * Seconds of one network call on one 256² slice on this machine kind (2 CPU cores, onnxruntime-node):
- * BENCHMARKS.md's quiet step, 1.61 s of network for 36 slices. A call's cost grows with the pixel count.
+ * the fastest quiet step measured, 1.61 s of network for 36 slices (issue 13's machine; BENCHMARKS.md's table
+ * on the same kind: 1.68 s), so the estimate errs short. A call's cost grows with the pixel count.
  */
 export const SECONDS_PER_SLICE_CALL = 1.61 / 36;
 

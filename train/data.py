@@ -213,7 +213,7 @@ def manifest(sources=None):
             {"source": "npm vtk.js@6.2.5", "file": "Data/volume/headsq.vti", "sha256_package": VTK_TGZ_SHA, "anatomy": "head",
              "kind": "real CT (HU + 1024)", "licence": "BSD-3-Clause (vtk.js)", "use": "held out: evaluation only"},
         ],
-        "intensity": "x = HU / 1000 (= u - 1 with u = 1 + HU/1000); linear scale jitter 0.9..1.1 of u; 20% of triplets clipped to a random [lo, hi] in HU (lo -1000..-100, hi 150..2500) so windowed exports read back in HU are in distribution; no [0, 1] window; crops: half of them at least 25% body, half anywhere in the field of view (from step 1544 on); scale 0.7-1.5, a third zoomed out 1.5-2.5 with air around (from step 3900 on)",
+        "intensity": "x = HU / 1000 (= u - 1 with u = 1 + HU/1000); linear scale jitter 0.9..1.1 of u; 20% of triplets clipped to a random [lo, hi] in HU (lo -1000..-100, hi 150..2500) so windowed exports read back in HU are in distribution; no [0, 1] window; crops: half of them at least 25% body, half anywhere in the field of view (from step 1544 on); scale 0.7-1.5, a third zoomed out 1.5-2.5 with air around (from step 4086 on)",
     }
 
 
