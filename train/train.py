@@ -254,7 +254,8 @@ def load_volume_list(path, axes):
         if axes == "all":
             sp = tuple(v.get("spacing", (1.0, 1.0, 1.0)))
             vol = isotropic(vol, sp, target=max(min(sp), 0.5))
-        out[f"{i}:{Path(v['path']).stem}"] = (vol, 1.0, (0, 1, 2) if axes == "all" else (0,))
+        # TripletSampler keeps only axis 0 when it trains on z alone
+        out[f"{i}:{Path(v['path']).stem}"] = (vol, 1.0, (0, 1, 2))
     if not out:
         raise SystemExit(f"{path}: no training volumes")
     return out
