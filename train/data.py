@@ -240,10 +240,13 @@ class TripletSampler:
     of real volumes, random crops at a random scale, affine and elastic deformation, flips, and a linear
     jitter of the attenuation scale (air stays at -1)."""
 
-    def __init__(self, seed, crop=96, pool=12, axes="all", volumes=None):
+    def __init__(self, seed, crop=96, pool=12, axes="all", volumes=None, whole=False):
         self.rng = np.random.default_rng(seed)
         self.crop = crop
         self.axes = axes
+        # whole: the full slice (a square around it), shrunk to `crop` pixels: the coarse prior of generation
+        # learns the layout of a whole slice, which a 96-pixel crop of a 256-pixel slice never shows
+        self.whole = whole
         self.real, self.weights, self.real_axes = {}, {}, {}
         for name, (vol, w, axes_used) in (volumes if volumes is not None else shipped_volumes()).items():
             self.real[name], self.weights[name] = vol.astype(np.float32), w
@@ -279,21 +282,29 @@ class TripletSampler:
         # them zoomed out (up to 2.5x, air around the body), so that the prior's guess at high noise
         # (t >= 900, where it can only know the mean) is not that of a body-filled picture: it sat 350 HU
         # above full slices with air around them
-        lo, hi = (0.7, 1.5) if r.uniform() < 2 / 3 else (1.5, 2.5)
-        scale = float(np.exp(r.uniform(np.log(lo), np.log(hi))))
         c = self.crop
-        cs = int(round(c * scale))
         D, Y, X = vol.shape
         z0 = int(r.integers(0, max(1, D - 2 * gap)))
-        # half the crops anywhere in the field of view (reaching a quarter crop past its edges, filled with air)
-        tries = 8 if r.uniform() < 0.5 else 1
-        m = cs // 4
-        for _ in range(tries):
-            y0 = int(r.integers(-m, max(-m + 1, Y - cs + m + 1)))
-            x0 = int(r.integers(-m, max(-m + 1, X - cs + m + 1)))
+        if self.whole:
+            # the whole field of view, 0.9-1.3x (air around it), centred within 5% of its side
+            cs = int(round(max(Y, X) * float(np.exp(r.uniform(np.log(0.9), np.log(1.3))))))
+            j = max(1, cs // 20)
+            y0 = (Y - cs) // 2 + int(r.integers(-j, j + 1))
+            x0 = (X - cs) // 2 + int(r.integers(-j, j + 1))
             trip = vol[z0:z0 + 2 * gap + 1:gap, max(y0, 0):max(y0 + cs, 0), max(x0, 0):max(x0 + cs, 0)]
-            if trip.size and (trip > -500).mean() > 0.25:
-                break
+        else:
+            lo, hi = (0.7, 1.5) if r.uniform() < 2 / 3 else (1.5, 2.5)
+            scale = float(np.exp(r.uniform(np.log(lo), np.log(hi))))
+            cs = int(round(c * scale))
+            # half the crops anywhere in the field of view (reaching a quarter crop past its edges, filled with air)
+            tries = 8 if r.uniform() < 0.5 else 1
+            m = cs // 4
+            for _ in range(tries):
+                y0 = int(r.integers(-m, max(-m + 1, Y - cs + m + 1)))
+                x0 = int(r.integers(-m, max(-m + 1, X - cs + m + 1)))
+                trip = vol[z0:z0 + 2 * gap + 1:gap, max(y0, 0):max(y0 + cs, 0), max(x0, 0):max(x0 + cs, 0)]
+                if trip.size and (trip > -500).mean() > 0.25:
+                    break
         if trip.shape[0] < 3:
             trip = np.concatenate([trip, np.repeat(trip[-1:], 3 - trip.shape[0], 0)])
         if trip.shape[1] < cs or trip.shape[2] < cs:
@@ -301,10 +312,13 @@ class TripletSampler:
             pad = ((0, 0), (top, cs - trip.shape[1] - top), (left, cs - trip.shape[2] - left))
             trip = np.pad(trip, pad, constant_values=-1000.0)
         if cs != c:
+            if self.whole and cs > c:
+                # shrinking by 2-8x: smooth first so the coarse slice is an average, not an aliased sample
+                trip = ndimage.gaussian_filter(trip, (0, 0.4 * cs / c, 0.4 * cs / c))
             trip = ndimage.zoom(trip, (1, c / trip.shape[1], c / trip.shape[2]), order=1)[:, :c, :c]
         if r.uniform() < 0.6:
             trip = _deform(trip, r)
-        if r.uniform() < 0.2:
+        if r.uniform() < 0.2 and not self.whole:
             # a windowed export read back in HU: values clipped at the window's ends, still in HU (LIDC-like)
             trip = np.clip(trip, r.uniform(-1000, -100), r.uniform(150, 2500))
         x = trip / 1000.0  # = u - 1
@@ -312,7 +326,8 @@ class TripletSampler:
         x = (x + 1) * r.uniform(0.9, 1.1) - 1
         if r.uniform() < 0.5:
             x = x[:, :, ::-1]
-        if r.uniform() < 0.5:
+        if r.uniform() < 0.5 and not self.whole:
+            # (a whole slice keeps anterior at the top, as a generated one should)
             x = x[:, ::-1, :]
         if r.uniform() < 0.5:
             x = x[::-1]
@@ -335,9 +350,23 @@ def held_out_volumes():
     return out
 
 
-def test_triplets(count, seed=0, size=256, volumes=None):
-    """Deterministic held-out triplets (x = HU/1000), alternating between the held-out volumes."""
+def shrink_whole(v, size):
+    """A volume's slices as whole squares (padded with air) smoothed and shrunk to `size` pixels."""
+    D, Y, X = v.shape
+    s = max(Y, X)
+    top, left = (s - Y) // 2, (s - X) // 2
+    v = np.pad(v, ((0, 0), (top, s - Y - top), (left, s - X - left)), constant_values=-1000.0)
+    if s > size:
+        v = ndimage.gaussian_filter(v, (0, 0.4 * s / size, 0.4 * s / size))
+    return ndimage.zoom(v, (1, size / s, size / s), order=1)[:, :size, :size].astype(np.float32)
+
+
+def test_triplets(count, seed=0, size=256, volumes=None, whole=False):
+    """Deterministic held-out triplets (x = HU/1000), alternating between the held-out volumes; `whole`:
+    whole slices shrunk to `size` (the coarse prior's input) instead of centred crops."""
     vols = volumes if volumes is not None else held_out_volumes()
+    if whole:
+        vols = {n: shrink_whole(v, size) for n, v in vols.items()}
     names = sorted(vols)
     # one common square size: the largest that every volume's slices hold
     size = min([size] + [min(vols[n].shape[1:]) for n in names])

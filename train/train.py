@@ -27,7 +27,7 @@ from data import CACHE, TripletSampler, isotropic, shipped_volumes  # noqa: E402
 from model import SliceUNet, linear_schedule  # noqa: E402
 
 # settings that a resumed run must share with its checkpoint
-FIXED = ("param", "base", "crop", "axes", "slices")
+FIXED = ("param", "base", "crop", "axes", "slices", "whole")
 
 
 def ema_decay(step, cap):
@@ -67,6 +67,9 @@ def main():
     ap.add_argument("--param", choices=["v", "eps"], default="v")
     ap.add_argument("--slices", type=int, choices=[1, 3], default=3,
                     help="3: the position-aware 3-slice prior; 1: a 2D prior of single slices (dds2d, mbir)")
+    ap.add_argument("--whole", action="store_true",
+                    help="whole slices shrunk to --crop pixels (the coarse prior of `deno task generate`); "
+                         "procedural phantoms only with --phantoms")
     ap.add_argument("--bf16", choices=["auto", "on", "off"], default="auto",
                     help="bf16 autocast (auto: on where the CPU has AMX)")
     ap.add_argument("--save-every", type=float, default=240, help="seconds between checkpoints")
@@ -118,7 +121,8 @@ def main():
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     step, wall, seen = 0, 0.0, 0
     settings = dict(param=args.param, base=base, crop=args.crop, axes=args.axes, slices=args.slices,
-                    init=Path(args.init).name if args.init else None, shipped=bool(args.volumes and args.shipped))
+                    init=Path(args.init).name if args.init else None, shipped=bool(args.volumes and args.shipped),
+                    whole=args.whole)
     if ckpt_path.exists():
         ck = torch.load(ckpt_path, map_location=device)
         for key in FIXED:
@@ -139,13 +143,14 @@ def main():
             print(f"resumed at step {step} ({wall / 60:.1f} min trained)", flush=True)
     # every rank draws its own triplets (the data are sharded by seed); the step keeps a resumed run fresh
     torch.manual_seed(args.seed + step + 7919 * rank)
-    volumes = load_volume_list(args.volumes, args.axes) if args.volumes else None
+    # a whole slice's neighbours must lie as far apart as in the fine prior's isotropic voxels
+    volumes = load_volume_list(args.volumes, "all" if args.whole else args.axes) if args.volumes else None
     if volumes is not None and args.shipped:
         # fine-tuning on new scans without forgetting what the shipped prior learned from
         volumes = {**shipped_volumes(), **volumes}
-    pool = (2 if args.tiny else 12) if (volumes is None or args.phantoms or args.shipped) else 0
+    pool = (2 if args.tiny else 12) if (volumes is None or args.phantoms or (args.shipped and not args.whole)) else 0
     sampler = TripletSampler(args.seed + step + 7919 * rank, crop=args.crop, pool=pool, axes=args.axes,
-                             volumes=volumes)
+                             volumes=volumes, whole=args.whole)
     net = model
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
