@@ -1,6 +1,11 @@
 /**
  * Unconditional generation (TPDM's generation task): the same blended 3-slice sampler with no data, so
  * every slice comes from the prior alone and blending along z ties them into one volume.
+ *
+ * Coarse to fine: the 256² prior was trained on 96-pixel crops and never saw a whole slice, so alone it
+ * draws texture without a body's layout. A second, whole-slice prior (64², `train.py --whole`) draws the
+ * layout; its volume, upsampled, is forward-noised to `refineT0` and the fine prior draws the detail from
+ * there (SDEdit-style refinement, as cascaded diffusion models do).
  * @module
  */
 import type { GpuContext } from "./gpu/context.ts";
@@ -9,6 +14,18 @@ import type { EpsModel, ProgressEvent } from "./diffusion/sampler.ts";
 import { reconstructWith } from "./reconstruct.ts";
 import type { LinearSchedule } from "./diffusion/schedule.ts";
 import { UserError } from "./errors.ts";
+
+/** The coarse (whole-slice) stage of {@linkcode generateVolume}. */
+export interface CoarseStage {
+  /** The whole-slice prior. */
+  model: EpsModel;
+  /** Its slice size (its card's `imageSize`), smaller than the output's. */
+  size: number;
+  /** Its schedule (from its card). */
+  schedule?: LinearSchedule;
+  /** Its map from u to the network's range (from its card). */
+  modelMap?: [number, number];
+}
 
 /** Options of {@linkcode generateVolume}. */
 export interface GenerateOptions {
@@ -26,8 +43,49 @@ export interface GenerateOptions {
   schedule?: LinearSchedule;
   /** See `modelMap` in `lib/diffusion/card.ts`. */
   modelMap?: [number, number];
-  /** Progress per step. */
+  /** Draw the layout with a whole-slice prior first (see the module's note). Default: none. */
+  coarse?: CoarseStage;
+  /**
+   * With `coarse`: the timestep the upsampled coarse volume is noised to before the fine prior takes over
+   * (higher: the fine prior redraws more). @default {500}
+   */
+  refineT0?: number;
+  /** Progress per step (both stages count, in one total). */
   onProgress?: (done: number, total: number, event?: ProgressEvent) => void | Promise<void>;
+}
+
+/**
+ * Bilinear upsampling of each slice of a `[Z][c][c]` volume to `[Z][size][size]`, pixel centres aligned
+ * (pixel i of the output sits at (i + ½)·c/size − ½ of the input; edges clamp).
+ *
+ * @example
+ * ```ts
+ * import { upsampleSlices } from "./generate.ts";
+ * console.log(Array.from(upsampleSlices(Float32Array.of(0, 1, 2, 3), 1, 2, 4).slice(0, 4))); // [0, 0.25, 0.75, 1]
+ * ```
+ */
+export function upsampleSlices(v: Float32Array, Z: number, c: number, size: number): Float32Array {
+  if (v.length !== Z * c * c) throw new RangeError(`upsampleSlices: ${v.length} values, not ${Z}x${c}x${c}`);
+  const out = new Float32Array(Z * size * size);
+  const idx = new Int32Array(size), idx1 = new Int32Array(size), frac = new Float32Array(size);
+  for (let i = 0; i < size; i++) {
+    const s = Math.min(Math.max((i + 0.5) * c / size - 0.5, 0), c - 1);
+    idx[i] = Math.floor(s);
+    idx1[i] = Math.min(idx[i] + 1, c - 1);
+    frac[i] = s - idx[i];
+  }
+  for (let z = 0; z < Z; z++) {
+    const src = z * c * c, dst = z * size * size;
+    for (let y = 0; y < size; y++) {
+      const r0 = src + idx[y] * c, r1 = src + idx1[y] * c, fy = frac[y];
+      for (let x = 0; x < size; x++) {
+        const a = v[r0 + idx[x]] + (v[r0 + idx1[x]] - v[r0 + idx[x]]) * frac[x];
+        const b = v[r1 + idx[x]] + (v[r1 + idx1[x]] - v[r1 + idx[x]]) * frac[x];
+        out[dst + y * size + x] = a + (b - a) * fy;
+      }
+    }
+  }
+  return out;
 }
 
 /**
@@ -48,18 +106,77 @@ export async function generateVolume(
       `--slices must be a whole number >= 3 (the prior sees 3 slices at a time; got ${o.slices})`,
     );
   }
-  const O = new ZeroOperator(gpu, { Z: o.slices, H: o.size, W: o.size });
+  const steps = o.steps ?? 50, seed = o.seed ?? 0, Z = o.slices;
+  const c = o.coarse;
+  if (!c) {
+    return await sample(gpu, model, Z, o.size, {
+      steps,
+      seed,
+      eta: o.eta,
+      schedule: o.schedule,
+      modelMap: o.modelMap,
+    }, o.onProgress);
+  }
+  if (c.size >= o.size) {
+    throw new UserError(
+      `the coarse prior's slices (${c.size}²) must be smaller than the output's (${o.size}²)`,
+    );
+  }
+  const t0 = o.refineT0 ?? 500;
+  if (!Number.isInteger(t0) || t0 <= 0 || t0 >= 1000) {
+    throw new UserError(`--refine-t0 must be a whole number in (0, 1000) (got ${t0})`);
+  }
+  // the refinement walks the schedule at the coarse stage's pace: ⌈steps · t0 / T⌉ steps from t0
+  const fine = Math.max(1, Math.ceil(steps * t0 / 1000));
+  const total = steps + fine;
+  const coarse = await sample(gpu, c.model, Z, c.size, {
+    steps,
+    seed,
+    eta: o.eta,
+    schedule: c.schedule,
+    modelMap: c.modelMap,
+  }, (done, _t, e) => o.onProgress?.(done, total, e));
+  return await sample(gpu, model, Z, o.size, {
+    steps: fine,
+    seed: seed + 1,
+    eta: o.eta,
+    schedule: o.schedule,
+    modelMap: o.modelMap,
+    t0,
+    init: upsampleSlices(coarse, Z, c.size, o.size),
+  }, (done, _t, e) => o.onProgress?.(steps + done, total, e));
+}
+
+/** One blended sampling run on `[Z][size][size]` with no data, from noise or from `init` noised to `t0`. */
+async function sample(
+  gpu: GpuContext,
+  model: EpsModel,
+  Z: number,
+  size: number,
+  s: {
+    steps: number;
+    seed: number;
+    eta?: number;
+    schedule?: LinearSchedule;
+    modelMap?: [number, number];
+    t0?: number;
+    init?: Float32Array;
+  },
+  onProgress?: (done: number, total: number, event?: ProgressEvent) => void | Promise<void>,
+): Promise<Float32Array> {
+  const O = new ZeroOperator(gpu, { Z, H: size, W: size });
   try {
     return await reconstructWith(O, new Float32Array(0), {
       method: "blend++",
-      steps: o.steps ?? 50,
-      eta: o.eta,
+      steps: s.steps,
+      eta: s.eta,
       cgIters: 0,
-      seed: o.seed ?? 0,
-      schedule: o.schedule,
-      modelMap: o.modelMap,
+      seed: s.seed,
+      schedule: s.schedule,
+      modelMap: s.modelMap,
       start: "noise",
-    }, { gpu, model, onProgress: o.onProgress });
+      t0: s.t0,
+    }, { gpu, model, onProgress, startEstimate: s.init });
   } finally {
     O.dispose();
   }

@@ -189,8 +189,9 @@ export interface ReconstructOptions {
   /** Stop after the current step (diffusion) when aborted. */
   signal?: AbortSignal;
   /**
-   * Diffusion with a classical `start`: that estimate (in u) when the caller already has it (an evaluation
-   * reuses the tuned TV), instead of computing it with the method's defaults.
+   * Diffusion: an estimate (in u) to start from, forward-noised to `config.t0`. With a classical `start` it
+   * is that estimate when the caller already has it (an evaluation reuses the tuned TV) instead of
+   * computing it with the method's defaults; generation passes its coarse stage's upsampled volume.
    */
   startEstimate?: Float32Array;
   /** Diffusion with `samples` > 1: receives the per-voxel standard deviation over the chains (in u). */
@@ -353,14 +354,14 @@ export async function reconstructWith(
         const sc = samplerConfig(config, A.rangeShape.length === 3 ? A.rangeShape[1] : 1)!;
         const every = options.stateEvery ?? 10;
         const start = config.start ?? "noise";
-        if (start !== "noise" && config.t0 === undefined) {
+        if ((start !== "noise" || options.startEstimate) && config.t0 === undefined) {
           throw new UserError(`--start ${start} needs --t0 (the timestep the estimate is noised to)`);
         }
-        const init = start === "noise" ? undefined : options.startEstimate ?? await reconstructWith(A, y, {
+        const init = options.startEstimate ?? (start === "noise" ? undefined : await reconstructWith(A, y, {
           method: start,
           tvLambda: config.tvLambda,
           iterations: config.startIters,
-        }, { gpu, pixelSize: options.pixelSize });
+        }, { gpu, pixelSize: options.pixelSize }));
         const K = config.samples ?? 1, first = options.resume?.chain ?? 0;
         // chains before a resumed one come back as their Welford accumulators
         let mean: Float64Array | null = options.resume?.mean ? Float64Array.from(options.resume.mean) : null,

@@ -1,12 +1,14 @@
 /**
  * `deno task generate [--slices 16] [--size 256] [--steps 50] [--seed 0] [--output out/generated.nii.gz]`:
  * unconditional samples from the prior with the same blending as reconstruction, written as a NIfTI in HU
- * (1 mm voxels) and a preview PNG of its mid-planes.
+ * (1 mm voxels) and a preview PNG of its mid-planes. By default coarse to fine: the whole-slice prior
+ * (`--coarse`) draws the layout at 64², the 256² prior the detail from `--refine-t0`.
  * @module
  */
 import { z } from "../lib/deps.ts";
 import { writeFileAtomic, writeJsonAtomic, writeVolumeFile } from "../lib/io/files.ts";
-import { gpuFor, openPrior, priorSummary } from "../lib/diffusion/prior.ts";
+import { gpuFor, openCoarsePrior, openPrior, type Prior, priorSummary } from "../lib/diffusion/prior.ts";
+import type { GpuContext } from "../lib/gpu/context.ts";
 import { modelMap } from "../lib/diffusion/card.ts";
 import { generateVolume } from "../lib/generate.ts";
 import { DEFAULT_MU_WATER, displayWindow, fromU, type UnitMap } from "../lib/units.ts";
@@ -28,6 +30,16 @@ const FLAGS = {
   steps: { type: "string", help: "DDIM steps from noise", default: "50" },
   seed: { type: "string", help: "Seed", default: "0" },
   model: { type: "string", help: "Model card JSON", default: "models/blendct-prior.json" },
+  coarse: {
+    type: "string",
+    help: "Whole-slice prior drawing the layout first (model card JSON), or none: the fine prior alone",
+    default: "models/blendct-coarse.json",
+  },
+  "refine-t0": {
+    type: "string",
+    help: "Timestep the upsampled coarse volume is noised to before the fine prior takes over",
+    default: "500",
+  },
   backend: { type: "string", help: "Denoiser back end: auto, webgpu, wasm, native", default: "auto" },
   precision: {
     type: "string",
@@ -48,6 +60,10 @@ const Schema = z.object({
   ),
   seed: intFlag("seed").default(0),
   model: z.string().optional(),
+  coarse: z.string().optional(),
+  "refine-t0": intFlag("refine-t0").pipe(
+    z.number().int().gt(0, "must be in (0, 1000)").lt(1000, "must be in (0, 1000)"),
+  ).default(500),
   precision: z.enum(["auto", "fp32", "int8"], { error: "must be auto, fp32 or int8" }).default("auto"),
   backend: z.enum(["auto", "webgpu", "wasm", "native"], { error: "must be auto, webgpu, wasm or native" })
     .default("auto"),
@@ -61,15 +77,17 @@ async function main(): Promise<void> {
   await refuseOverwrite(outDir, f.output, f.force);
   const t0 = performance.now();
   const prior = await openPrior({ model: f.model, backend: f.backend, precision: f.precision });
-  const size = f.size ?? prior.card.imageSize;
-  if (size !== prior.card.imageSize) {
-    await prior.dispose();
-    throw new UserError(
-      `--size ${size}: the model generates ${prior.card.imageSize}x${prior.card.imageSize} slices (its training size); pass --size ${prior.card.imageSize} or another --model`,
-    );
-  }
-  const gpu = await gpuFor(prior);
+  let coarse: Prior | null = null, gpu: GpuContext | null = null;
   try {
+    const size = f.size ?? prior.card.imageSize;
+    if (size !== prior.card.imageSize) {
+      throw new UserError(
+        `--size ${size}: the model generates ${prior.card.imageSize}x${prior.card.imageSize} slices (its training size); pass --size ${prior.card.imageSize} or another --model`,
+      );
+    }
+    const opts = { backend: f.backend, precision: f.precision };
+    coarse = f.coarse === "none" ? null : await openCoarsePrior({ model: f.coarse, ...opts }, size);
+    gpu = await gpuFor(prior);
     const progress = createProgress("generate", { unit: "step" });
     const u = await generateVolume(gpu, prior.denoiser, {
       slices: f.slices,
@@ -78,6 +96,15 @@ async function main(): Promise<void> {
       seed: f.seed,
       schedule: prior.card.schedule,
       modelMap: modelMap(prior.card),
+      coarse: coarse
+        ? {
+          model: coarse.denoiser,
+          size: coarse.card.imageSize,
+          schedule: coarse.card.schedule,
+          modelMap: modelMap(coarse.card),
+        }
+        : undefined,
+      refineT0: f["refine-t0"],
       onProgress: (done, total) => progress.update(done, total),
     });
     progress.done();
@@ -97,7 +124,7 @@ async function main(): Promise<void> {
       command: ["deno", "task", "generate", ...Deno.args],
       adapter: gpu.adapter,
       seed: f.seed,
-      config: { ...f, size, units },
+      config: { ...f, size, units, coarse: coarse ? priorSummary(coarse) : "none" },
       model: priorSummary(prior),
       inputs: [],
       timings: { total: seconds },
@@ -108,7 +135,8 @@ async function main(): Promise<void> {
     console.log(`wrote ${f.output}, ${png}, ${outDir}/manifest.json in ${formatDuration(seconds)}`);
   } finally {
     await prior.dispose();
-    gpu.dispose();
+    await coarse?.dispose();
+    gpu?.dispose();
   }
 }
 

@@ -58,11 +58,11 @@ def run_volumes(path):
 
 
 @torch.no_grad()
-def evaluate(model, count=8, size=256, volumes=None):
+def evaluate(model, count=8, size=256, volumes=None, whole=False):
     """Held-out Tweedie numbers in HU: x0 RMSE of the one-step estimate against the constant guess (the
     best constant, the triplets' own mean) at t = 200, 500, 700, 900, eps-MSE at 100/500/900, and the PSNR
     gain of one-step denoising at t = 200 over [-1024, 3071] HU."""
-    x0, k = test_triplets(count, seed=0, size=size, volumes=volumes)
+    x0, k = test_triplets(count, seed=0, size=size, volumes=volumes, whole=whole)
     x0, k = torch.from_numpy(x0), torch.from_numpy(k)
     if model.net.config["slices"] == 1:
         x0, k = x0[:, 1:2].contiguous(), torch.ones_like(k)
@@ -70,7 +70,8 @@ def evaluate(model, count=8, size=256, volumes=None):
     g = torch.Generator().manual_seed(1234)
     out = {"eps_mse": {}, "x0_rmse_hu": {}, "constant_rmse_hu": {}, "triplet_mean_rmse_hu": {}, "test_triplets": count, "test_size": x0.shape[-1],
            "test_volumes": ", ".join(sorted(volumes)) if volumes else
-           "held-out LIDC chest (window read back in HU) and headsq head CT"}
+           "held-out LIDC chest (window read back in HU) and headsq head CT",
+           "test_crop": f"whole slices shrunk to {size}" if whole else f"centred {size} crops"}
 
     def run(t):
         eps = torch.randn(x0.shape, generator=g)
@@ -141,7 +142,7 @@ def main():
     ap.add_argument("--eval-on", choices=["run", "held-out"], default="run",
                     help="with --volumes: evaluate on the run's validation volumes or on blendct's held-out CTs")
     ap.add_argument("--eval-count", type=int, default=8)
-    ap.add_argument("--eval-size", type=int, default=256)
+    ap.add_argument("--eval-size", type=int, default=256, help="(a whole-slice prior is evaluated at its own size)")
     args = ap.parse_args()
     torch.set_num_threads(2)
     ck = torch.load(args.ckpt)
@@ -152,7 +153,11 @@ def main():
     param = ck.get("settings", {}).get("param", "eps")
     wrapped = EpsOutput(model, param).eval()
     run_vols, run_spec = run_volumes(args.volumes) if args.volumes else (None, None)
-    ev = evaluate(wrapped, args.eval_count, args.eval_size, volumes=None if args.eval_on == "held-out" else run_vols)
+    whole = bool(ck.get("settings", {}).get("whole"))
+    # a whole-slice (coarse) prior works at its training size; the others on 256-pixel slices
+    image_size = ck.get("crop", 96) if whole else 256
+    ev = evaluate(wrapped, args.eval_count, image_size if whole else args.eval_size,
+                  volumes=None if args.eval_on == "held-out" else run_vols, whole=whole)
     score = float(np.mean(list(ev["x0_rmse_hu"].values())))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -195,8 +200,9 @@ def main():
         "inputs": {"x": ["B", slices, "H", "W"], "t": ["B"], "k": ["B"]},
         "outputs": {"eps": ["B", slices, "H", "W"]},
         "slices": slices,
-        "imageSize": 256,
+        "imageSize": image_size,
         "trainCrop": ck.get("crop", 96),
+        "wholeSlice": whole,
         "gaps": [1, 3] if slices == 3 else [1],
         "schedule": {"type": "linear", "beta_start": 1e-4, "beta_end": 0.02, "T": 1000},
         "intensity": {
@@ -222,7 +228,9 @@ def main():
             "device": "CPU (2 cores), torch " + torch.__version__,
             "data": manifest() if run_spec is None else {
                 # a run with --shipped drew the shipped prior's own sources too
-                "training": (manifest()["training"] if ck.get("settings", {}).get("shipped") else []) +
+                "training": ([e for e in manifest()["training"]
+                              if ck["settings"].get("phantoms", not whole) or e["source"] != "train/phantoms.py"]
+                             if ck.get("settings", {}).get("shipped") else []) +
                 [{"source": v["source"], "sha256": v["sha256"], "unit": v["unit"], "shape": v["shape"]}
                  for v in run_spec["train"]],
                 "test": [{"source": v["source"], "sha256": v["sha256"], "unit": v["unit"], "shape": v["shape"]}

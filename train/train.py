@@ -149,6 +149,7 @@ def main():
         # fine-tuning on new scans without forgetting what the shipped prior learned from
         volumes = {**shipped_volumes(), **volumes}
     pool = (2 if args.tiny else 12) if (volumes is None or args.phantoms or (args.shipped and not args.whole)) else 0
+    settings["phantoms"] = pool > 0
     sampler = TripletSampler(args.seed + step + 7919 * rank, crop=args.crop, pool=pool, axes=args.axes,
                              volumes=volumes, whole=args.whole)
     net = model

@@ -50,6 +50,11 @@ export interface ModelCard {
   slices: 1 | 3;
   /** Slice width and height in pixels the model works on; other sizes must be resampled. */
   imageSize: number;
+  /**
+   * Trained on whole slices shrunk to `imageSize` (`train.py --whole`): a coarse prior that knows a slice's
+   * layout, the first stage of `generateVolume`. Absent in cards of crop-trained priors.
+   */
+  wholeSlice?: boolean;
   /** The slice gaps `k` the model was trained on; others are refused. */
   gaps: number[];
   /** The DDPM noise schedule the model was trained with; `beta_start` is below `beta_end`. */
@@ -143,6 +148,7 @@ export const ModelCardSchema: Schema<ModelCard> = z.looseObject({
   }).optional(),
   slices: z.union([z.literal(3), z.literal(1)]),
   imageSize: z.number().int().positive(),
+  wholeSlice: z.boolean().optional(),
   gaps: z.array(z.number().int().positive()).min(1),
   schedule: z.object({
     type: z.literal("linear"),
@@ -265,6 +271,17 @@ export const SHIPPED_MODEL: URL = new URL("../../models/blendct-prior.json", imp
  * ```
  */
 export const SLICE_MODEL: URL = new URL("../../models/blendct-prior2d.json", import.meta.url);
+
+/**
+ * The shipped whole-slice prior's card (64², `train.py --whole`): the coarse stage of `deno task generate`.
+ *
+ * @example
+ * ```ts
+ * import { COARSE_MODEL } from "./card.ts";
+ * console.log(COARSE_MODEL.pathname.endsWith("/models/blendct-coarse.json")); // true
+ * ```
+ */
+export const COARSE_MODEL: URL = new URL("../../models/blendct-coarse.json", import.meta.url);
 
 /**
  * Turns what a user typed into a URL: `http(s):` and `file:` URLs stay as they are, anything else is a

@@ -14,6 +14,7 @@ export { CoronalDenoiser } from "./coronal_denoiser.ts";
 export { type MbirConfig, type MbirPredictor, mbirTimes, predictorStd, runMbir, veSigma } from "./mbir.ts";
 export { decodeState, encodeState, saveState } from "./state.ts";
 export {
+  COARSE_MODEL,
   type LoadedModel,
   loadModel,
   type LoadModelOptions,
@@ -50,5 +51,5 @@ export {
   verifyParity,
   type WebGpuReport,
 } from "./denoiser.ts";
-export { openPrior, type OpenPriorOptions, type Prior, priorFor } from "./prior.ts";
+export { openCoarsePrior, openPrior, type OpenPriorOptions, type Prior, priorFor } from "./prior.ts";
 export { type FillNormalOptions, Rng } from "../random.ts";

@@ -6,7 +6,8 @@
  */
 import { ORT_VERSION } from "../deps.ts";
 import { GpuContext } from "../gpu/context.ts";
-import { loadModel, type ModelCard, SLICE_MODEL } from "./card.ts";
+import { COARSE_MODEL, loadModel, type ModelCard, SLICE_MODEL } from "./card.ts";
+import { UserError } from "../errors.ts";
 import { createDenoiser, type Denoiser } from "./denoiser.ts";
 
 /** An opened prior. */
@@ -57,6 +58,36 @@ export async function openPrior(options: OpenPriorOptions = {}): Promise<Prior> 
     ortVersion: ORT_VERSION,
     dispose: async () => await denoiser.dispose(),
   };
+}
+
+/**
+ * Opens the whole-slice prior of generation's coarse stage (default: the shipped {@linkcode COARSE_MODEL})
+ * and checks that it is one: trained on whole slices, 3 slices in, slices smaller than the output's `size`.
+ *
+ * @example
+ * ```ts ignore
+ * const coarse = await openCoarsePrior({ backend: "native" }, 256);
+ * console.log(coarse.card.imageSize); // 64
+ * await coarse.dispose();
+ * ```
+ */
+export async function openCoarsePrior(options: OpenPriorOptions, size: number): Promise<Prior> {
+  const coarse = await openPrior({ ...options, model: options.model ?? COARSE_MODEL.href });
+  const c = coarse.card;
+  const why = !c.wholeSlice
+    ? "was not trained on whole slices (its card lacks wholeSlice: true; train one with train.py --whole)"
+    : c.imageSize >= size
+    ? `works on ${c.imageSize}² slices, which are not smaller than the output's ${size}²`
+    : c.slices !== 3
+    ? "is not a 3-slice prior"
+    : "";
+  if (why) {
+    await coarse.dispose();
+    throw new UserError(
+      `--coarse ${options.model ?? "(the shipped card)"} ${why}; pass another card or --coarse none`,
+    );
+  }
+  return coarse;
 }
 
 /**
