@@ -8,7 +8,8 @@
 // step of one k, `stride` that of one l. Only the steps where f lies in (−1, lim) can contribute (the ray's
 // chord through the slice), so only they are visited, with one step of margin either side; a neighbour
 // outside the slice reads as 0, so the margins and the clipping keep the sum exact either way.
-fn joseph_march(base: u32, n: u32, lim: i32, f0: f32, fk: f32, rowStep: u32, stride: u32) -> f32 {
+// The steps (k0, k1) of the ray's chord, one step of margin either side; k1 < k0 when the ray misses.
+fn joseph_chord(n: u32, lim: i32, f0: f32, fk: f32) -> vec2<i32> {
   var k0 = 0; var k1 = i32(n) - 1;
   if (abs(fk) > 1e-6) {
     let ka = (-1.0 - f0) / fk; let kb = (f32(lim) - f0) / fk;
@@ -17,6 +18,12 @@ fn joseph_march(base: u32, n: u32, lim: i32, f0: f32, fk: f32, rowStep: u32, str
   } else if (f0 <= -1.0 || f0 >= f32(lim)) {
     k1 = -1;
   }
+  return vec2<i32>(k0, k1);
+}
+
+fn joseph_march(base: u32, n: u32, lim: i32, f0: f32, fk: f32, rowStep: u32, stride: u32) -> f32 {
+  let chord = joseph_chord(n, lim, f0, fk);
+  let k0 = chord.x; let k1 = chord.y;
   var acc = 0.0;
   for (var k = k0; k <= k1; k++) {
     // from f0 at every step, not accumulated: 256 float32 additions would drift by ~1e-2 pixel; and no

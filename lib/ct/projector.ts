@@ -112,7 +112,7 @@ export class Projector implements LinearOperator {
       const s: Binding = { buffer: src, offset: z0 * srcPer * 4, size: nz * srcPer * 4 };
       const d: Binding = { buffer: dst, offset: z0 * dstPer * 4, size: nz * dstPer * 4 };
       const wg: [number, number, number] = entry === "forward"
-        ? [groups(D), A, nz] // one bin per invocation
+        ? spread(groups(Math.ceil(D / FORWARD_BINS) * A * nz)) // bin groups, angles and slices flattened
         : entry === "adjoint"
         ? [groups(Math.ceil(W / ADJOINT_PIXELS) * H), nz, 1] // pixel groups and rows flattened
         : [groups(W), H, nz];
@@ -162,7 +162,13 @@ export class Projector implements LinearOperator {
 }
 
 /** Pixels per invocation of the adjoint kernel (`PIX` in shaders/projector.wgsl). */
-const ADJOINT_PIXELS = 16;
+const ADJOINT_PIXELS = 64;
+/** Bins per invocation of the forward kernel (`FB` in shaders/projector.wgsl). */
+const FORWARD_BINS = 8;
+/** Workgroups over x, and y when x would pass the 65,535 limit (the kernel flattens them back). */
+function spread(n: number): [number, number, number] {
+  return n <= 65535 ? [n, 1, 1] : [65535, Math.ceil(n / 65535), 1];
+}
 
 /**
  * Runs an operator's host helper slab by slab: `apply(src, dst, n)` maps `n ≤ slab` slices held in `src`
