@@ -118,7 +118,14 @@ export {
 } from "./lib/reconstruct.ts";
 export { applyFbpunet, availableFbpunet, FBPUNET_SETTINGS, type FbpunetCard } from "./lib/fbpunet.ts";
 export { interpolateSlices, superResolve, type SuperResolveOptions, thinGrid } from "./lib/zsr.ts";
-export { type CoarseStage, type GenerateOptions, generateVolume, upsampleSlices } from "./lib/generate.ts";
+export {
+  type CoarseStage,
+  extendAlongZ,
+  type ExtendOptions,
+  type GenerateOptions,
+  generateVolume,
+  upsampleSlices,
+} from "./lib/generate.ts";
 export {
   DEFAULT_MU_WATER,
   defaultMetricRange,

@@ -6,13 +6,20 @@
  * draws texture without a body's layout. A second, whole-slice prior (64², `train.py --whole`) draws the
  * layout; its volume, upsampled, is forward-noised to `refineT0` and the fine prior draws the detail from
  * there (SDEdit-style refinement, as cascaded diffusion models do).
+ *
+ * The coarse stage draws its slices one after the other ({@linkcode extendAlongZ}), not with the blended
+ * sampler: with no data to anchor them, alternating triplet partitions pull each slice towards the mean
+ * of what its changing neighbours suggest, and a 64² sample loses its bone and organs (measured: the
+ * 99.9th percentile of a blended 8-slice sample at 115 HU, of single triplets 200–1260 HU).
  * @module
  */
 import type { GpuContext } from "./gpu/context.ts";
 import { ZeroOperator } from "./ct/operator.ts";
 import type { EpsModel, ProgressEvent } from "./diffusion/sampler.ts";
 import { reconstructWith } from "./reconstruct.ts";
-import type { LinearSchedule } from "./diffusion/schedule.ts";
+import { alphasCumprod, ddimTimes, type LinearSchedule } from "./diffusion/schedule.ts";
+import { normalAt } from "./diffusion/sampler.ts";
+import { ddimRef, tweedieRef } from "./diffusion/steps.ts";
 import { UserError } from "./errors.ts";
 
 /** The coarse (whole-slice) stage of {@linkcode generateVolume}. */
@@ -47,7 +54,7 @@ export interface GenerateOptions {
   coarse?: CoarseStage;
   /**
    * With `coarse`: the timestep the upsampled coarse volume is noised to before the fine prior takes over
-   * (higher: the fine prior redraws more). @default {500}
+   * (higher: the fine prior redraws more). @default {300}
    */
   refineT0?: number;
   /** Progress per step (both stages count, in one total). */
@@ -122,20 +129,22 @@ export async function generateVolume(
       `the coarse prior's slices (${c.size}²) must be smaller than the output's (${o.size}²)`,
     );
   }
-  const t0 = o.refineT0 ?? 500;
+  const t0 = o.refineT0 ?? 300;
   if (!Number.isInteger(t0) || t0 <= 0 || t0 >= 1000) {
     throw new UserError(`--refine-t0 must be a whole number in (0, 1000) (got ${t0})`);
   }
   // the refinement walks the schedule at the coarse stage's pace: ⌈steps · t0 / T⌉ steps from t0
   const fine = Math.max(1, Math.ceil(steps * t0 / 1000));
   const total = steps + fine;
-  const coarse = await sample(gpu, c.model, Z, c.size, {
+  // progress in steps: a slice's share of the coarse stage's `steps`
+  const coarse = await extendAlongZ(c.model, Z, c.size, {
     steps,
     seed,
     eta: o.eta,
     schedule: c.schedule,
     modelMap: c.modelMap,
-  }, (done, _t, e) => o.onProgress?.(done, total, e));
+    onSlice: (done) => o.onProgress?.(Math.round(steps * done / Z), total),
+  });
   return await sample(gpu, model, Z, o.size, {
     steps: fine,
     seed: seed + 1,
@@ -145,6 +154,70 @@ export async function generateVolume(
     t0,
     init: upsampleSlices(coarse, Z, c.size, o.size),
   }, (done, _t, e) => o.onProgress?.(steps + done, total, e));
+}
+
+/** Options of {@linkcode extendAlongZ}. */
+export interface ExtendOptions {
+  /** DDIM steps per slice (from pure noise). */
+  steps: number;
+  /** Seed. */
+  seed: number;
+  /** DDIM η. @default {0.85} */
+  eta?: number;
+  /** The model's schedule. */
+  schedule?: LinearSchedule;
+  /** The model card's map from u to the network's range. @default {[2, -1]} */
+  modelMap?: [number, number];
+  /** Called after each slice is drawn. */
+  onSlice?: (done: number, total: number) => void | Promise<void>;
+}
+
+/**
+ * Samples a `[Z][size][size]` volume (u) slice by slice along z: the first triplet from noise, then each
+ * next slice as the third of a triplet (gap 1) whose first two are the slices already drawn, held at their
+ * values in every step's Tweedie estimate (replacement, the data consistency of a selection operator).
+ * Host-side, one triplet per network call: meant for a coarse (64²) prior.
+ *
+ * @example
+ * ```ts ignore
+ * const u = await extendAlongZ(coarse.denoiser, 16, 64, { steps: 50, seed: 1 });
+ * ```
+ */
+export async function extendAlongZ(
+  model: EpsModel,
+  Z: number,
+  size: number,
+  o: ExtendOptions,
+): Promise<Float32Array> {
+  if (!Number.isInteger(Z) || Z < 3) throw new UserError(`--slices must be a whole number >= 3 (got ${Z})`);
+  const hw = size * size, abar = alphasCumprod(o.schedule), map = o.modelMap ?? [2, -1];
+  const times = ddimTimes(o.steps, o.schedule?.T ?? 1000), eta = o.eta ?? 0.85;
+  const out = new Float32Array(Z * hw);
+  const k = Float32Array.of(1);
+  // triplet 0..2 all free, then z = 3..Z−1 with the two slices before it fixed
+  for (let z = 2; z < Z; z++) {
+    const fixed = z === 2 ? 0 : 2;
+    const stream = (n: number) => (z * 4099 + n) >>> 0;
+    let x: Float32Array = Float32Array.from({ length: 3 * hw }, (_, i) => normalAt(o.seed, stream(0), i));
+    for (let i = 0; i < times.length; i++) {
+      const t = times[i];
+      const eps = await model.predict(x, Float32Array.of(t), k, [1, 3, size, size]);
+      const v = tweedieRef(x, eps, { abar: abar[t], map, nonNegative: true });
+      if (fixed) v.set(out.subarray((z - 2) * hw, z * hw));
+      if (i === times.length - 1) {
+        x = v;
+        break;
+      }
+      x = ddimRef(v, eps, (j) => normalAt(o.seed, stream(i + 1), j), {
+        abarNext: abar[times[i + 1]],
+        map,
+        eta,
+      });
+    }
+    out.set(z === 2 ? x : x.subarray(2 * hw), (z === 2 ? 0 : z) * hw);
+    await o.onSlice?.(z + 1, Z);
+  }
+  return out;
 }
 
 /** One blended sampling run on `[Z][size][size]` with no data, from noise or from `init` noised to `t0`. */

@@ -38,7 +38,7 @@ const FLAGS = {
   "refine-t0": {
     type: "string",
     help: "Timestep the upsampled coarse volume is noised to before the fine prior takes over",
-    default: "500",
+    default: "300",
   },
   backend: { type: "string", help: "Denoiser back end: auto, webgpu, wasm, native", default: "auto" },
   precision: {
@@ -63,7 +63,7 @@ const Schema = z.object({
   coarse: z.string().optional(),
   "refine-t0": intFlag("refine-t0").pipe(
     z.number().int().gt(0, "must be in (0, 1000)").lt(1000, "must be in (0, 1000)"),
-  ).default(500),
+  ).default(300),
   precision: z.enum(["auto", "fp32", "int8"], { error: "must be auto, fp32 or int8" }).default("auto"),
   backend: z.enum(["auto", "webgpu", "wasm", "native"], { error: "must be auto, webgpu, wasm or native" })
     .default("auto"),

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { GpuContext } from "../lib/gpu/context.ts";
 import type { EpsModel } from "../lib/diffusion/sampler.ts";
 import { alphasCumprod } from "../lib/diffusion/schedule.ts";
-import { generateVolume, upsampleSlices } from "../lib/generate.ts";
+import { extendAlongZ, generateVolume, upsampleSlices } from "../lib/generate.ts";
 
 const abar = alphasCumprod();
 
@@ -103,13 +103,9 @@ Deno.test("coarse to fine: the coarse stage's volume, upsampled and noised to re
       refineT0: t0,
     });
     // with no data an oracle's sample is some truth slice at each z, not necessarily slice z: the coarse
-    // stage picks which (the same run alone shows it), and the fine stage must keep that layout
-    const alone = await generateVolume(gpu, oracle(coarseTruth, Z, c).model, {
-      slices: Z,
-      size: c,
-      steps,
-      seed: 3,
-    });
+    // stage (slice by slice along z) picks which (the same run alone shows it), and the fine stage must
+    // keep that layout
+    const alone = await extendAlongZ(oracle(coarseTruth, Z, c).model, Z, c, { steps, seed: 3 });
     const which = (v: Float32Array, truth: Float32Array, m: number, z: number) => {
       for (let j = 0; j < Z; j++) {
         let e = 0;
@@ -122,6 +118,7 @@ Deno.test("coarse to fine: the coarse stage's volume, upsampled and noised to re
     assert.ok(layout.every((j) => j >= 0), `every coarse slice is a truth slice: ${layout}`);
     assert.deepEqual(Array.from({ length: Z }, (_, z) => which(u, fineTruth, n, z)), layout);
     assert.ok(coarse.calls.length > 0 && coarse.calls[0].t[0] >= 900, "the coarse stage starts from noise");
+    assert.equal(coarse.calls.length, (Z - 2) * steps, "one triplet per call, steps calls per drawn slice");
     const fineTimes = [...new Set(fine.calls.map((cl) => cl.t[0]))];
     assert.equal(fineTimes.length, Math.ceil(steps * t0 / 1000), "⌈steps·t0/T⌉ fine steps");
     assert.equal(fine.calls[0].t[0], t0, "the fine stage starts at refineT0");
@@ -156,4 +153,29 @@ Deno.test("coarse to fine: the coarse stage's volume, upsampled and noised to re
   } finally {
     gpu.dispose();
   }
+});
+
+Deno.test("extendAlongZ draws each slice as the third of a triplet whose first two are the slices before it, held fixed", async () => {
+  const Z = 5, n = 8, steps = 8;
+  const truth = volume(Z, n);
+  const o = oracle(truth, Z, n);
+  const u = await extendAlongZ(o.model, Z, n, { steps, seed: 11 });
+  // every slice is one the oracle knows (its Tweedie estimate is exact), and the volume is reproducible
+  for (let z = 0; z < Z; z++) {
+    let best = Infinity;
+    for (let j = 0; j < Z; j++) {
+      let e = 0;
+      for (let i = 0; i < n * n; i++) e = Math.max(e, Math.abs(u[z * n * n + i] - truth[j * n * n + i]));
+      best = Math.min(best, e);
+    }
+    assert.ok(best < 1e-3, `slice ${z} is a truth slice (max error ${best})`);
+  }
+  assert.deepEqual(await extendAlongZ(o.model, Z, n, { steps, seed: 11 }), u);
+  // the last step of slice 3 sees slices 1 and 2 as drawn: at t = 0 the input is their clean value
+  const last = o.calls[2 * steps - 1];
+  assert.equal(last.t[0], 0);
+  for (let i = 0; i < 2 * n * n; i++) {
+    assert.ok(Math.abs(last.x[i] - (2 * u[n * n + i] - 1)) < 0.05, `held slice value ${i}`);
+  }
+  await assert.rejects(extendAlongZ(o.model, 2, n, { steps, seed: 1 }), /--slices must be/);
 });
