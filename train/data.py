@@ -311,10 +311,9 @@ class TripletSampler:
             top, left = max(0, -y0), max(0, -x0)
             pad = ((0, 0), (top, cs - trip.shape[1] - top), (left, cs - trip.shape[2] - left))
             trip = np.pad(trip, pad, constant_values=-1000.0)
-        if cs != c:
-            if self.whole and cs > c:
-                # shrinking by 2-8x: smooth first so the coarse slice is an average, not an aliased sample
-                trip = ndimage.gaussian_filter(trip, (0, 0.4 * cs / c, 0.4 * cs / c))
+        if self.whole:
+            trip = shrink(trip, c)
+        elif cs != c:
             trip = ndimage.zoom(trip, (1, c / trip.shape[1], c / trip.shape[2]), order=1)[:, :c, :c]
         if r.uniform() < 0.6:
             trip = _deform(trip, r)
@@ -350,15 +349,24 @@ def held_out_volumes():
     return out
 
 
+def shrink(v, size):
+    """Square slices resampled to `size` pixels; when shrinking (2-8x for a whole slice), smoothed first so a
+    coarse pixel is an average, not an aliased sample."""
+    s = v.shape[1]
+    if s > size:
+        v = ndimage.gaussian_filter(v, (0, 0.4 * s / size, 0.4 * s / size))
+    if s == size:
+        return v
+    return ndimage.zoom(v, (1, size / s, size / s), order=1)[:, :size, :size]
+
+
 def shrink_whole(v, size):
     """A volume's slices as whole squares (padded with air) smoothed and shrunk to `size` pixels."""
     D, Y, X = v.shape
     s = max(Y, X)
     top, left = (s - Y) // 2, (s - X) // 2
     v = np.pad(v, ((0, 0), (top, s - Y - top), (left, s - X - left)), constant_values=-1000.0)
-    if s > size:
-        v = ndimage.gaussian_filter(v, (0, 0.4 * s / size, 0.4 * s / size))
-    return ndimage.zoom(v, (1, size / s, size / s), order=1)[:, :size, :size].astype(np.float32)
+    return shrink(v, size).astype(np.float32)
 
 
 def test_triplets(count, seed=0, size=256, volumes=None, whole=False):
