@@ -126,7 +126,7 @@ export async function generateVolume(
   }
   if (c.size >= o.size) {
     throw new UserError(
-      `the coarse prior's slices (${c.size}²) must be smaller than the output's (${o.size}²)`,
+      `--coarse: the coarse prior's slices (${c.size}²) must be smaller than the output's (${o.size}²); pass a smaller whole-slice prior or --coarse none`,
     );
   }
   const t0 = o.refineT0 ?? 300;

@@ -86,7 +86,7 @@ async function main(): Promise<void> {
       );
     }
     const opts = { backend: f.backend, precision: f.precision };
-    coarse = f.coarse === "none" ? null : await openCoarsePrior({ model: f.coarse, ...opts }, size);
+    coarse = f.coarse === "none" ? null : await openCoarsePrior({ model: f.coarse, ...opts });
     gpu = await gpuFor(prior);
     const progress = createProgress("generate", { unit: "step" });
     const u = await generateVolume(gpu, prior.denoiser, {

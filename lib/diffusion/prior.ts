@@ -62,22 +62,21 @@ export async function openPrior(options: OpenPriorOptions = {}): Promise<Prior> 
 
 /**
  * Opens the whole-slice prior of generation's coarse stage (default: the shipped {@linkcode COARSE_MODEL})
- * and checks that it is one: trained on whole slices, 3 slices in, slices smaller than the output's `size`.
+ * and checks that its card says it is one: trained on whole slices, 3 slices in (`generateVolume` checks
+ * that its slices are smaller than the output's).
  *
  * @example
  * ```ts ignore
- * const coarse = await openCoarsePrior({ backend: "native" }, 256);
+ * const coarse = await openCoarsePrior({ backend: "native" });
  * console.log(coarse.card.imageSize); // 64
  * await coarse.dispose();
  * ```
  */
-export async function openCoarsePrior(options: OpenPriorOptions, size: number): Promise<Prior> {
+export async function openCoarsePrior(options: OpenPriorOptions = {}): Promise<Prior> {
   const coarse = await openPrior({ ...options, model: options.model ?? COARSE_MODEL.href });
   const c = coarse.card;
   const why = !c.wholeSlice
     ? "was not trained on whole slices (its card lacks wholeSlice: true; train one with train.py --whole)"
-    : c.imageSize >= size
-    ? `works on ${c.imageSize}² slices, which are not smaller than the output's ${size}²`
     : c.slices !== 3
     ? "is not a 3-slice prior"
     : "";
