@@ -10,6 +10,7 @@ import type { LinearOperator, SliceShape } from "./ct/operator.ts";
 import { FanProjector } from "./ct/fan.ts";
 import { Projector } from "./ct/projector.ts";
 import { createProjector } from "./ct/system.ts";
+import type { ProjectorEngine } from "./ct/sparse.ts";
 import { type FbpFilter, fbpOnGpu } from "./ct/fbp.ts";
 import { cgls } from "./solve/cgls.ts";
 import { applyFbpunet } from "./fbpunet.ts";
@@ -176,6 +177,11 @@ export interface ReconstructOptions {
   model?: EpsModel;
   /** Pixel size (mm) a fan geometry without its own is applied with. Default 1. */
   pixelSize?: number;
+  /**
+   * Where the projector's forward and adjoint run: `auto` takes the sparse CPU engine on a software
+   * adapter (`lib/ct/sparse.ts`), `wgsl` the GPU kernels, `sparse` the CPU engine. @default "auto"
+   */
+  projector?: ProjectorEngine;
   /** `fbpunet`: the folder of its networks. Default blendct's `models/`. */
   fbpunetDir?: URL;
   /** Progress of iterative methods: `done` of `total` units. */
@@ -221,7 +227,11 @@ export async function reconstruct(
   config: MethodConfig,
   options: ReconstructOptions,
 ): Promise<Float32Array> {
-  const A = await createProjector(options.gpu, geometry, shape, { pixelSize: options.pixelSize });
+  const A = await createProjector(options.gpu, geometry, shape, {
+    pixelSize: options.pixelSize,
+    // FBP runs only the back-projection kernel: a sparse copy of A would go unused
+    engine: config.method === "fbp" ? "wgsl" : options.projector,
+  });
   try {
     if (y.length !== A.rangeSize) {
       throw new UserError(

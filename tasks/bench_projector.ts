@@ -1,14 +1,15 @@
 /**
  * `deno task bench projector [--quick] [--views 8]`: giga pixel-view updates per second of A and Aᵀ
- * (parallel and fan beam), WGSL vs the TypeScript reference and vs scikit-image's `radon` and unfiltered
+ * (parallel and fan beam) on both engines (the WGSL kernels; the sparse CPU engine between GPU buffers and
+ * between host arrays), vs the TypeScript reference and vs scikit-image's `radon` and unfiltered
  * back-projection measured in the same run (skipped with a printed reason where scikit-image is absent),
  * at 256²×64 and 512²×16 (`--quick`: 64²×8).
  * @module
  */
 import { z } from "../lib/deps.ts";
 import { GpuContext } from "../lib/gpu/context.ts";
-import { Projector } from "../lib/ct/projector.ts";
-import { FanProjector } from "../lib/ct/fan.ts";
+import { createProjector } from "../lib/ct/system.ts";
+import { hostApply } from "../lib/ct/operator.ts";
 import { adjointRef, forwardRef } from "../lib/ct/projector_ref.ts";
 import { fanBeam, sparseView } from "../lib/ct/geometry.ts";
 import { intFlag, parseFlags } from "./cli.ts";
@@ -61,61 +62,83 @@ export async function run(args: string[]): Promise<void> {
   );
   const rows: string[] = [];
   const rates: Record<string, { A: number; At: number }> = {};
+  const builds: string[] = [];
   for (const [N, Z] of sizes) {
     const shape = { Z, H: N, W: N };
     const work = Z * N * N * views / 1e9;
-    const ops = [
-      ["parallel", await Projector.create(gpu, sparseView(views, { imageSize: N }), shape)],
-      ["fan", FanProjector.create(gpu, fanBeam(views, { imageSize: N }), shape)],
-    ] as const;
-    for (const [beam, A] of ops) {
-      const x = gpu.upload(new Float32Array(A.domainSize).fill(0.5)), y = gpu.buffer(A.rangeSize * 4);
-      const fwd = await time(async () => {
-        await A.forward(x, y);
-        await gpu.sync();
-      }, 3);
-      const adj = await time(async () => {
-        await A.adjoint(y, x);
-        await gpu.sync();
-      }, 3);
-      gpu.release(x, y);
-      A.dispose();
-      let ref = ["–", "–"];
-      if (beam === "parallel") {
-        // the float64 reference is slow: time one slice and scale
-        const g = sparseView(views, { imageSize: N }), one = { Z: 1, H: N, W: N };
-        const xs = new Float32Array(N * N).fill(0.5), ys = forwardRef(xs, g, one);
-        const tf = await time(() => Promise.resolve(forwardRef(xs, g, one)), 1) * Z;
-        const ta = await time(() => Promise.resolve(adjointRef(ys, g, one)), 1) * Z;
-        ref = [`${tf.toFixed(2)}`, `${ta.toFixed(2)}`];
-        rates[`${N},${Z}`] = { A: fwd, At: adj };
+    const refs: Record<string, string[]> = {};
+    for (const beam of ["parallel", "fan"] as const) {
+      const g = beam === "parallel" ? sparseView(views, { imageSize: N }) : fanBeam(views, { imageSize: N });
+      for (const engine of ["wgsl", "sparse"] as const) {
+        const tb = performance.now();
+        const A = await createProjector(gpu, g, shape, { engine });
+        if (engine === "sparse") {
+          builds.push(`${N}²×${Z} ${beam}: ${((performance.now() - tb) / 1000).toFixed(2)} s`);
+        }
+        const x = gpu.upload(new Float32Array(A.domainSize).fill(0.5)), y = gpu.buffer(A.rangeSize * 4);
+        // GPU buffers in and out: for the sparse engine this includes the read-back and the write
+        const fwd = await time(async () => {
+          await A.forward(x, y);
+          await gpu.sync();
+        }, 3);
+        const adj = await time(async () => {
+          await A.adjoint(y, x);
+          await gpu.sync();
+        }, 3);
+        gpu.release(x, y);
+        const timed: [string, number, number][] = [[engine, fwd, adj]];
+        const host = hostApply(A);
+        if (host) {
+          // host arrays in and out, as the host CG applies it
+          const xs = new Float32Array(A.domainSize).fill(0.5), ys = host.forwardHost(xs);
+          timed.push([
+            "sparse, host arrays",
+            await time(() => Promise.resolve(host.forwardHost(xs)), 3),
+            await time(() => Promise.resolve(host.adjointHost(ys)), 3),
+          ]);
+        }
+        A.dispose();
+        if (beam === "parallel" && !refs[beam]) {
+          // the float64 reference is slow: time one slice and scale
+          const one = { Z: 1, H: N, W: N }, pg = sparseView(views, { imageSize: N });
+          const xs = new Float32Array(N * N).fill(0.5), ys = forwardRef(xs, pg, one);
+          const tf = await time(() => Promise.resolve(forwardRef(xs, pg, one)), 1) * Z;
+          const ta = await time(() => Promise.resolve(adjointRef(ys, pg, one)), 1) * Z;
+          refs[beam] = [`${tf.toFixed(2)}`, `${ta.toFixed(2)}`];
+        }
+        for (const [label, tf, ta] of timed) {
+          const key = `${N},${Z},${beam},${label}`;
+          rates[key] = { A: tf, At: ta };
+          const ref = refs[beam] ?? ["–", "–"];
+          rows.push(
+            `| ${N}²×${Z} | ${beam} | ${label} | A | ${tf.toFixed(3)} | ${(work / tf).toFixed(3)} | ${
+              ref[0]
+            } | SK_A_${key} |`,
+          );
+          rows.push(
+            `| ${N}²×${Z} | ${beam} | ${label} | Aᵀ | ${ta.toFixed(3)} | ${(work / ta).toFixed(3)} | ${
+              ref[1]
+            } | SK_T_${key} |`,
+          );
+        }
       }
-      rows.push(
-        `| ${N}²×${Z} | ${beam} | A | ${fwd.toFixed(3)} | ${(work / fwd).toFixed(3)} | ${
-          ref[0]
-        } | SK_A_${N}_${Z}_${beam} |`,
-      );
-      rows.push(
-        `| ${N}²×${Z} | ${beam} | Aᵀ | ${adj.toFixed(3)} | ${(work / adj).toFixed(3)} | ${
-          ref[1]
-        } | SK_T_${N}_${Z}_${beam} |`,
-      );
     }
   }
   gpu.dispose();
   const sk = await skimage(views, sizes);
-  console.log("| size | beam | op | WGSL s | WGSL Gpix·view/s | TS ref s | vs scikit-image (same run) |");
-  console.log("|---|---|---|---|---|---|---|");
+  console.log("| size | beam | engine | op | s | Gpix·view/s | TS ref s | vs scikit-image (same run) |");
+  console.log("|---|---|---|---|---|---|---|---|");
   for (const row of rows) {
-    console.log(row.replace(/SK_([AT])_(\d+)_(\d+)_(\w+)/, (_, op, n, z, beam) => {
-      if (typeof sk === "string" || beam !== "parallel") return "–";
-      const s = sk[`${n},${z}`], r = rates[`${n},${z}`];
+    console.log(row.replace(/SK_([AT])_(\d+),(\d+),(\w+),([^|]+) \|$/, (_, op, n, z, beam, label) => {
+      if (typeof sk === "string" || beam !== "parallel") return "– |";
+      const s = sk[`${n},${z}`], r = rates[`${n},${z},${beam},${label}`];
       const [theirs, ours] = op === "A" ? [s.radon, r.A] : [s.backprojection, r.At];
       return `${(theirs / ours).toFixed(1)}x (${op === "A" ? "radon" : "unfiltered iradon"} ${
         theirs.toFixed(2)
-      } s)`;
+      } s) |`;
     }));
   }
+  console.log(`sparse matrix build (once per geometry): ${builds.join("; ")}`);
   if (typeof sk === "string") console.log(sk);
 }
 

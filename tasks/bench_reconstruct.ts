@@ -1,5 +1,5 @@
 /**
- * `deno task bench reconstruct [--steps 6] [--backend auto]`: seconds per DiffusionBlend++ step at
+ * `deno task bench reconstruct [--steps 6] [--backend auto] [--projector auto]`: seconds per DiffusionBlend++ step at
  * 256²×36 slices (8 views), split into network, CG data consistency, blending/DDIM kernels and host
  * transfers, on the LIDC evaluation volume.
  * @module
@@ -19,17 +19,21 @@ import type { StepTimings } from "../lib/diffusion/sampler.ts";
 export async function run(args: string[]): Promise<void> {
   const values = parseFlags(
     args,
-    "Usage: deno task bench reconstruct [--steps 6] [--backend auto] [--slices 48:84]",
+    "Usage: deno task bench reconstruct [--steps 6] [--backend auto] [--slices 48:84] [--projector auto]",
     {
       steps: { type: "string", help: "Sampler steps from noise", default: "6" },
       backend: { type: "string", help: "Denoiser back end: auto, webgpu, wasm, native", default: "auto" },
       slices: { type: "string", help: "LIDC slices A:B", default: "48:84" },
+      projector: { type: "string", help: "Projector engine: auto, wgsl, sparse", default: "auto" },
     },
     z.object({
       steps: intFlag("steps").pipe(z.number().int().min(1, "must be at least 1")).default(6),
       backend: z.enum(["auto", "webgpu", "wasm", "native"], { error: "must be auto, webgpu, wasm or native" })
         .default("auto"),
       slices: z.string().default("48:84"),
+      projector: z.enum(["auto", "wgsl", "sparse"], { error: "must be auto, wgsl or sparse" }).default(
+        "auto",
+      ),
     }),
   );
   const steps = values.steps;
@@ -51,6 +55,7 @@ export async function run(args: string[]): Promise<void> {
     }, {
       gpu,
       model: prior.denoiser,
+      projector: values.projector,
       onProgress: (_d, _t, e) => {
         if (e) timings = e.timings;
       },
@@ -59,7 +64,7 @@ export async function run(args: string[]): Promise<void> {
     const per = (s: number) => (s / steps).toFixed(3);
     const rest = timings.cg + timings.blend + timings.transfer;
     console.log(
-      `adapter: ${gpu.adapter.description}; denoiser: ${prior.denoiser.backend}; ${Z}x${H}x${W}, 8 views`,
+      `adapter: ${gpu.adapter.description}; denoiser: ${prior.denoiser.backend}; projector: ${values.projector}; ${Z}x${H}x${W}, 8 views`,
     );
     console.log("| phase | s/step | share |");
     console.log("|---|---|---|");

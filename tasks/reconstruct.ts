@@ -88,6 +88,7 @@ async function main(): Promise<void> {
     const x = f.method === "fbp" ? fbpX : await reconstruct(c.y, c.geometry, shape, cfg, {
       gpu,
       model: prior?.denoiser,
+      projector: f.projector,
       resume,
       signal: controller.signal,
       onProgress: (done, total, e) => {

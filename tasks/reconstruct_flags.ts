@@ -75,6 +75,11 @@ export const FLAGS = {
   filter: { type: "string", help: `FBP filter: ${FBP_FILTERS.join(", ")}`, default: "ramp" },
   seed: { type: "string", help: "Seed of every random choice", default: "0" },
   backend: { type: "string", help: "Denoiser back end: auto, webgpu, wasm, native", default: "auto" },
+  projector: {
+    type: "string",
+    help: "Projector engine: auto (the CPU engine on a software WebGPU adapter), wgsl, sparse",
+    default: "auto",
+  },
   precision: {
     type: "string",
     help:
@@ -204,6 +209,7 @@ export const Schema = z.object({
   filter: z.enum(FBP_FILTERS, { error: `must be one of ${FBP_FILTERS.join(", ")}` }).default("ramp"),
   seed: intFlag("seed").pipe(z.number().int().min(0, "must be >= 0").max(2 ** 32 - 1)).default(0),
   precision: z.enum(["auto", "fp32", "int8"], { error: "must be auto, fp32 or int8" }).default("auto"),
+  projector: z.enum(["auto", "wgsl", "sparse"], { error: "must be auto, wgsl or sparse" }).default("auto"),
   backend: z.enum(["auto", "webgpu", "wasm", "native"], { error: "must be auto, webgpu, wasm or native" })
     .default(
       "auto",

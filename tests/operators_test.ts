@@ -13,6 +13,7 @@ import { ZDiff } from "../lib/solve/zdiff.ts";
 import { fromAstra } from "../lib/ct/astra.ts";
 import { fbp } from "../lib/ct/fbp.ts";
 import { cgls } from "../lib/solve/cgls.ts";
+import { createProjector } from "../lib/ct/system.ts";
 import { relErr, seededArray } from "./helpers.ts";
 import { UserError } from "../lib/errors.ts";
 
@@ -48,6 +49,22 @@ const operators: [string, () => LinearOperator | Promise<LinearOperator>][] = [
     () => FanProjector.create(gpu, fanNoDetectorDistance, { Z: 1, H: 12, W: 18 }),
   ],
   ["fan, 0.7 mm pixels", () => FanProjector.create(gpu, fanMm, { Z: 2, H: 16, W: 16 })],
+  [
+    "parallel 8 views, sparse CPU engine, 5 slices",
+    () =>
+      createProjector(gpu, sparseView(8, { imageSize: 16 }), { Z: 5, H: 16, W: 16 }, { engine: "sparse" }),
+  ],
+  [
+    "parallel limited 90°, sparse CPU engine",
+    () =>
+      createProjector(gpu, limitedAngle(90, 30, { imageSize: 15 }), { Z: 2, H: 15, W: 15 }, {
+        engine: "sparse",
+      }),
+  ],
+  [
+    "fan, detector offset, sparse CPU engine",
+    () => createProjector(gpu, fanOffset, { Z: 3, H: 20, W: 20 }, { engine: "sparse" }),
+  ],
   ["z-subsampling x3 offset 1", () => new SliceSubsample(gpu, { Z: 10, H: 5, W: 4 }, 3, 1)],
   ["Dz", () => new ZDiff(gpu, { Z: 6, H: 4, W: 5 })],
   ["Dz circular", () => new ZDiff(gpu, { Z: 6, H: 4, W: 5 }, true)],

@@ -7,8 +7,9 @@ import { type GpuContext, groups, params } from "../gpu/context.ts";
 import { grid } from "../gpu/vector.ts";
 import { angularStep, type FanGeometry } from "./geometry.ts";
 import { fanPixelSize, fanTable } from "./fan_ref.ts";
-import type { LinearOperator, SliceShape } from "./operator.ts";
+import type { HostApply, LinearOperator, SliceShape } from "./operator.ts";
 import { slabSlices, streamSlabs } from "./projector.ts";
+import { onHost, type SparseEngine } from "./sparse.ts";
 
 /** What fan-beam FBP needs besides the ramp: per-(view, bin) weights, the filter's bin width, the scale. */
 export interface FanFbpWeights {
@@ -95,7 +96,10 @@ export class FanProjector implements LinearOperator {
   readonly slab: number;
   /** The image grid's pixel size in mm the geometry is applied with. */
   readonly pixelSize: number;
+  /** Where forward and adjoint run: the WGSL kernels, or the sparse engine on the CPU. */
+  readonly engine: "wgsl" | "sparse";
   #tab: GPUBuffer;
+  #sparse: SparseEngine | null;
   #weights: GPUBuffer | null = null;
   #fbp: FanFbpWeights | null = null;
 
@@ -105,8 +109,11 @@ export class FanProjector implements LinearOperator {
     shape: SliceShape,
     pixelSize: number,
     maxBindingBytes: number,
+    sparse: SparseEngine | null,
   ) {
     this.shape = shape;
+    this.#sparse = sparse;
+    this.engine = sparse ? "sparse" : "wgsl";
     this.pixelSize = pixelSize;
     const A = geometry.angles.length, D = geometry.detectorCount;
     this.rangeShape = [shape.Z, A, D];
@@ -118,17 +125,25 @@ export class FanProjector implements LinearOperator {
 
   /**
    * Builds the operator; `pixelSize` (mm) applies when the geometry has none (default 1);
-   * `maxBindingBytes` (default: the device's limit) caps the bytes one dispatch binds, which sets the slab.
+   * `maxBindingBytes` (default: the device's limit) caps the bytes one dispatch binds, which sets the slab;
+   * `sparse` (built from {@linkcode fanRays} by `createProjector`) runs forward and adjoint on the CPU.
    */
   static create(
     gpu: GpuContext,
     geometry: FanGeometry,
     shape: SliceShape,
     pixelSize?: number,
-    options: { maxBindingBytes?: number } = {},
+    options: { maxBindingBytes?: number; sparse?: SparseEngine } = {},
   ): FanProjector {
     const limit = Math.min(options.maxBindingBytes ?? gpu.maxBinding, gpu.maxBinding);
-    return new FanProjector(gpu, geometry, shape, fanPixelSize(geometry, pixelSize), limit);
+    return new FanProjector(
+      gpu,
+      geometry,
+      shape,
+      fanPixelSize(geometry, pixelSize),
+      limit,
+      options.sparse ?? null,
+    );
   }
 
   /** FBP weights of this geometry (computed once). */
@@ -136,11 +151,19 @@ export class FanProjector implements LinearOperator {
     return this.#fbp ??= fanFbpWeights(this.geometry, this.pixelSize);
   }
 
+  /** The host side of forward and adjoint on the sparse engine (`null` on the WGSL kernels). */
+  get host(): HostApply | null {
+    const s = this.#sparse, Z = this.shape.Z;
+    return s && { forwardHost: (x) => s.forwardHost(x, Z), adjointHost: (y) => s.adjointHost(y, Z) };
+  }
+
   forward(x: GPUBuffer, y: GPUBuffer): Promise<void> {
+    if (this.#sparse) return this.#sparse.forward(this.gpu, x, y, this.shape.Z);
     return this.#dispatch("forward", x, y, 1);
   }
 
   adjoint(y: GPUBuffer, x: GPUBuffer): Promise<void> {
+    if (this.#sparse) return this.#sparse.adjoint(this.gpu, y, x, this.shape.Z);
     return this.#dispatch("adjoint", y, x, 1);
   }
 
@@ -203,6 +226,7 @@ export class FanProjector implements LinearOperator {
   #host(input: Float32Array, entry: "forward" | "adjoint"): Promise<Float32Array> {
     const { H, W } = this.shape, sino = this.geometry.angles.length * this.geometry.detectorCount;
     const per: [number, number] = entry === "forward" ? [H * W, sino] : [sino, H * W];
+    if (this.#sparse) return onHost(this.#sparse, input, this.shape.Z, entry);
     return streamSlabs(
       this.gpu,
       input,

@@ -71,6 +71,20 @@ function fanRayWeights(
 }
 
 /**
+ * The weights of ray (angle `a`, bin `u`) of a fan geometry applied with `pixelSize` mm, one
+ * `visit(pixel, weight)` per nonzero: what the sparse copy of A (`sparse.ts`) is built from.
+ */
+export function fanRays(
+  g: FanGeometry,
+  H: number,
+  W: number,
+  pixelSize: number,
+): (a: number, u: number, visit: (pixel: number, weight: number) => void) => void {
+  const tab = fanTable(g, pixelSize);
+  return (a, u, visit) => fanRayWeights(tab, a, u, H, W, visit);
+}
+
+/**
  * Reference fan-beam projection of slices `[Z][H][W]` into sinograms `[Z][A][D]` (line integrals in pixel
  * lengths).
  *

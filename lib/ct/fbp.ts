@@ -143,7 +143,8 @@ export async function fbp(
   try {
     const { Z, H, W } = shape;
     const per = geometry.angles.length * geometry.detectorCount;
-    const full = await createProjector(gpu, geometry, shape, options);
+    // FBP uses only the back-projection kernel: no sparse copy of A is worth building for it
+    const full = await createProjector(gpu, geometry, shape, { ...options, engine: "wgsl" });
     const nz = Math.min(full.slab, Z);
     full.dispose();
     const out = new Float32Array(Z * H * W);
@@ -151,7 +152,7 @@ export async function fbp(
     try {
       for (let z0 = 0; z0 < Z; z0 += nz) {
         const n = Math.min(nz, Z - z0);
-        const A = await createProjector(gpu, geometry, { Z: n, H, W }, options);
+        const A = await createProjector(gpu, geometry, { Z: n, H, W }, { ...options, engine: "wgsl" });
         gpu.write(sb, sinogram.subarray(z0 * per, (z0 + n) * per));
         await fbpOnGpu(gpu, A, sb, qb, xb, options.filter ?? "ramp");
         out.set(await gpu.download(xb, n * H * W), z0 * H * W);

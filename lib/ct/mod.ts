@@ -20,7 +20,8 @@ export {
 } from "./geometry.ts";
 export * from "./operator.ts";
 export { Projector, slabSlices } from "./projector.ts";
-export { adjointRef, backprojectRef, forwardRef, trigTable } from "./projector_ref.ts";
+export { adjointRef, backprojectRef, forwardRef, parallelRays, trigTable } from "./projector_ref.ts";
+export * from "./sparse.ts";
 export * from "./fan.ts";
 export * from "./fan_ref.ts";
 export * from "./system.ts";

@@ -39,6 +39,23 @@ export interface LinearOperator {
 }
 
 /**
+ * The host side of an operator whose forward and adjoint run on the CPU anyway (the sparse engine): `[Z][…]`
+ * host arrays in, a new array out. Solvers that find it ({@linkcode hostApply}) iterate on the host, with
+ * no GPU read-back and write per application.
+ */
+export interface HostApply {
+  /** `A x` of a whole domain-sized array. */
+  forwardHost(x: Float32Array): Float32Array;
+  /** `Aᵀ y` of a whole range-sized array. */
+  adjointHost(y: Float32Array): Float32Array;
+}
+
+/** `A`'s host side when it has one (a projector on the sparse engine), else `null`. */
+export function hostApply(A: LinearOperator): HostApply | null {
+  return (A as { host?: HostApply | null }).host ?? null;
+}
+
+/**
  * `B ∘ A`: applies `A`, then `B` (whose domain must be `A`'s range, read as a volume). Owns one scratch
  * buffer of `A.rangeSize` floats; disposing it leaves `A` and `B` alone.
  *

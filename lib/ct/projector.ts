@@ -5,8 +5,9 @@
  */
 import { type Binding, GpuContext, groups, params } from "../gpu/context.ts";
 import type { ParallelGeometry } from "./geometry.ts";
-import { trigTable } from "./projector_ref.ts";
-import type { LinearOperator, SliceShape } from "./operator.ts";
+import { parallelRays, trigTable } from "./projector_ref.ts";
+import { onHost, pixelMajorMatrix, type ProjectorEngine, SparseEngine, wantsSparse } from "./sparse.ts";
+import type { HostApply, LinearOperator, SliceShape } from "./operator.ts";
 
 export type { LinearOperator, SliceShape } from "./operator.ts";
 
@@ -44,19 +45,25 @@ export class Projector implements LinearOperator {
   readonly rangeSize: number;
   /** Slices per dispatch, so that no binding exceeds the device limit. */
   readonly slab: number;
+  /** Where forward and adjoint run: the WGSL kernels, or the sparse engine on the CPU. */
+  readonly engine: "wgsl" | "sparse";
   #trig: GPUBuffer;
+  #sparse: SparseEngine | null;
 
   private constructor(
     gpu: GpuContext,
     geometry: ParallelGeometry,
     shape: SliceShape,
     trig: GPUBuffer,
+    sparse: SparseEngine | null,
     maxBindingBytes = gpu.maxBinding,
   ) {
     this.gpu = gpu;
     this.geometry = geometry;
     this.shape = shape;
     this.#trig = trig;
+    this.#sparse = sparse;
+    this.engine = sparse ? "sparse" : "wgsl";
     const A = geometry.angles.length, D = geometry.detectorCount;
     this.domainSize = shape.Z * shape.H * shape.W;
     this.rangeShape = [shape.Z, A, D];
@@ -66,17 +73,23 @@ export class Projector implements LinearOperator {
 
   /**
    * Builds the operator; kernels compile on first use. `options.maxBindingBytes` (default: the device
-   * limit) caps the bytes one dispatch binds, which sets the slab size.
+   * limit) caps the bytes one dispatch binds, which sets the slab size. `options.engine` (default `wgsl`)
+   * chooses where forward and adjoint run ({@linkcode wantsSparse}); back-projection for FBP always runs
+   * the WGSL kernel.
    */
-  static create(
+  static async create(
     gpu: GpuContext,
     geometry: ParallelGeometry,
     shape: SliceShape,
-    options: { maxBindingBytes?: number } = {},
+    options: { maxBindingBytes?: number; engine?: ProjectorEngine } = {},
   ): Promise<Projector> {
     if (geometry.type !== "parallel") throw new Error(`Projector is parallel beam: got ${geometry.type}`);
+    const A = geometry.angles.length, D = geometry.detectorCount, { H, W } = shape;
+    const sparse = wantsSparse(options.engine ?? "wgsl", gpu.adapter, A, D, shape)
+      ? await SparseEngine.create(pixelMajorMatrix(parallelRays(geometry, H, W), A, D, H * W), shape.Z)
+      : null;
     const trig = gpu.upload(trigTable(geometry.angles), "angles");
-    return Promise.resolve(new Projector(gpu, geometry, shape, trig, options.maxBindingBytes));
+    return new Projector(gpu, geometry, shape, trig, sparse, options.maxBindingBytes);
   }
 
   /** Floats per sinogram of one slice. */
@@ -84,11 +97,19 @@ export class Projector implements LinearOperator {
     return this.geometry.angles.length * this.geometry.detectorCount;
   }
 
+  /** The host side of forward and adjoint on the sparse engine (`null` on the WGSL kernels). */
+  get host(): HostApply | null {
+    const s = this.#sparse, Z = this.shape.Z;
+    return s && { forwardHost: (x) => s.forwardHost(x, Z), adjointHost: (y) => s.adjointHost(y, Z) };
+  }
+
   forward(x: GPUBuffer, y: GPUBuffer): Promise<void> {
+    if (this.#sparse) return this.#sparse.forward(this.gpu, x, y, this.shape.Z);
     return this.#dispatch("forward", x, y, this.shape.H * this.shape.W, this.sliceRange);
   }
 
   adjoint(y: GPUBuffer, x: GPUBuffer): Promise<void> {
+    if (this.#sparse) return this.#sparse.adjoint(this.gpu, y, x, this.shape.Z);
     return this.#dispatch("adjoint", y, x, this.sliceRange, this.shape.H * this.shape.W);
   }
 
@@ -138,10 +159,13 @@ export class Projector implements LinearOperator {
 
   #stream(input: Float32Array, entry: "forward" | "adjoint"): Promise<Float32Array> {
     const { Z, H, W } = this.shape;
+    if (this.#sparse) return onHost(this.#sparse, input, Z, entry);
     const per: [number, number] = entry === "forward" ? [H * W, this.sliceRange] : [this.sliceRange, H * W];
     const views = new Map<number, Projector>();
     const view = (n: number) => {
-      if (!views.has(n)) views.set(n, new Projector(this.gpu, this.geometry, { Z: n, H, W }, this.#trig));
+      if (!views.has(n)) {
+        views.set(n, new Projector(this.gpu, this.geometry, { Z: n, H, W }, this.#trig, null));
+      }
       return views.get(n)!;
     };
     return streamSlabs(

@@ -58,6 +58,19 @@ function rayWeights(
 }
 
 /**
+ * The weights of ray (angle `a`, bin `u`) of a parallel geometry, one `visit(pixel, weight)` per nonzero:
+ * what the sparse copy of A (`sparse.ts`) is built from, so it is the reference's operator entry for entry.
+ */
+export function parallelRays(
+  g: ParallelGeometry,
+  H: number,
+  W: number,
+): (a: number, u: number, visit: (pixel: number, weight: number) => void) => void {
+  const trig = trigTable(g.angles);
+  return (a, u, visit) => rayWeights(trig, a, u, g, H, W, visit);
+}
+
+/**
  * Reference forward projection `y = A x` of slices `[Z][H][W]` into sinograms `[Z][A][D]`.
  *
  * @example

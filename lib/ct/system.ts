@@ -9,13 +9,17 @@ import type { Geometry } from "./geometry.ts";
 import type { SliceShape } from "./operator.ts";
 import { UserError } from "../errors.ts";
 import { Projector } from "./projector.ts";
+import { fanPixelSize, fanRays } from "./fan_ref.ts";
+import { pixelMajorMatrix, type ProjectorEngine, SparseEngine, wantsSparse } from "./sparse.ts";
 
 /** A projector of any geometry: a {@linkcode LinearOperator} with host conveniences and FBP's back-projection. */
 export type CtProjector = Projector | FanProjector;
 
 /**
  * The projector of `geometry` for `[Z][H][W]` slices; `pixelSize` (mm) is what a fan geometry without its
- * own `pixelSize` is applied with (default 1).
+ * own `pixelSize` is applied with (default 1). `engine` (default `auto`) chooses where forward and adjoint
+ * run: on a software WebGPU adapter `auto` takes the sparse CPU engine (`sparse.ts`), which is many times
+ * faster there, whenever it fits in memory.
  *
  * @example
  * ```ts
@@ -33,10 +37,22 @@ export async function createProjector(
   gpu: GpuContext,
   geometry: Geometry,
   shape: SliceShape,
-  options: { pixelSize?: number } = {},
+  options: {
+    pixelSize?: number;
+    /** Where forward and adjoint run. @default "auto" */
+    engine?: ProjectorEngine;
+  } = {},
 ): Promise<CtProjector> {
-  if (geometry.type === "fanflat") return FanProjector.create(gpu, geometry, shape, options.pixelSize);
-  return await Projector.create(gpu, geometry, shape);
+  const engine = options.engine ?? "auto";
+  if (geometry.type !== "fanflat") return await Projector.create(gpu, geometry, shape, { engine });
+  const A = geometry.angles.length, D = geometry.detectorCount, { H, W } = shape;
+  const sparse = wantsSparse(engine, gpu.adapter, A, D, shape)
+    ? await SparseEngine.create(
+      pixelMajorMatrix(fanRays(geometry, H, W, fanPixelSize(geometry, options.pixelSize)), A, D, H * W),
+      shape.Z,
+    )
+    : undefined;
+  return FanProjector.create(gpu, geometry, shape, options.pixelSize, { sparse });
 }
 
 /**

@@ -6,7 +6,8 @@
  */
 import type { GpuContext } from "../gpu/context.ts";
 import { VectorOps } from "../gpu/vector.ts";
-import type { LinearOperator } from "../ct/operator.ts";
+import { hostApply, type LinearOperator } from "../ct/operator.ts";
+import { normalCgHost } from "./cg_host.ts";
 import { ZDiff } from "./zdiff.ts";
 
 // scalar slots
@@ -77,6 +78,19 @@ export class NormalCg {
     options: { iterations: number; rho?: number; readResidual?: boolean; circular?: boolean },
   ): Promise<number> {
     const n = this.A.domainSize, ops = this.ops, rho = options.rho ?? 0;
+    const host = hostApply(this.A);
+    if (host) {
+      // the operator runs on the CPU: iterate there, with one read-back of x and b and one write of x
+      const xs = await this.gpu.download(x, n), bs = await this.gpu.download(b, n);
+      const res = normalCgHost(host, this.A.shape, xs, bs, {
+        iterations: options.iterations,
+        rho,
+        circular: options.circular,
+      });
+      this.gpu.flush();
+      this.gpu.write(x, xs);
+      return options.readResidual === false ? NaN : res;
+    }
     const r = this.#r, p = this.#p, q = this.#q;
     await this.normal(x, q, rho, options.circular);
     this.gpu.copy(b, r, n * 4);

@@ -6,7 +6,8 @@
  */
 import { type GpuContext, params } from "../gpu/context.ts";
 import { grid } from "../gpu/vector.ts";
-import type { LinearOperator } from "../ct/operator.ts";
+import { type HostApply, hostApply, type LinearOperator } from "../ct/operator.ts";
+import { tvPdhgHost, tvStepsHost } from "./tv_host.ts";
 import { METHOD_DEFAULTS } from "../defaults.ts";
 import { axisVariationSum } from "../metrics/tv.ts";
 import { adjointRef, forwardRef, type SliceShape } from "../ct/projector_ref.ts";
@@ -18,7 +19,10 @@ export interface TvOptions {
   lambda: number;
   /** PDHG iterations. @default {300} (`METHOD_DEFAULTS.tv`) */
   iterations?: number;
-  /** Called after each iteration; may inspect `x` (e.g. to log the objective). */
+  /**
+   * Called after each iteration; may inspect `x` (e.g. to log the objective) on the WGSL engine. On the
+   * sparse engine the iterations run on the host and `x` is written back once, at the end.
+   */
   onIteration?: (k: number) => void | Promise<void>;
   /** Weight γ of a proximity term (γ/2)‖x − anchor‖². Default 0 (none). */
   gamma?: number;
@@ -35,14 +39,20 @@ export class TvSolver {
   private constructor(
     private readonly gpu: GpuContext,
     private readonly A: LinearOperator,
-    private readonly sig: GPUBuffer,
-    private readonly tau: GPUBuffer,
+    private readonly sig: GPUBuffer | null,
+    private readonly tau: GPUBuffer | null,
     private readonly scratch: GPUBuffer[],
+    private readonly host: { A: HostApply; sig: Float32Array; tau: Float32Array } | null = null,
   ) {}
 
-  /** Computes the preconditioners of `A`. */
+  /**
+   * Computes the preconditioners of `A`. An operator with a host side (the sparse engine) gets the host
+   * iterations ({@linkcode tvPdhgHost}).
+   */
   static async create(gpu: GpuContext, A: LinearOperator): Promise<TvSolver> {
     const n = A.domainSize, m = A.rangeSize;
+    const h = hostApply(A);
+    if (h) return new TvSolver(gpu, A, null, null, [], { A: h, ...tvStepsHost(h, n, m) });
     const sig = gpu.buffer(m * 4), tau = gpu.buffer(n * 4), ones = gpu.buffer(Math.max(n, m) * 4);
     try {
       gpu.write(ones, new Float32Array(Math.max(n, m)).fill(1));
@@ -60,17 +70,33 @@ export class TvSolver {
 
   /** Runs PDHG from the start in `x` (updated in place, kept non-negative) against measurements `y`. */
   async solve(x: GPUBuffer, y: GPUBuffer, options: TvOptions): Promise<void> {
-    const { gpu, A, sig, tau } = this;
+    const { gpu, A } = this;
     const n = A.domainSize, m = A.rangeSize;
     const { Z, H, W } = A.shape;
     const gamma = options.gamma ?? 0;
     if (gamma > 0 && !options.anchor) throw new RangeError("TV with a proximity term needs its anchor");
+    const iterations = options.iterations ?? METHOD_DEFAULTS.tv.iterations;
+    if (this.host) {
+      const xs = await gpu.download(x, n), ys = await gpu.download(y, m);
+      const anchor = gamma > 0 ? await gpu.download(options.anchor!, n) : undefined;
+      await tvPdhgHost(this.host.A, A.shape, xs, ys, this.host, {
+        lambda: options.lambda,
+        iterations,
+        gamma,
+        anchor,
+        onIteration: options.onIteration,
+      });
+      gpu.flush();
+      gpu.write(x, xs);
+      return;
+    }
+    const sig = this.sig!, tau = this.tau!;
     const P = params(n, W, H * W, Z, { f: options.lambda }, { f: gamma });
     const [pd, q, xbar, ax, atp] = this.scratch;
     gpu.write(pd, new Float32Array(m));
     gpu.write(q, new Float32Array(3 * n));
     gpu.copy(x, xbar, n * 4);
-    for (let k = 0; k < (options.iterations ?? METHOD_DEFAULTS.tv.iterations); k++) {
+    for (let k = 0; k < iterations; k++) {
       await A.forward(xbar, ax);
       await gpu.run("tv", "dual_data", params(m), [ax, y, sig, pd], grid(m));
       await gpu.run("tv", "dual_tv", P, [xbar, q], grid(n));
@@ -83,7 +109,7 @@ export class TvSolver {
 
   /** Releases the preconditioners and scratch buffers. */
   dispose(): void {
-    this.gpu.release(this.sig, this.tau, ...this.scratch);
+    this.gpu.release(this.sig ?? undefined, this.tau ?? undefined, ...this.scratch);
   }
 }
 

@@ -1,0 +1,307 @@
+/**
+ * The CPU engine of the projectors: the system matrix of one slice, stored once as a sparse matrix by
+ * pixel, applied to every slice at once with WebAssembly SIMD (`wasm/spmm.c`). On a software WebGPU
+ * adapter (llvmpipe) the WGSL kernels pay a scalar gather per lane and per weight; here one weight is
+ * loaded once for all slices, which sit next to each other in memory, four to a vector. The matrix holds
+ * the reference's weights (`projector_ref.ts`, `fan_ref.ts`) entry for entry, so forward and adjoint are
+ * exact transposes by construction.
+ * @module
+ */
+import type { GpuContext } from "../gpu/context.ts";
+
+/** Visits every nonzero weight `(pixel, weight)` of ray (angle `a`, bin `u`). */
+export type RayVisitor = (a: number, u: number, visit: (pixel: number, weight: number) => void) => void;
+
+/**
+ * The system matrix of one slice, stored by pixel (compressed rows: row = pixel, column = `angle · bins +
+ * bin`, columns ascending within a row). `Aᵀ`'s rows, so the adjoint is a gather and `A` a scatter.
+ */
+export interface PixelMajorMatrix {
+  /** Rows (`H·W`). */
+  readonly pixels: number;
+  /** Columns (`angles · bins`). */
+  readonly columns: number;
+  /** Row `p`'s entries are `ptr[p]` to `ptr[p + 1] − 1`. */
+  readonly ptr: Uint32Array;
+  /** Column of each entry. */
+  readonly col: Uint32Array;
+  /** Weight of each entry (float32 of the reference's float64). */
+  readonly val: Float32Array;
+}
+
+/**
+ * Builds the pixel-major matrix of `angles · bins` rays over `pixels` pixels: two sweeps over the rays
+ * (count, then fill) in (angle, bin) order, so each row's columns come out ascending.
+ *
+ * @example
+ * ```ts
+ * import { parallelRays } from "./projector_ref.ts";
+ * import { sparseView } from "./geometry.ts";
+ * import { pixelMajorMatrix } from "./sparse.ts";
+ * const g = sparseView(2, { imageSize: 4 });
+ * const m = pixelMajorMatrix(parallelRays(g, 4, 4), 2, g.detectorCount, 16);
+ * console.log(m.pixels, m.columns, m.ptr[16] === m.val.length); // 16 12 true
+ * ```
+ */
+export function pixelMajorMatrix(
+  rays: RayVisitor,
+  angles: number,
+  bins: number,
+  pixels: number,
+): PixelMajorMatrix {
+  const ptr = new Uint32Array(pixels + 1);
+  for (let a = 0; a < angles; a++) {
+    for (let u = 0; u < bins; u++) rays(a, u, (p, w) => w !== 0 && ptr[p + 1]++);
+  }
+  for (let p = 0; p < pixels; p++) ptr[p + 1] += ptr[p];
+  const nnz = ptr[pixels], col = new Uint32Array(nnz), val = new Float32Array(nnz);
+  const next = ptr.slice(0, pixels);
+  for (let a = 0; a < angles; a++) {
+    for (let u = 0; u < bins; u++) {
+      const c = a * bins + u;
+      rays(a, u, (p, w) => {
+        if (w === 0) return;
+        const k = next[p]++;
+        col[k] = c;
+        val[k] = w;
+      });
+    }
+  }
+  return { pixels, columns: angles * bins, ptr, col, val };
+}
+
+/**
+ * Bytes of host memory the engine needs for a matrix of `entries` nonzeros over `pixels` pixels and
+ * `columns` rays, applied to up to `slices` slices at once: what `auto` compares with its budget before
+ * building anything. `entries` may be an upper bound.
+ */
+export function sparseBytes(entries: number, pixels: number, columns: number, slices: number): number {
+  const zp = Math.ceil(slices / 4) * 4;
+  return 4 * (pixels + 1 + 2 * entries) + 4 * (pixels + columns) * (zp + slices) + 64 * 1024;
+}
+
+/**
+ * An upper bound on the nonzeros of a Joseph projector of `angles` angles and `bins` bins on `H`×`W`
+ * slices: each ray takes two pixels per step along its dominant axis.
+ */
+export function entriesBound(angles: number, bins: number, H: number, W: number): number {
+  return 2 * angles * bins * Math.max(H, W);
+}
+
+interface Kernels {
+  heap_start(): number;
+  spmm(
+    ptr: number,
+    col: number,
+    val: number,
+    r0: number,
+    r1: number,
+    inp: number,
+    out: number,
+    zp: number,
+  ): void;
+  spmm_t(
+    ptr: number,
+    col: number,
+    val: number,
+    r0: number,
+    r1: number,
+    inp: number,
+    out: number,
+    zp: number,
+  ): void;
+  to_pixel_major(src: number, dst: number, nz: number, np: number, zp: number): void;
+  to_slice_major(src: number, dst: number, nz: number, np: number, zp: number): void;
+}
+
+let compiled: Promise<WebAssembly.Module> | null = null;
+
+/** The compiled kernels, fetched next to this module (so a URL import finds them too), compiled once. */
+function kernelsModule(): Promise<WebAssembly.Module> {
+  compiled ??= fetch(new URL("./wasm/spmm.wasm", import.meta.url))
+    .then((r) => {
+      if (!r.ok) {
+        throw new Error(`cannot fetch the CPU projector's kernels (wasm/spmm.wasm): HTTP ${r.status}`);
+      }
+      return r.arrayBuffer();
+    })
+    .then((b) => WebAssembly.compile(b));
+  return compiled;
+}
+
+/** Largest WebAssembly memory (wasm32): 65,536 pages of 64 KiB. */
+export const SPARSE_MAX_BYTES = 65536 * 65536;
+
+/**
+ * One slice geometry's matrix in WebAssembly memory, with the scratch to apply it to up to `maxSlices`
+ * slices at once. Single-threaded and deterministic: the same input gives the same bits.
+ *
+ * @example
+ * ```ts
+ * import { parallelRays } from "./projector_ref.ts";
+ * import { sparseView } from "./geometry.ts";
+ * import { pixelMajorMatrix, SparseEngine } from "./sparse.ts";
+ * const g = sparseView(4, { imageSize: 8 });
+ * const m = pixelMajorMatrix(parallelRays(g, 8, 8), 4, g.detectorCount, 64);
+ * const engine = await SparseEngine.create(m, 2);
+ * const y = engine.forwardHost(new Float32Array(128).fill(1), 2);
+ * console.log(y.length === 2 * 4 * g.detectorCount); // true
+ * ```
+ */
+export class SparseEngine {
+  /** Rows of the matrix (pixels of a slice). */
+  readonly pixels: number;
+  /** Columns (rays of a slice). */
+  readonly columns: number;
+  /** Nonzeros of the matrix. */
+  readonly entries: number;
+  /** Most slices one call takes. */
+  readonly maxSlices: number;
+  #k: Kernels;
+  #mem: WebAssembly.Memory;
+  #ptr: number;
+  #col: number;
+  #val: number;
+  #volPix: number;
+  #sinoPix: number;
+  #volSlice: number;
+  #sinoSlice: number;
+
+  private constructor(m: PixelMajorMatrix, maxSlices: number, k: Kernels, mem: WebAssembly.Memory) {
+    this.pixels = m.pixels;
+    this.columns = m.columns;
+    this.entries = m.val.length;
+    this.maxSlices = maxSlices;
+    this.#k = k;
+    this.#mem = mem;
+    const zp = Math.ceil(maxSlices / 4) * 4;
+    let at = k.heap_start();
+    const take = (floats: number) => {
+      const o = at;
+      at = (at + floats * 4 + 15) & ~15;
+      return o;
+    };
+    this.#ptr = take(m.pixels + 1);
+    this.#col = take(this.entries);
+    this.#val = take(this.entries);
+    this.#volPix = take(m.pixels * zp);
+    this.#sinoPix = take(m.columns * zp);
+    this.#volSlice = take(m.pixels * maxSlices);
+    this.#sinoSlice = take(m.columns * maxSlices);
+    const need = at - mem.buffer.byteLength;
+    if (need > 0) mem.grow(Math.ceil(need / 65536));
+    new Uint32Array(mem.buffer, this.#ptr, m.pixels + 1).set(m.ptr);
+    new Uint32Array(mem.buffer, this.#col, this.entries).set(m.col);
+    new Float32Array(mem.buffer, this.#val, this.entries).set(m.val);
+  }
+
+  /** Loads the kernels and copies `matrix` into their memory; throws when it would not fit in wasm32. */
+  static async create(matrix: PixelMajorMatrix, maxSlices: number): Promise<SparseEngine> {
+    const bytes = sparseBytes(matrix.val.length, matrix.pixels, matrix.columns, maxSlices);
+    if (bytes > SPARSE_MAX_BYTES - (1 << 20)) {
+      throw new RangeError(
+        `the sparse projector needs ${(bytes / 2 ** 30).toFixed(2)} GiB, over wasm32's 4 GiB`,
+      );
+    }
+    const mem = new WebAssembly.Memory({ initial: 2, maximum: 65536 });
+    const inst = await WebAssembly.instantiate(await kernelsModule(), { env: { memory: mem } });
+    return new SparseEngine(matrix, maxSlices, inst.exports as unknown as Kernels, mem);
+  }
+
+  /** `y = A x` for `nz` slices: `x` is `[nz][pixels]`, the result `[nz][columns]`. */
+  forwardHost(x: Float32Array, nz: number): Float32Array {
+    return this.#apply(x, nz, "forward");
+  }
+
+  /** `x = Aᵀ y` for `nz` slices: `y` is `[nz][columns]`, the result `[nz][pixels]`. */
+  adjointHost(y: Float32Array, nz: number): Float32Array {
+    return this.#apply(y, nz, "adjoint");
+  }
+
+  /** `y = A x` between GPU buffers (read back, applied here, written back in queue order). */
+  async forward(gpu: GpuContext, x: GPUBuffer, y: GPUBuffer, nz: number): Promise<void> {
+    const out = this.forwardHost(await gpu.download(x, nz * this.pixels), nz);
+    gpu.flush();
+    gpu.write(y, out);
+  }
+
+  /** `x = Aᵀ y` between GPU buffers. */
+  async adjoint(gpu: GpuContext, y: GPUBuffer, x: GPUBuffer, nz: number): Promise<void> {
+    const out = this.adjointHost(await gpu.download(y, nz * this.columns), nz);
+    gpu.flush();
+    gpu.write(x, out);
+  }
+
+  #apply(input: Float32Array, nz: number, dir: "forward" | "adjoint"): Float32Array {
+    if (!Number.isInteger(nz) || nz < 1 || nz > this.maxSlices) {
+      throw new RangeError(`sparse projector: ${nz} slices (1..${this.maxSlices})`);
+    }
+    const [nin, nout] = dir === "forward" ? [this.pixels, this.columns] : [this.columns, this.pixels];
+    if (input.length !== nz * nin) {
+      throw new RangeError(`sparse projector: ${input.length} floats, expected ${nz * nin}`);
+    }
+    const k = this.#k, zp = Math.ceil(nz / 4) * 4, buf = this.#mem.buffer;
+    const [inSlice, inPix, outPix, outSlice] = dir === "forward"
+      ? [this.#volSlice, this.#volPix, this.#sinoPix, this.#sinoSlice]
+      : [this.#sinoSlice, this.#sinoPix, this.#volPix, this.#volSlice];
+    new Float32Array(buf, inSlice, nz * nin).set(input);
+    k.to_pixel_major(inSlice, inPix, nz, nin, zp);
+    if (dir === "forward") {
+      new Float32Array(buf, outPix, nout * zp).fill(0);
+      k.spmm_t(this.#ptr, this.#col, this.#val, 0, this.pixels, inPix, outPix, zp);
+    } else {
+      k.spmm(this.#ptr, this.#col, this.#val, 0, this.pixels, inPix, outPix, zp);
+    }
+    k.to_slice_major(outPix, outSlice, nz, nout, zp);
+    return new Float32Array(buf, outSlice, nz * nout).slice();
+  }
+}
+
+/** A projector's host helper on the engine, as a promise (a bad input rejects rather than throws). */
+export function onHost(
+  engine: SparseEngine,
+  input: Float32Array,
+  Z: number,
+  entry: "forward" | "adjoint",
+): Promise<Float32Array> {
+  try {
+    return Promise.resolve(entry === "forward" ? engine.forwardHost(input, Z) : engine.adjointHost(input, Z));
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/** Which projector kernels run: `wgsl` on the GPU, `sparse` on the CPU, `auto` picks. */
+export type ProjectorEngine = "auto" | "wgsl" | "sparse";
+
+/** Host memory `auto` lets the sparse engine take (2 GiB). */
+export const SPARSE_AUTO_BYTES = 2 ** 31;
+
+/** Whether an adapter is a CPU in disguise (Mesa's llvmpipe or lavapipe, SwiftShader, WARP, a fallback). */
+export function isSoftwareAdapter(adapter: { description: string; isFallbackAdapter: boolean }): boolean {
+  return adapter.isFallbackAdapter ||
+    /llvmpipe|lavapipe|softpipe|swiftshader|warp|software/i.test(adapter.description);
+}
+
+/**
+ * Whether a projector of `angles` × `bins` on `[Z][H][W]` slices runs on the sparse engine: `sparse`
+ * always (a one-line error when it cannot fit in wasm32), `wgsl` never, `auto` on a software adapter
+ * when the engine fits in {@linkcode SPARSE_AUTO_BYTES}: there the WGSL kernels run on the same CPU, slower.
+ */
+export function wantsSparse(
+  engine: ProjectorEngine,
+  adapter: { description: string; isFallbackAdapter: boolean },
+  angles: number,
+  bins: number,
+  shape: { Z: number; H: number; W: number },
+): boolean {
+  if (engine === "wgsl") return false;
+  const bytes = sparseBytes(
+    entriesBound(angles, bins, shape.H, shape.W),
+    shape.H * shape.W,
+    angles * bins,
+    shape.Z,
+  );
+  if (engine === "sparse") return true;
+  return isSoftwareAdapter(adapter) && bytes <= SPARSE_AUTO_BYTES;
+}
