@@ -72,6 +72,7 @@ async function trainOwn(f: Flags, python: string): Promise<void> {
       : ["--minutes", String(f.minutes ?? 60)]),
     ...(f.tiny ? ["--tiny"] : []),
     ...(f.shipped ? ["--shipped"] : []),
+    ...(f.whole ? ["--whole"] : []),
     ...(initCkpt && !resuming ? ["--init", initCkpt] : []),
   ];
   if (f.nproc > 1) {

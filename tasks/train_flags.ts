@@ -36,6 +36,11 @@ export const FLAGS = {
     help:
       "Also draw the shipped prior's own training data (colin27 pseudo-CT, procedural phantoms), so a fine-tune keeps what it learned",
   },
+  whole: {
+    type: "boolean",
+    help:
+      "Whole slices shrunk to --crop pixels instead of crops: a coarse prior for `deno task generate --coarse` (e.g. --crop 64)",
+  },
   force: { type: "boolean", help: "Start over in a RUN_DIR that holds another run" },
   tiny: { type: "boolean", help: "A tiny network (for tests)" },
 } as const;
@@ -56,6 +61,7 @@ export const Schema = z.object({
   device: z.enum(["auto", "cpu", "cuda"], { error: "must be auto, cpu or cuda" }).default("auto"),
   nproc: pos("nproc").default(1),
   shipped: z.boolean().default(false),
+  whole: z.boolean().default(false),
   force: z.boolean().default(false),
   tiny: z.boolean().default(false),
 });
@@ -71,6 +77,7 @@ export function settingsOf(f: Flags) {
     init: f.init ?? null,
     data: f.data ?? null,
     shipped: f.shipped,
+    whole: f.whole,
   };
 }
 
@@ -84,6 +91,8 @@ export async function checkRunDir(out: string, f: Flags): Promise<boolean> {
   }
   const now = settingsOf(f) as Record<string, unknown>;
   for (const [k, v] of Object.entries(now)) {
+    // a run made before a setting existed ran with its default
+    if (!(k in old) && v === false) continue;
     if (JSON.stringify(old[k]) !== JSON.stringify(v)) {
       if (f.force) return false;
       throw new UserError(

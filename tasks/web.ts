@@ -1,6 +1,7 @@
 /**
  * `deno task web [--port P]`: builds the browser page (`web/main.ts` bundled by `deno bundle` into
- * `web/dist/app.js`, with onnxruntime-web's wasm files and the default case beside it; nothing of `dist/`
+ * `web/dist/app.js`, with onnxruntime-web's wasm files, the CPU projector's kernels and the default case
+ * beside it; nothing of `dist/`
  * is committed), then serves the repository root on 127.0.0.1 and prints the page's URL on its first line.
  * Any other static http server started at the repository root serves the same page once `dist/` is built
  * (`--build-only`).
@@ -67,6 +68,9 @@ export async function build(): Promise<void> {
       await Deno.copyFile(`${ortDir}${e.name}`, `${DIST}/${e.name}`);
     }
   }
+  // the CPU projector's kernels load relative to the module that fetches them, here the bundle
+  await Deno.mkdir(`${DIST}/wasm`, { recursive: true });
+  await Deno.copyFile(`${ROOT}lib/ct/wasm/spmm.wasm`, `${DIST}/wasm/spmm.wasm`);
   const casePath = `${DIST}/default.nii.gz`;
   try {
     await Deno.stat(casePath);

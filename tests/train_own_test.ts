@@ -167,6 +167,29 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "--whole trains a whole-slice (coarse) prior on the user's volumes: its card says so, at its crop size",
+  ignore: !torch,
+  async fn() {
+    const dir = await dataFolder();
+    try {
+      const r = await runTaskFile("train", [...TINY_RUN, "--steps", "2", "--whole"], dir, ENV);
+      assert.equal(r.code, 0, r.stderr + r.stdout);
+      const card = JSON.parse(await Deno.readTextFile(`${dir}/run/model.json`));
+      assert.equal(card.wholeSlice, true);
+      assert.equal(card.imageSize, 32);
+      assert.match(card.evaluation.test_crop, /whole slices shrunk to 32/);
+      // the setting is part of the run: resuming without it is refused
+      const clash = await runTaskFile("train", [...TINY_RUN, "--steps", "3"], dir, ENV);
+      assert.equal(clash.code, 2);
+      assert.match(clash.stderr, /whole true, not false/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
   name: "DDP: 2 CPU processes with batch B/2 each follow one process with batch B",
   ignore: !torch,
   async fn() {
