@@ -8,7 +8,8 @@ import type { SliceShape } from "../lib/ct/operator.ts";
 import { createProjector } from "../lib/ct/system.ts";
 import { hostApply } from "../lib/ct/operator.ts";
 import { NormalCg } from "../lib/solve/cg.ts";
-import { addLapZHost } from "../lib/solve/cg_host.ts";
+import { addLapZHost, normalCgHost, normalCgPixelMajor } from "../lib/solve/cg_host.ts";
+import { pixelMajorSteps, tvPdhgHost, tvPdhgPixelMajor, tvStepsHost } from "../lib/solve/tv_host.ts";
 import { addLapZ } from "../lib/solve/zdiff.ts";
 import { tvPdhg, tvPdhgRef } from "../lib/solve/tv.ts";
 import { relErr, seededArray } from "./helpers.ts";
@@ -132,3 +133,29 @@ for (const gamma of [0, 0.5]) {
     K.dispose();
   });
 }
+
+Deno.test("the pixel-major kernels (CG, TV's PDHG) match the plain host loops on the same operator", async () => {
+  const g = sparseView(7, { imageSize: 18 }), shape = { Z: 5, H: 18, W: 18 };
+  const S = await createProjector(gpu, g, shape, { engine: "sparse" });
+  const h = hostApply(S)!;
+  assert.ok(h.engine, "the sparse projector exposes its engine");
+  const plain = { forwardHost: h.forwardHost, adjointHost: h.adjointHost };
+  const truth = seededArray(S.domainSize, 9).map((v) => Math.abs(v));
+  const y = h.forwardHost(truth), b = h.adjointHost(y), start = seededArray(S.domainSize, 10);
+  for (const rho of [0, 2]) {
+    const a = start.slice(), c = start.slice();
+    const ra = normalCgPixelMajor(h.engine!, shape, a, b, { iterations: 6, rho, circular: rho > 0 });
+    const rc = normalCgHost(plain, shape, c, b, { iterations: 6, rho, circular: rho > 0 });
+    assert.ok(relErr(a, c) < 1e-5, `CG ρ ${rho}: ${relErr(a, c)}`);
+    assert.ok(Math.abs(ra - rc) <= 1e-4 * rc + 1e-7);
+  }
+  const steps = tvStepsHost(plain, S.domainSize, S.rangeSize), pm = pixelMajorSteps(h.engine!, 5, steps);
+  const anchor = truth.map((v) => 0.8 * v);
+  const a = new Float32Array(S.domainSize), c = new Float32Array(S.domainSize);
+  const o = { lambda: 0.03, iterations: 25, gamma: 0.4, anchor };
+  await tvPdhgPixelMajor(h.engine!, shape, a, y, pm, o);
+  await tvPdhgHost(plain, shape, c, y, steps, o);
+  pm.free();
+  assert.ok(relErr(a, c) < 1e-5, `TV: ${relErr(a, c)}`);
+  S.dispose();
+});

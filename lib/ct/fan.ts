@@ -154,7 +154,8 @@ export class FanProjector implements LinearOperator {
   /** The host side of forward and adjoint on the sparse engine (`null` on the WGSL kernels). */
   get host(): HostApply | null {
     const s = this.#sparse, Z = this.shape.Z;
-    return s && { forwardHost: (x) => s.forwardHost(x, Z), adjointHost: (y) => s.adjointHost(y, Z) };
+    return s &&
+      { forwardHost: (x) => s.forwardHost(x, Z), adjointHost: (y) => s.adjointHost(y, Z), engine: s };
   }
 
   forward(x: GPUBuffer, y: GPUBuffer): Promise<void> {

@@ -6,6 +6,7 @@
  */
 import type { GpuContext } from "../gpu/context.ts";
 import { Rng } from "../random.ts";
+import type { SparseEngine } from "./sparse.ts";
 
 /** Slice size and count that an operator acts on. */
 export interface SliceShape {
@@ -48,6 +49,8 @@ export interface HostApply {
   forwardHost(x: Float32Array): Float32Array;
   /** `Aᵀ y` of a whole range-sized array. */
   adjointHost(y: Float32Array): Float32Array;
+  /** The sparse engine behind it: solvers then iterate in its pixel-major layout, with its kernels. */
+  readonly engine?: SparseEngine;
 }
 
 /** `A`'s host side when it has one (a projector on the sparse engine), else `null`. */

@@ -77,7 +77,11 @@ export function pixelMajorMatrix(
  */
 export function sparseBytes(entries: number, pixels: number, columns: number, slices: number): number {
   const zp = Math.ceil(slices / 4) * 4;
-  return 4 * (pixels + 1 + 2 * entries) + 4 * (pixels + columns) * (zp + slices) + 64 * 1024;
+  // the matrix, the staging and pixel-major buffers, and the solvers' space (TV's PDHG: 8 volumes and 4
+  // sinograms; CG: 5 volumes and a sinogram)
+  return 4 * (pixels + 1 + 2 * entries) + 4 * (pixels + columns) * (zp + slices) +
+    4 * zp * (13 * pixels + 5 * columns) +
+    64 * 1024;
 }
 
 /**
@@ -112,6 +116,42 @@ interface Kernels {
   ): void;
   to_pixel_major(src: number, dst: number, nz: number, np: number, zp: number): void;
   to_slice_major(src: number, dst: number, nz: number, np: number, zp: number): void;
+}
+
+/** The solver kernels of `wasm/spmm.c` on pixel-major arrays (pointers into the engine's memory). */
+export interface PixelMajorKernels {
+  dot(a: number, b: number, n: number): number;
+  rsub(b: number, r: number, n: number): void;
+  cg_update(x: number, r: number, p: number, q: number, alpha: number, n: number): number;
+  xpby(r: number, p: number, beta: number, n: number): void;
+  lapz_add(v: number, out: number, b: number, np: number, zp: number, nz: number, circular: number): void;
+  tv_dual_data(ax: number, y: number, sig: number, pd: number, n: number): void;
+  tv_dual(
+    xb: number,
+    qx: number,
+    qy: number,
+    qz: number,
+    H: number,
+    W: number,
+    zp: number,
+    nz: number,
+    lam: number,
+  ): void;
+  tv_primal(
+    atp: number,
+    qx: number,
+    qy: number,
+    qz: number,
+    tau: number,
+    x: number,
+    xb: number,
+    anchor: number,
+    gamma: number,
+    H: number,
+    W: number,
+    zp: number,
+    nz: number,
+  ): void;
 }
 
 let compiled: Promise<WebAssembly.Module> | null = null;
@@ -166,6 +206,8 @@ export class SparseEngine {
   #sinoPix: number;
   #volSlice: number;
   #sinoSlice: number;
+  #top: number;
+  #live: { ptr: number; end: number; freed: boolean }[] = [];
 
   private constructor(m: PixelMajorMatrix, maxSlices: number, k: Kernels, mem: WebAssembly.Memory) {
     this.pixels = m.pixels;
@@ -188,6 +230,7 @@ export class SparseEngine {
     this.#sinoPix = take(m.columns * zp);
     this.#volSlice = take(m.pixels * maxSlices);
     this.#sinoSlice = take(m.columns * maxSlices);
+    this.#top = at;
     const need = at - mem.buffer.byteLength;
     if (need > 0) mem.grow(Math.ceil(need / 65536));
     new Uint32Array(mem.buffer, this.#ptr, m.pixels + 1).set(m.ptr);
@@ -230,6 +273,75 @@ export class SparseEngine {
     const out = this.adjointHost(await gpu.download(y, nz * this.columns), nz);
     gpu.flush();
     gpu.write(x, out);
+  }
+
+  /** The solver kernels (pointers from {@linkcode SparseEngine.alloc}). */
+  get kernels(): PixelMajorKernels {
+    return this.#k as unknown as PixelMajorKernels;
+  }
+
+  /** Slices padded to the vector width: the stride of the pixel-major layout for `nz` slices. */
+  static stride(nz: number): number {
+    return Math.ceil(nz / 4) * 4;
+  }
+
+  /**
+   * Zeroed room for `floats` floats in the engine's memory (grown as needed), for solvers that iterate in
+   * the pixel-major layout; returns its byte offset. Released with {@linkcode SparseEngine.free}.
+   */
+  alloc(floats: number): number {
+    // 16 bytes of slack: the slice-difference kernels read one float past an array's end (masked out)
+    const ptr = this.#top, end = (ptr + floats * 4 + 16 + 15) & ~15;
+    if (end > this.#mem.buffer.byteLength) {
+      if (end > SPARSE_MAX_BYTES) {
+        throw new RangeError("the sparse engine's solver space passes wasm32's 4 GiB");
+      }
+      this.#mem.grow(Math.ceil((end - this.#mem.buffer.byteLength) / 65536));
+    }
+    new Float32Array(this.#mem.buffer, ptr, floats).fill(0);
+    this.#top = end;
+    this.#live.push({ ptr, end, freed: false });
+    return ptr;
+  }
+
+  /** Releases an allocation; space is reused once every allocation after it is released too. */
+  free(ptr: number): void {
+    const a = this.#live.find((e) => e.ptr === ptr && !e.freed);
+    if (a) a.freed = true;
+    while (this.#live.length && this.#live[this.#live.length - 1].freed) this.#top = this.#live.pop()!.ptr;
+  }
+
+  /** A view of `floats` floats at `ptr` (valid until the next {@linkcode SparseEngine.alloc}). */
+  view(ptr: number, floats: number): Float32Array {
+    return new Float32Array(this.#mem.buffer, ptr, floats);
+  }
+
+  /** Writes `[nz][n]` slice-major values into the pixel-major array at `ptr` (`kind`: pixels or rays). */
+  loadPixelMajor(ptr: number, values: Float32Array, nz: number, kind: "volume" | "sinogram"): void {
+    const n = kind === "volume" ? this.pixels : this.columns,
+      stage = kind === "volume" ? this.#volSlice : this.#sinoSlice;
+    this.view(stage, nz * n).set(values);
+    this.#k.to_pixel_major(stage, ptr, nz, n, SparseEngine.stride(nz));
+  }
+
+  /** Reads the pixel-major array at `ptr` back as `[nz][n]` slice-major values. */
+  storePixelMajor(ptr: number, nz: number, kind: "volume" | "sinogram"): Float32Array {
+    const n = kind === "volume" ? this.pixels : this.columns,
+      stage = kind === "volume" ? this.#volSlice : this.#sinoSlice;
+    this.#k.to_slice_major(ptr, stage, nz, n, SparseEngine.stride(nz));
+    return this.view(stage, nz * n).slice();
+  }
+
+  /** `y = A x` between pixel-major arrays of `nz` slices. */
+  forwardPixelMajor(x: number, y: number, nz: number): void {
+    const zp = SparseEngine.stride(nz);
+    this.view(y, this.columns * zp).fill(0);
+    this.#k.spmm_t(this.#ptr, this.#col, this.#val, 0, this.pixels, x, y, zp);
+  }
+
+  /** `x = Aᵀ y` between pixel-major arrays of `nz` slices. */
+  adjointPixelMajor(y: number, x: number, nz: number): void {
+    this.#k.spmm(this.#ptr, this.#col, this.#val, 0, this.pixels, y, x, SparseEngine.stride(nz));
   }
 
   #apply(input: Float32Array, nz: number, dir: "forward" | "adjoint"): Float32Array {

@@ -6,6 +6,7 @@
  * @module
  */
 import type { HostApply, SliceShape } from "../ct/operator.ts";
+import { SparseEngine } from "../ct/sparse.ts";
 
 /** `out += b · D_zᵀD_z v` over `[Z][H][W]` (`circular`: the slices wrap around), as `add_lapz` in zdiff.wgsl. */
 export function addLapZHost(
@@ -82,4 +83,48 @@ export function normalCgHost(
     for (let i = 0; i < n; i++) p[i] = r[i] + beta * p[i];
   }
   return Math.sqrt(Math.max(0, rr));
+}
+
+/**
+ * {@linkcode normalCgHost} in the sparse engine's pixel-major layout with its kernels: the vectors stay in
+ * its memory between iterations and no product pays a transpose. `x` and `b` are slice-major; `x` is
+ * updated in place.
+ */
+export function normalCgPixelMajor(
+  E: SparseEngine,
+  shape: SliceShape,
+  x: Float32Array,
+  b: Float32Array,
+  options: { iterations: number; rho?: number; circular?: boolean },
+): number {
+  const nz = shape.Z, zp = SparseEngine.stride(nz), n = E.pixels * zp, k = E.kernels;
+  const rho = options.rho ?? 0, circular = options.circular ? 1 : 0;
+  const ptrs = [n, n, n, n, n, E.columns * zp].map((f) => E.alloc(f));
+  const [X, B, R, P, Q, T] = ptrs;
+  try {
+    E.loadPixelMajor(X, x, nz, "volume");
+    E.loadPixelMajor(B, b, nz, "volume");
+    const normal = (v: number, out: number) => {
+      E.forwardPixelMajor(v, T, nz);
+      E.adjointPixelMajor(T, out, nz);
+      if (rho !== 0) k.lapz_add(v, out, rho, E.pixels, zp, nz, circular);
+    };
+    normal(X, R);
+    k.rsub(B, R, n);
+    E.view(P, n).set(E.view(R, n));
+    let rr = k.dot(R, R, n);
+    for (let it = 0; it < options.iterations; it++) {
+      normal(P, Q);
+      const pq = k.dot(P, Q, n);
+      const alpha = pq === 0 ? 0 : Math.fround(rr / pq);
+      const next = k.cg_update(X, R, P, Q, alpha, n);
+      const beta = rr === 0 ? 0 : Math.fround(next / rr);
+      rr = next;
+      k.xpby(R, P, beta, n);
+    }
+    x.set(E.storePixelMajor(X, nz, "volume"));
+    return Math.sqrt(Math.max(0, rr));
+  } finally {
+    for (const p of ptrs.reverse()) E.free(p);
+  }
 }

@@ -7,7 +7,13 @@
 import { type GpuContext, params } from "../gpu/context.ts";
 import { grid } from "../gpu/vector.ts";
 import { type HostApply, hostApply, type LinearOperator } from "../ct/operator.ts";
-import { tvPdhgHost, tvStepsHost } from "./tv_host.ts";
+import {
+  type PixelMajorSteps,
+  pixelMajorSteps,
+  tvPdhgHost,
+  tvPdhgPixelMajor,
+  tvStepsHost,
+} from "./tv_host.ts";
 import { METHOD_DEFAULTS } from "../defaults.ts";
 import { axisVariationSum } from "../metrics/tv.ts";
 import { adjointRef, forwardRef, type SliceShape } from "../ct/projector_ref.ts";
@@ -42,7 +48,12 @@ export class TvSolver {
     private readonly sig: GPUBuffer | null,
     private readonly tau: GPUBuffer | null,
     private readonly scratch: GPUBuffer[],
-    private readonly host: { A: HostApply; sig: Float32Array; tau: Float32Array } | null = null,
+    private readonly host: {
+      A: HostApply;
+      sig: Float32Array;
+      tau: Float32Array;
+      pixelMajor: PixelMajorSteps | null;
+    } | null = null,
   ) {}
 
   /**
@@ -52,7 +63,11 @@ export class TvSolver {
   static async create(gpu: GpuContext, A: LinearOperator): Promise<TvSolver> {
     const n = A.domainSize, m = A.rangeSize;
     const h = hostApply(A);
-    if (h) return new TvSolver(gpu, A, null, null, [], { A: h, ...tvStepsHost(h, n, m) });
+    if (h) {
+      const steps = tvStepsHost(h, n, m);
+      const pixelMajor = h.engine ? pixelMajorSteps(h.engine, A.shape.Z, steps) : null;
+      return new TvSolver(gpu, A, null, null, [], { A: h, ...steps, pixelMajor });
+    }
     const sig = gpu.buffer(m * 4), tau = gpu.buffer(n * 4), ones = gpu.buffer(Math.max(n, m) * 4);
     try {
       gpu.write(ones, new Float32Array(Math.max(n, m)).fill(1));
@@ -79,13 +94,10 @@ export class TvSolver {
     if (this.host) {
       const xs = await gpu.download(x, n), ys = await gpu.download(y, m);
       const anchor = gamma > 0 ? await gpu.download(options.anchor!, n) : undefined;
-      await tvPdhgHost(this.host.A, A.shape, xs, ys, this.host, {
-        lambda: options.lambda,
-        iterations,
-        gamma,
-        anchor,
-        onIteration: options.onIteration,
-      });
+      const o = { lambda: options.lambda, iterations, gamma, anchor, onIteration: options.onIteration };
+      const { A: h, pixelMajor } = this.host;
+      if (h.engine && pixelMajor) await tvPdhgPixelMajor(h.engine, A.shape, xs, ys, pixelMajor, o);
+      else await tvPdhgHost(h, A.shape, xs, ys, this.host, o);
       gpu.flush();
       gpu.write(x, xs);
       return;
@@ -109,6 +121,7 @@ export class TvSolver {
 
   /** Releases the preconditioners and scratch buffers. */
   dispose(): void {
+    this.host?.pixelMajor?.free();
     this.gpu.release(this.sig ?? undefined, this.tau ?? undefined, ...this.scratch);
   }
 }

@@ -5,6 +5,7 @@
  * @module
  */
 import type { HostApply, SliceShape } from "../ct/operator.ts";
+import { SparseEngine } from "../ct/sparse.ts";
 
 /** Pock & Chambolle's diagonal step sizes: σ = 1/max(A·1, 1e-6), τ = 1/(Aᵀ·1 + 6). */
 export function tvStepsHost(
@@ -98,4 +99,67 @@ export function tvPdhgHost(
       await o.onIteration!(k);
     }
   })();
+}
+
+/** {@linkcode tvStepsHost}'s step sizes loaded into the sparse engine's pixel-major layout (pads at 0). */
+export interface PixelMajorSteps {
+  /** Pointers to σ (rays) and τ (pixels). */
+  sig: number;
+  tau: number;
+  /** Releases them. */
+  free(): void;
+}
+
+/** Loads slice-major step sizes into the engine (released with `free`). */
+export function pixelMajorSteps(
+  E: SparseEngine,
+  nz: number,
+  steps: { sig: Float32Array; tau: Float32Array },
+): PixelMajorSteps {
+  const zp = SparseEngine.stride(nz);
+  const sig = E.alloc(E.columns * zp), tau = E.alloc(E.pixels * zp);
+  E.loadPixelMajor(sig, steps.sig, nz, "sinogram");
+  E.loadPixelMajor(tau, steps.tau, nz, "volume");
+  return { sig, tau, free: () => [tau, sig].forEach((p) => E.free(p)) };
+}
+
+/**
+ * {@linkcode tvPdhgHost} in the sparse engine's pixel-major layout with its kernels: x, x̄, the duals and the
+ * products stay in its memory between iterations. `x` (updated in place), `y` and `anchor` are slice-major.
+ */
+export async function tvPdhgPixelMajor(
+  E: SparseEngine,
+  shape: SliceShape,
+  x: Float32Array,
+  y: Float32Array,
+  steps: PixelMajorSteps,
+  o: {
+    lambda: number;
+    iterations: number;
+    gamma?: number;
+    anchor?: Float32Array;
+    onIteration?: (k: number) => void | Promise<void>;
+  },
+): Promise<void> {
+  const { Z: nz, H, W } = shape, zp = SparseEngine.stride(nz), k = E.kernels;
+  const n = E.pixels * zp, m = E.columns * zp, gamma = o.gamma ?? 0;
+  const ptrs = [n, n, n, n, n, n, n, m, m, m].map((f) => E.alloc(f));
+  const [X, XB, QX, QY, QZ, ATP, ANC, PD, AX, Y] = ptrs;
+  try {
+    E.loadPixelMajor(X, x, nz, "volume");
+    E.view(XB, n).set(E.view(X, n));
+    E.loadPixelMajor(Y, y, nz, "sinogram");
+    if (gamma > 0) E.loadPixelMajor(ANC, o.anchor!, nz, "volume");
+    for (let it = 0; it < o.iterations; it++) {
+      E.forwardPixelMajor(XB, AX, nz);
+      k.tv_dual_data(AX, Y, steps.sig, PD, m);
+      k.tv_dual(XB, QX, QY, QZ, H, W, zp, nz, o.lambda);
+      E.adjointPixelMajor(PD, ATP, nz);
+      k.tv_primal(ATP, QX, QY, QZ, steps.tau, X, XB, ANC, gamma, H, W, zp, nz);
+      await o.onIteration?.(it);
+    }
+    x.set(E.storePixelMajor(X, nz, "volume"));
+  } finally {
+    for (const p of ptrs.reverse()) E.free(p);
+  }
 }
