@@ -53,6 +53,7 @@ export {
 export { Projector } from "./lib/ct/projector.ts";
 export { type FanFbpWeights, FanProjector } from "./lib/ct/fan.ts";
 export { checkGeometry, createProjector, type CtProjector } from "./lib/ct/system.ts";
+export { type ProjectorEngine } from "./lib/ct/sparse.ts";
 export { type AstraGeometry, fromAstra } from "./lib/ct/astra.ts";
 export { SliceSubsample } from "./lib/ct/subsample.ts";
 export { fbp, FBP_FILTERS, type FbpFilter, type FbpOptions } from "./lib/ct/fbp.ts";

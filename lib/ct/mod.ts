@@ -1,7 +1,7 @@
 /**
  * `blendct/ct`: geometries (parallel, fan beam, ASTRA dictionaries), the operator seam and its operators
- * (projectors, slice subsampling, composition), FBP, simulation, phantoms, and the TypeScript references
- * the kernels are tested against.
+ * (projectors on the WGSL kernels or the sparse CPU engine, slice subsampling, composition), FBP,
+ * simulation, phantoms, and the TypeScript references the kernels are tested against.
  * @module
  */
 export {
@@ -21,7 +21,20 @@ export {
 export * from "./operator.ts";
 export { Projector, slabSlices } from "./projector.ts";
 export { adjointRef, backprojectRef, forwardRef, parallelRays, trigTable } from "./projector_ref.ts";
-export * from "./sparse.ts";
+export {
+  entriesBound,
+  isSoftwareAdapter,
+  type PixelMajorKernels,
+  type PixelMajorMatrix,
+  pixelMajorMatrix,
+  type ProjectorEngine,
+  type RayVisitor,
+  SPARSE_AUTO_BYTES,
+  SPARSE_MAX_BYTES,
+  sparseBytes,
+  SparseEngine,
+  wantsSparse,
+} from "./sparse.ts";
 export * from "./fan.ts";
 export * from "./fan_ref.ts";
 export * from "./system.ts";

@@ -120,12 +120,19 @@ interface Kernels {
 
 /** The solver kernels of `wasm/spmm.c` on pixel-major arrays (pointers into the engine's memory). */
 export interface PixelMajorKernels {
+  /** Σ a·b over `n` floats, in float64, in index order. */
   dot(a: number, b: number, n: number): number;
+  /** `r = b − r`. */
   rsub(b: number, r: number, n: number): void;
+  /** `x += α p`, `r −= α q`; returns the new r·r (float64). */
   cg_update(x: number, r: number, p: number, q: number, alpha: number, n: number): number;
+  /** `p = r + β p`. */
   xpby(r: number, p: number, beta: number, n: number): void;
+  /** `out += b · D_zᵀD_z v` over `np` pixels of `nz` slices at stride `zp` (`circular` 1: wrapping). */
   lapz_add(v: number, out: number, b: number, np: number, zp: number, nz: number, circular: number): void;
+  /** PDHG's data dual: `pd = (pd + σ(Ax̄ − y)) / (1 + σ)`. */
   tv_dual_data(ax: number, y: number, sig: number, pd: number, n: number): void;
+  /** PDHG's TV dual: `q = clip(q + ½∇x̄, −λ, λ)` for the three axes. */
   tv_dual(
     xb: number,
     qx: number,
@@ -137,6 +144,7 @@ export interface PixelMajorKernels {
     nz: number,
     lam: number,
   ): void;
+  /** PDHG's primal step with the proximity term and non-negativity, and x̄ = 2x′ − x. */
   tv_primal(
     atp: number,
     qx: number,

@@ -4,6 +4,14 @@
  * @module
  */
 export { NormalCg } from "./cg.ts";
+export { addLapZHost, normalCgHost, normalCgPixelMajor } from "./cg_host.ts";
+export {
+  type PixelMajorSteps,
+  pixelMajorSteps,
+  tvPdhgHost,
+  tvPdhgPixelMajor,
+  tvStepsHost,
+} from "./tv_host.ts";
 export { grid, VectorOps } from "../gpu/vector.ts";
 export { cgls, type CglsOptions } from "./cgls.ts";
 export * from "./tv.ts";

@@ -103,8 +103,9 @@ export function tvPdhgHost(
 
 /** {@linkcode tvStepsHost}'s step sizes loaded into the sparse engine's pixel-major layout (pads at 0). */
 export interface PixelMajorSteps {
-  /** Pointers to σ (rays) and τ (pixels). */
+  /** Pointer to σ (one per ray). */
   sig: number;
+  /** Pointer to τ (one per pixel). */
   tau: number;
   /** Releases them. */
   free(): void;
