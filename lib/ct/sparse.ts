@@ -92,28 +92,22 @@ export function entriesBound(angles: number, bins: number, H: number, W: number)
   return 2 * angles * bins * Math.max(H, W);
 }
 
+/** `spmm` and `spmm_t`: the matrix (ptr, col, val), rows r0..r1, input, output, slice stride. */
+type Product = (
+  ptr: number,
+  col: number,
+  val: number,
+  r0: number,
+  r1: number,
+  inp: number,
+  out: number,
+  zp: number,
+) => void;
+
 interface Kernels {
   heap_start(): number;
-  spmm(
-    ptr: number,
-    col: number,
-    val: number,
-    r0: number,
-    r1: number,
-    inp: number,
-    out: number,
-    zp: number,
-  ): void;
-  spmm_t(
-    ptr: number,
-    col: number,
-    val: number,
-    r0: number,
-    r1: number,
-    inp: number,
-    out: number,
-    zp: number,
-  ): void;
+  spmm: Product;
+  spmm_t: Product;
   to_pixel_major(src: number, dst: number, nz: number, np: number, zp: number): void;
   to_slice_major(src: number, dst: number, nz: number, np: number, zp: number): void;
 }

@@ -6,6 +6,7 @@
 export { NormalCg } from "./cg.ts";
 export { addLapZHost, normalCgHost, normalCgPixelMajor } from "./cg_host.ts";
 export {
+  type HostTvOptions,
   type PixelMajorSteps,
   pixelMajorSteps,
   tvPdhgHost,

@@ -7,6 +7,20 @@
 import type { HostApply, SliceShape } from "../ct/operator.ts";
 import { SparseEngine } from "../ct/sparse.ts";
 
+/** The settings of one host PDHG solve (slice-major `anchor`, as `TvOptions` on the GPU). */
+export interface HostTvOptions {
+  /** TV weight λ. */
+  lambda: number;
+  /** PDHG iterations. */
+  iterations: number;
+  /** Weight γ of the proximity term (γ/2)‖x − anchor‖². Default 0. */
+  gamma?: number;
+  /** The proximity term's anchor, required when γ > 0. */
+  anchor?: Float32Array;
+  /** Called after each iteration. */
+  onIteration?: (k: number) => void | Promise<void>;
+}
+
 /** Pock & Chambolle's diagonal step sizes: σ = 1/max(A·1, 1e-6), τ = 1/(Aᵀ·1 + 6). */
 export function tvStepsHost(
   A: HostApply,
@@ -39,13 +53,7 @@ export function tvPdhgHost(
   x: Float32Array,
   y: Float32Array,
   steps: { sig: Float32Array; tau: Float32Array },
-  o: {
-    lambda: number;
-    iterations: number;
-    gamma?: number;
-    anchor?: Float32Array;
-    onIteration?: (k: number) => void | Promise<void>;
-  },
+  o: HostTvOptions,
 ): Promise<void> | void {
   const { Z, H, W } = shape, hw = H * W, n = Z * hw, m = y.length;
   const { sig, tau } = steps, lam = o.lambda, gamma = o.gamma ?? 0, anchor = o.anchor;
@@ -134,13 +142,7 @@ export async function tvPdhgPixelMajor(
   x: Float32Array,
   y: Float32Array,
   steps: PixelMajorSteps,
-  o: {
-    lambda: number;
-    iterations: number;
-    gamma?: number;
-    anchor?: Float32Array;
-    onIteration?: (k: number) => void | Promise<void>;
-  },
+  o: HostTvOptions,
 ): Promise<void> {
   const { Z: nz, H, W } = shape, zp = SparseEngine.stride(nz), k = E.kernels;
   const n = E.pixels * zp, m = E.columns * zp, gamma = o.gamma ?? 0;
