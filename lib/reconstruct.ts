@@ -229,8 +229,8 @@ export async function reconstruct(
 ): Promise<Float32Array> {
   const A = await createProjector(options.gpu, geometry, shape, {
     pixelSize: options.pixelSize,
-    // FBP runs only the back-projection kernel: a sparse copy of A would go unused
-    engine: config.method === "fbp" ? "wgsl" : options.projector,
+    // FBP (and FBP-UNet) run only the back-projection kernel: a sparse copy of A would go unused
+    engine: config.method === "fbp" || config.method === "fbpunet" ? "wgsl" : options.projector,
   });
   try {
     if (y.length !== A.rangeSize) {

@@ -11,7 +11,7 @@ import { NormalCg } from "../lib/solve/cg.ts";
 import { addLapZHost, normalCgHost, normalCgPixelMajor } from "../lib/solve/cg_host.ts";
 import { pixelMajorSteps, tvPdhgHost, tvPdhgPixelMajor, tvStepsHost } from "../lib/solve/tv_host.ts";
 import { addLapZ } from "../lib/solve/zdiff.ts";
-import { tvPdhg, tvPdhgRef } from "../lib/solve/tv.ts";
+import { tvPdhg, tvPdhgRef, TvSolver } from "../lib/solve/tv.ts";
 import { relErr, seededArray } from "./helpers.ts";
 
 const gpu = await GpuContext.create();
@@ -134,28 +134,62 @@ for (const gamma of [0, 0.5]) {
   });
 }
 
-Deno.test("the pixel-major kernels (CG, TV's PDHG) match the plain host loops on the same operator", async () => {
-  const g = sparseView(7, { imageSize: 18 }), shape = { Z: 5, H: 18, W: 18 };
+for (const Z of [1, 2, 5, 33]) {
+  Deno.test(`the pixel-major kernels (CG, TV's PDHG) match the plain host loops on the same operator: ${Z} slices`, async () => {
+    const g = sparseView(7, { imageSize: 18 }), shape = { Z, H: 18, W: 18 };
+    const S = await createProjector(gpu, g, shape, { engine: "sparse" });
+    const h = hostApply(S)!;
+    assert.ok(h.engine, "the sparse projector exposes its engine");
+    const plain = { forwardHost: h.forwardHost, adjointHost: h.adjointHost };
+    const truth = seededArray(S.domainSize, 9).map((v) => Math.abs(v));
+    const y = h.forwardHost(truth), b = h.adjointHost(y), start = seededArray(S.domainSize, 10);
+    for (const [rho, circular] of [[0, false], [2, false], [2, true]] as const) {
+      const a = start.slice(), c = start.slice();
+      const ra = normalCgPixelMajor(h.engine!, shape, a, b, { iterations: 6, rho, circular });
+      const rc = normalCgHost(plain, shape, c, b, { iterations: 6, rho, circular });
+      assert.ok(relErr(a, c) < 1e-5, `CG ρ ${rho} circular ${circular}: ${relErr(a, c)}`);
+      assert.ok(Math.abs(ra - rc) <= 1e-4 * rc + 1e-7);
+    }
+    const steps = tvStepsHost(plain, S.domainSize, S.rangeSize), pm = pixelMajorSteps(h.engine!, Z, steps);
+    const anchor = truth.map((v) => 0.8 * v);
+    const a = new Float32Array(S.domainSize), c = new Float32Array(S.domainSize);
+    const o = { lambda: 0.03, iterations: 25, gamma: 0.4, anchor };
+    await tvPdhgPixelMajor(h.engine!, shape, a, y, pm, o);
+    await tvPdhgHost(plain, shape, c, y, steps, o);
+    pm.free();
+    pm.free(); // a second release is a no-op, not a free of whatever sits there next
+    assert.ok(relErr(a, c) < 1e-5, `TV: ${relErr(a, c)}`);
+    assert.equal(h.engine!.inUse, 0, "every solver allocation released");
+    S.dispose();
+  });
+}
+
+Deno.test("host solvers leave no engine memory behind, and a NaN in the data stays visible", async () => {
+  const g = sparseView(5, { imageSize: 12 }), shape = { Z: 3, H: 12, W: 12 };
   const S = await createProjector(gpu, g, shape, { engine: "sparse" });
-  const h = hostApply(S)!;
-  assert.ok(h.engine, "the sparse projector exposes its engine");
-  const plain = { forwardHost: h.forwardHost, adjointHost: h.adjointHost };
-  const truth = seededArray(S.domainSize, 9).map((v) => Math.abs(v));
-  const y = h.forwardHost(truth), b = h.adjointHost(y), start = seededArray(S.domainSize, 10);
-  for (const rho of [0, 2]) {
-    const a = start.slice(), c = start.slice();
-    const ra = normalCgPixelMajor(h.engine!, shape, a, b, { iterations: 6, rho, circular: rho > 0 });
-    const rc = normalCgHost(plain, shape, c, b, { iterations: 6, rho, circular: rho > 0 });
-    assert.ok(relErr(a, c) < 1e-5, `CG ρ ${rho}: ${relErr(a, c)}`);
-    assert.ok(Math.abs(ra - rc) <= 1e-4 * rc + 1e-7);
+  const E = hostApply(S)!.engine!;
+  for (let k = 0; k < 2; k++) {
+    const tv = await TvSolver.create(gpu, S);
+    const cg = new NormalCg(gpu, S);
+    const x = gpu.buffer(S.domainSize * 4), y = gpu.upload(new Float32Array(S.rangeSize).fill(1));
+    await tv.solve(x, y, { lambda: 0.01, iterations: 3 });
+    await cg.solve(x, gpu.upload(new Float32Array(S.domainSize).fill(1)), { iterations: 2, rho: 1 });
+    cg.dispose();
+    tv.dispose();
+    tv.dispose();
+    gpu.release(x, y);
   }
-  const steps = tvStepsHost(plain, S.domainSize, S.rangeSize), pm = pixelMajorSteps(h.engine!, 5, steps);
-  const anchor = truth.map((v) => 0.8 * v);
-  const a = new Float32Array(S.domainSize), c = new Float32Array(S.domainSize);
-  const o = { lambda: 0.03, iterations: 25, gamma: 0.4, anchor };
-  await tvPdhgPixelMajor(h.engine!, shape, a, y, pm, o);
-  await tvPdhgHost(plain, shape, c, y, steps, o);
+  assert.equal(E.inUse, 0);
+  // the pixel-major PDHG clamps with NaN-propagating min/max, as the plain loops do
+  const y = new Float32Array(S.rangeSize).fill(1);
+  y[7] = NaN;
+  const h = hostApply(S)!,
+    steps = tvStepsHost(h, S.domainSize, S.rangeSize),
+    pm = pixelMajorSteps(E, 3, steps);
+  const x = new Float32Array(S.domainSize);
+  await tvPdhgPixelMajor(E, shape, x, y, pm, { lambda: 0.01, iterations: 3 });
   pm.free();
-  assert.ok(relErr(a, c) < 1e-5, `TV: ${relErr(a, c)}`);
+  assert.ok(x.some((v) => Number.isNaN(v)), "NaN in y must not come back as a plausible volume");
+  assert.throws(() => E.free(12345), RangeError);
   S.dispose();
 });

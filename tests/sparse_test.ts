@@ -11,6 +11,7 @@ import { createProjector } from "../lib/ct/system.ts";
 import { entriesBound, isSoftwareAdapter, pixelMajorMatrix, wantsSparse } from "../lib/ct/sparse.ts";
 import { fbpOnGpu } from "../lib/ct/fbp.ts";
 import { relErr, seededArray } from "./helpers.ts";
+import { UserError } from "../lib/errors.ts";
 
 const gpu = await GpuContext.create();
 
@@ -103,8 +104,16 @@ Deno.test("auto takes the sparse engine on a software adapter only, within its m
   assert.ok(!wantsSparse("auto", real, 8, 363, shape));
   assert.ok(!wantsSparse("wgsl", cpu, 8, 363, shape));
   assert.ok(wantsSparse("sparse", real, 8, 363, shape));
-  // 720 views of 1024² slices: the matrix alone would be ~11 GiB
+  // 720 views of 1024² slices: the matrix alone would be ~11 GiB; asked for explicitly, one line names the fix
   assert.ok(!wantsSparse("auto", cpu, 720, 1449, { Z: 8, H: 1024, W: 1024 }));
+  assert.throws(
+    () => wantsSparse("sparse", cpu, 720, 1449, { Z: 8, H: 1024, W: 1024 }),
+    (e: Error) =>
+      e instanceof UserError && /over the sparse engine's 2 GiB: use --projector wgsl/.test(e.message),
+  );
+  // the budget's edge, 1.5 GiB: 180 views of 512² fit for 16 slices (~1.29 GiB), 360 views do not (~2.2 GiB)
+  assert.ok(wantsSparse("auto", cpu, 180, 725, { Z: 16, H: 512, W: 512 }));
+  assert.ok(!wantsSparse("auto", cpu, 360, 725, { Z: 8, H: 512, W: 512 }));
 });
 
 Deno.test("sparse engine refuses a slice count it has no room for", async () => {

@@ -8,6 +8,7 @@
  * @module
  */
 import type { GpuContext } from "../gpu/context.ts";
+import { UserError } from "../errors.ts";
 
 /** Visits every nonzero weight `(pixel, weight)` of ray (angle `a`, bin `u`). */
 export type RayVisitor = (a: number, u: number, visit: (pixel: number, weight: number) => void) => void;
@@ -167,12 +168,22 @@ function kernelsModule(): Promise<WebAssembly.Module> {
       }
       return r.arrayBuffer();
     })
-    .then((b) => WebAssembly.compile(b));
+    .then((b) => WebAssembly.compile(b))
+    .catch((e) => {
+      compiled = null; // a failed fetch (a transient error over http) is tried again next time
+      throw e;
+    });
   return compiled;
 }
 
-/** Largest WebAssembly memory (wasm32): 65,536 pages of 64 KiB. */
-export const SPARSE_MAX_BYTES = 65536 * 65536;
+/**
+ * Most memory the engine takes: 2 GiB, half of what wasm32 addresses, so that every byte offset stays a
+ * positive 32-bit integer on the JavaScript side.
+ */
+export const SPARSE_MAX_BYTES = 2 ** 31;
+
+/** `x` rounded up to a multiple of 16 (arithmetic, not bitwise: offsets may pass 2³¹ − 1 in float). */
+const align16 = (x: number) => Math.ceil(x / 16) * 16;
 
 /**
  * One slice geometry's matrix in WebAssembly memory, with the scratch to apply it to up to `maxSlices`
@@ -222,7 +233,7 @@ export class SparseEngine {
     let at = k.heap_start();
     const take = (floats: number) => {
       const o = at;
-      at = (at + floats * 4 + 15) & ~15;
+      at = align16(at + floats * 4);
       return o;
     };
     this.#ptr = take(m.pixels + 1);
@@ -245,10 +256,12 @@ export class SparseEngine {
     const bytes = sparseBytes(matrix.val.length, matrix.pixels, matrix.columns, maxSlices);
     if (bytes > SPARSE_MAX_BYTES - (1 << 20)) {
       throw new RangeError(
-        `the sparse projector needs ${(bytes / 2 ** 30).toFixed(2)} GiB, over wasm32's 4 GiB`,
+        `the sparse projector needs ${
+          (bytes / 2 ** 30).toFixed(2)
+        } GiB, over its 2 GiB: use --projector wgsl`,
       );
     }
-    const mem = new WebAssembly.Memory({ initial: 2, maximum: 65536 });
+    const mem = new WebAssembly.Memory({ initial: 2, maximum: SPARSE_MAX_BYTES / 65536 });
     const inst = await WebAssembly.instantiate(await kernelsModule(), { env: { memory: mem } });
     return new SparseEngine(matrix, maxSlices, inst.exports as unknown as Kernels, mem);
   }
@@ -293,10 +306,10 @@ export class SparseEngine {
    */
   alloc(floats: number): number {
     // 16 bytes of slack: the slice-difference kernels read one float past an array's end (masked out)
-    const ptr = this.#top, end = (ptr + floats * 4 + 16 + 15) & ~15;
+    const ptr = this.#top, end = align16(ptr + floats * 4 + 16);
     if (end > this.#mem.buffer.byteLength) {
       if (end > SPARSE_MAX_BYTES) {
-        throw new RangeError("the sparse engine's solver space passes wasm32's 4 GiB");
+        throw new RangeError("the sparse engine's solver space passes its 2 GiB: use --projector wgsl");
       }
       this.#mem.grow(Math.ceil((end - this.#mem.buffer.byteLength) / 65536));
     }
@@ -306,11 +319,21 @@ export class SparseEngine {
     return ptr;
   }
 
-  /** Releases an allocation; space is reused once every allocation after it is released too. */
+  /**
+   * Releases an allocation; space is reused once every allocation after it is released too. A pointer
+   * that is not live (freed already, or never allocated) throws, so a double free cannot release a later
+   * allocation at the same offset.
+   */
   free(ptr: number): void {
     const a = this.#live.find((e) => e.ptr === ptr && !e.freed);
-    if (a) a.freed = true;
+    if (!a) throw new RangeError(`sparse engine: ${ptr} is not a live allocation`);
+    a.freed = true;
     while (this.#live.length && this.#live[this.#live.length - 1].freed) this.#top = this.#live.pop()!.ptr;
+  }
+
+  /** Bytes of solver space in use (0 when every allocation is released). */
+  get inUse(): number {
+    return this.#live.length ? this.#top - this.#live[0].ptr : 0;
   }
 
   /** A view of `floats` floats at `ptr` (valid until the next {@linkcode SparseEngine.alloc}). */
@@ -322,6 +345,7 @@ export class SparseEngine {
   loadPixelMajor(ptr: number, values: Float32Array, nz: number, kind: "volume" | "sinogram"): void {
     const n = kind === "volume" ? this.pixels : this.columns,
       stage = kind === "volume" ? this.#volSlice : this.#sinoSlice;
+    this.#check(nz, values.length, n);
     this.view(stage, nz * n).set(values);
     this.#k.to_pixel_major(stage, ptr, nz, n, SparseEngine.stride(nz));
   }
@@ -330,6 +354,7 @@ export class SparseEngine {
   storePixelMajor(ptr: number, nz: number, kind: "volume" | "sinogram"): Float32Array {
     const n = kind === "volume" ? this.pixels : this.columns,
       stage = kind === "volume" ? this.#volSlice : this.#sinoSlice;
+    this.#check(nz, nz * n, n);
     this.#k.to_slice_major(ptr, stage, nz, n, SparseEngine.stride(nz));
     return this.view(stage, nz * n).slice();
   }
@@ -346,14 +371,17 @@ export class SparseEngine {
     this.#k.spmm(this.#ptr, this.#col, this.#val, 0, this.pixels, y, x, SparseEngine.stride(nz));
   }
 
-  #apply(input: Float32Array, nz: number, dir: "forward" | "adjoint"): Float32Array {
+  /** Refuses a slice count outside 1..maxSlices, or `length` floats that are not `nz` slices of `per`. */
+  #check(nz: number, length: number, per: number): void {
     if (!Number.isInteger(nz) || nz < 1 || nz > this.maxSlices) {
       throw new RangeError(`sparse projector: ${nz} slices (1..${this.maxSlices})`);
     }
+    if (length !== nz * per) throw new RangeError(`sparse projector: ${length} floats, expected ${nz * per}`);
+  }
+
+  #apply(input: Float32Array, nz: number, dir: "forward" | "adjoint"): Float32Array {
     const [nin, nout] = dir === "forward" ? [this.pixels, this.columns] : [this.columns, this.pixels];
-    if (input.length !== nz * nin) {
-      throw new RangeError(`sparse projector: ${input.length} floats, expected ${nz * nin}`);
-    }
+    this.#check(nz, input.length, nin);
     const k = this.#k, zp = Math.ceil(nz / 4) * 4, buf = this.#mem.buffer;
     const [inSlice, inPix, outPix, outSlice] = dir === "forward"
       ? [this.#volSlice, this.#volPix, this.#sinoPix, this.#sinoSlice]
@@ -388,13 +416,13 @@ export function onHost(
 /** Which projector kernels run: `wgsl` on the GPU, `sparse` on the CPU, `auto` picks. */
 export type ProjectorEngine = "auto" | "wgsl" | "sparse";
 
-/** Host memory `auto` lets the sparse engine take (2 GiB). */
-export const SPARSE_AUTO_BYTES = 2 ** 31;
+/** Host memory `auto` lets the sparse engine take (1.5 GiB; `sparse` may take up to {@linkcode SPARSE_MAX_BYTES}). */
+export const SPARSE_AUTO_BYTES = 1.5 * 2 ** 30;
 
 /** Whether an adapter is a CPU in disguise (Mesa's llvmpipe or lavapipe, SwiftShader, WARP, a fallback). */
 export function isSoftwareAdapter(adapter: { description: string; isFallbackAdapter: boolean }): boolean {
   return adapter.isFallbackAdapter ||
-    /llvmpipe|lavapipe|softpipe|swiftshader|warp|software/i.test(adapter.description);
+    /llvmpipe|lavapipe|softpipe|swiftshader|warp|basic render driver|software/i.test(adapter.description);
 }
 
 /**
@@ -416,6 +444,15 @@ export function wantsSparse(
     angles * bins,
     shape.Z,
   );
-  if (engine === "sparse") return true;
+  if (engine === "sparse") {
+    if (bytes > SPARSE_MAX_BYTES - (1 << 20)) {
+      throw new UserError(
+        `--projector sparse: ${angles} views of ${shape.H}x${shape.W} for ${shape.Z} slices need about ${
+          (bytes / 2 ** 30).toFixed(1)
+        } GiB, over the sparse engine's 2 GiB: use --projector wgsl (or auto)`,
+      );
+    }
+    return true;
+  }
   return isSoftwareAdapter(adapter) && bytes <= SPARSE_AUTO_BYTES;
 }

@@ -98,6 +98,9 @@ export function normalCgPixelMajor(
   options: { iterations: number; rho?: number; circular?: boolean },
 ): number {
   const nz = shape.Z, zp = SparseEngine.stride(nz), n = E.pixels * zp, k = E.kernels;
+  if (shape.H * shape.W !== E.pixels) {
+    throw new RangeError(`CG: ${shape.H}x${shape.W} slices on an engine of ${E.pixels} pixels`);
+  }
   const rho = options.rho ?? 0, circular = options.circular ? 1 : 0;
   const ptrs = [n, n, n, n, n, E.columns * zp].map((f) => E.alloc(f));
   const [X, B, R, P, Q, T] = ptrs;

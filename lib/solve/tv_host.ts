@@ -127,9 +127,19 @@ export function pixelMajorSteps(
 ): PixelMajorSteps {
   const zp = SparseEngine.stride(nz);
   const sig = E.alloc(E.columns * zp), tau = E.alloc(E.pixels * zp);
-  E.loadPixelMajor(sig, steps.sig, nz, "sinogram");
-  E.loadPixelMajor(tau, steps.tau, nz, "volume");
-  return { sig, tau, free: () => [tau, sig].forEach((p) => E.free(p)) };
+  let live = true;
+  const free = () => {
+    if (live) [tau, sig].forEach((p) => E.free(p)); // once: a second dispose must not free a later allocation
+    live = false;
+  };
+  try {
+    E.loadPixelMajor(sig, steps.sig, nz, "sinogram");
+    E.loadPixelMajor(tau, steps.tau, nz, "volume");
+  } catch (e) {
+    free();
+    throw e;
+  }
+  return { sig, tau, free };
 }
 
 /**
@@ -145,6 +155,7 @@ export async function tvPdhgPixelMajor(
   o: HostTvOptions,
 ): Promise<void> {
   const { Z: nz, H, W } = shape, zp = SparseEngine.stride(nz), k = E.kernels;
+  if (H * W !== E.pixels) throw new RangeError(`TV: ${H}x${W} slices on an engine of ${E.pixels} pixels`);
   const n = E.pixels * zp, m = E.columns * zp, gamma = o.gamma ?? 0;
   const ptrs = [n, n, n, n, n, n, n, m, m, m].map((f) => E.alloc(f));
   const [X, XB, QX, QY, QZ, ATP, ANC, PD, AX, Y] = ptrs;

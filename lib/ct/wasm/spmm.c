@@ -175,7 +175,8 @@ static inline v128_t lanes_below(uint32_t z0, uint32_t bound) {
                        wasm_i32x4_splat((int32_t)bound));
 }
 
-static inline v128_t clamp4(v128_t v, v128_t lo, v128_t hi) { return wasm_f32x4_pmax(lo, wasm_f32x4_pmin(hi, v)); }
+// min/max rather than pmin/pmax: a NaN stays NaN (as in the host loops), never a plausible ±λ or 0
+static inline v128_t clamp4(v128_t v, v128_t lo, v128_t hi) { return wasm_f32x4_max(lo, wasm_f32x4_min(hi, v)); }
 
 // q = clip(q + ½ ∇x̄, −λ, λ): forward differences along columns (qx), rows (qy) and slices (qz), 0 on
 // the last index of each axis. Four slices per vector; the pad slices stay 0 (x̄'s are 0, and the slice
@@ -231,7 +232,7 @@ void tv_primal(const float *atp, const float *qx, const float *qy, const float *
         const v128_t tg = wasm_f32x4_mul(t, gam);
         v128_t nx = wasm_f32x4_sub(old, wasm_f32x4_mul(t, wasm_f32x4_add(wasm_v128_load(atp + i), g)));
         nx = wasm_f32x4_div(wasm_f32x4_add(nx, wasm_f32x4_mul(tg, wasm_v128_load(anchor + i))), wasm_f32x4_add(one, tg));
-        nx = wasm_f32x4_pmax(zero, nx);
+        nx = wasm_f32x4_max(zero, nx);
         wasm_v128_store(x + i, nx);
         wasm_v128_store(xb + i, wasm_f32x4_sub(wasm_f32x4_mul(two, nx), old));
       }
