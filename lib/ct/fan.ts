@@ -9,7 +9,7 @@ import { angularStep, type FanGeometry } from "./geometry.ts";
 import { fanPixelSize, fanTable } from "./fan_ref.ts";
 import type { HostApply, LinearOperator, SliceShape } from "./operator.ts";
 import { slabSlices, streamSlabs } from "./projector.ts";
-import { onHost, type SparseEngine } from "./sparse.ts";
+import { hostSide, onHost, type SparseEngine } from "./sparse.ts";
 
 /** What fan-beam FBP needs besides the ramp: per-(view, bin) weights, the filter's bin width, the scale. */
 export interface FanFbpWeights {
@@ -153,9 +153,7 @@ export class FanProjector implements LinearOperator {
 
   /** The host side of forward and adjoint on the sparse engine (`null` on the WGSL kernels). */
   get host(): HostApply | null {
-    const s = this.#sparse, Z = this.shape.Z;
-    return s &&
-      { forwardHost: (x) => s.forwardHost(x, Z), adjointHost: (y) => s.adjointHost(y, Z), engine: s };
+    return hostSide(this.#sparse, this.shape.Z);
   }
 
   forward(x: GPUBuffer, y: GPUBuffer): Promise<void> {
@@ -225,9 +223,9 @@ export class FanProjector implements LinearOperator {
   }
 
   #host(input: Float32Array, entry: "forward" | "adjoint"): Promise<Float32Array> {
+    if (this.#sparse) return onHost(this.#sparse, input, this.shape.Z, entry);
     const { H, W } = this.shape, sino = this.geometry.angles.length * this.geometry.detectorCount;
     const per: [number, number] = entry === "forward" ? [H * W, sino] : [sino, H * W];
-    if (this.#sparse) return onHost(this.#sparse, input, this.shape.Z, entry);
     return streamSlabs(
       this.gpu,
       input,

@@ -39,18 +39,22 @@ export interface LinearOperator {
   dispose(): void;
 }
 
-/**
- * The host side of an operator whose forward and adjoint run on the CPU anyway (the sparse engine): `[Z][…]`
- * host arrays in, a new array out. Solvers that find it ({@linkcode hostApply}) iterate on the host, with
- * no GPU read-back and write per application.
- */
-export interface HostApply {
+/** An operator applied to host arrays: `[Z][…]` in, a new array out (what the plain host solver loops take). */
+export interface HostProducts {
   /** `A x` of a whole domain-sized array. */
   forwardHost(x: Float32Array): Float32Array;
   /** `Aᵀ y` of a whole range-sized array. */
   adjointHost(y: Float32Array): Float32Array;
-  /** The sparse engine behind it: solvers then iterate in its pixel-major layout, with its kernels. */
-  readonly engine?: SparseEngine;
+}
+
+/**
+ * The host side of an operator whose forward and adjoint run on the CPU anyway (the sparse engine). Solvers
+ * that find it ({@linkcode hostApply}) iterate in the engine's pixel-major layout with its kernels, with no
+ * GPU read-back and write per application.
+ */
+export interface HostApply extends HostProducts {
+  /** The sparse engine behind it. */
+  readonly engine: SparseEngine;
 }
 
 /** `A`'s host side when it has one (a projector on the sparse engine), else `null`. */

@@ -5,8 +5,8 @@
  */
 import { type Binding, GpuContext, groups, params } from "../gpu/context.ts";
 import type { ParallelGeometry } from "./geometry.ts";
-import { parallelRays, trigTable } from "./projector_ref.ts";
-import { onHost, pixelMajorMatrix, type ProjectorEngine, SparseEngine, wantsSparse } from "./sparse.ts";
+import { trigTable } from "./projector_ref.ts";
+import { hostSide, onHost, type SparseEngine } from "./sparse.ts";
 import type { HostApply, LinearOperator, SliceShape } from "./operator.ts";
 
 export type { LinearOperator, SliceShape } from "./operator.ts";
@@ -73,23 +73,21 @@ export class Projector implements LinearOperator {
 
   /**
    * Builds the operator; kernels compile on first use. `options.maxBindingBytes` (default: the device
-   * limit) caps the bytes one dispatch binds, which sets the slab size. `options.engine` (default `wgsl`)
-   * chooses where forward and adjoint run ({@linkcode wantsSparse}); back-projection for FBP always runs
-   * the WGSL kernel.
+   * limit) caps the bytes one dispatch binds, which sets the slab size. `options.sparse` (built from
+   * {@linkcode parallelRays} by `createProjector`) runs forward and adjoint on the CPU; back-projection for
+   * FBP always runs the WGSL kernel.
    */
-  static async create(
+  static create(
     gpu: GpuContext,
     geometry: ParallelGeometry,
     shape: SliceShape,
-    options: { maxBindingBytes?: number; engine?: ProjectorEngine } = {},
+    options: { maxBindingBytes?: number; sparse?: SparseEngine } = {},
   ): Promise<Projector> {
     if (geometry.type !== "parallel") throw new Error(`Projector is parallel beam: got ${geometry.type}`);
-    const A = geometry.angles.length, D = geometry.detectorCount, { H, W } = shape;
-    const sparse = wantsSparse(options.engine ?? "wgsl", gpu.adapter, A, D, shape)
-      ? await SparseEngine.create(pixelMajorMatrix(parallelRays(geometry, H, W), A, D, H * W), shape.Z)
-      : null;
     const trig = gpu.upload(trigTable(geometry.angles), "angles");
-    return new Projector(gpu, geometry, shape, trig, sparse, options.maxBindingBytes);
+    return Promise.resolve(
+      new Projector(gpu, geometry, shape, trig, options.sparse ?? null, options.maxBindingBytes),
+    );
   }
 
   /** Floats per sinogram of one slice. */
@@ -99,9 +97,7 @@ export class Projector implements LinearOperator {
 
   /** The host side of forward and adjoint on the sparse engine (`null` on the WGSL kernels). */
   get host(): HostApply | null {
-    const s = this.#sparse, Z = this.shape.Z;
-    return s &&
-      { forwardHost: (x) => s.forwardHost(x, Z), adjointHost: (y) => s.adjointHost(y, Z), engine: s };
+    return hostSide(this.#sparse, this.shape.Z);
   }
 
   forward(x: GPUBuffer, y: GPUBuffer): Promise<void> {

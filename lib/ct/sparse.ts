@@ -9,6 +9,7 @@
  */
 import type { GpuContext } from "../gpu/context.ts";
 import { UserError } from "../errors.ts";
+import type { HostApply } from "./operator.ts";
 
 /** Visits every nonzero weight `(pixel, weight)` of ray (angle `a`, bin `u`). */
 export type RayVisitor = (a: number, u: number, visit: (pixel: number, weight: number) => void) => void;
@@ -77,7 +78,7 @@ export function pixelMajorMatrix(
  * building anything. `entries` may be an upper bound.
  */
 export function sparseBytes(entries: number, pixels: number, columns: number, slices: number): number {
-  const zp = Math.ceil(slices / 4) * 4;
+  const zp = sliceStride(slices);
   // the matrix, the staging and pixel-major buffers, and the solvers' space (TV's PDHG: 8 volumes and 4
   // sinograms; CG: 5 volumes and a sinogram)
   return 4 * (pixels + 1 + 2 * entries) + 4 * (pixels + columns) * (zp + slices) +
@@ -182,6 +183,11 @@ function kernelsModule(): Promise<WebAssembly.Module> {
  */
 export const SPARSE_MAX_BYTES = 2 ** 31;
 
+/** Slices padded to a multiple of 4 (one SIMD vector): the pixel-major layout's stride. */
+function sliceStride(nz: number): number {
+  return Math.ceil(nz / 4) * 4;
+}
+
 /** `x` rounded up to a multiple of 16 (arithmetic, not bitwise: offsets may pass 2³¹ − 1 in float). */
 const align16 = (x: number) => Math.ceil(x / 16) * 16;
 
@@ -229,7 +235,7 @@ export class SparseEngine {
     this.maxSlices = maxSlices;
     this.#k = k;
     this.#mem = mem;
-    const zp = Math.ceil(maxSlices / 4) * 4;
+    const zp = sliceStride(maxSlices);
     let at = k.heap_start();
     const take = (floats: number) => {
       const o = at;
@@ -297,7 +303,7 @@ export class SparseEngine {
 
   /** Slices padded to the vector width: the stride of the pixel-major layout for `nz` slices. */
   static stride(nz: number): number {
-    return Math.ceil(nz / 4) * 4;
+    return sliceStride(nz);
   }
 
   /**
@@ -380,23 +386,21 @@ export class SparseEngine {
   }
 
   #apply(input: Float32Array, nz: number, dir: "forward" | "adjoint"): Float32Array {
-    const [nin, nout] = dir === "forward" ? [this.pixels, this.columns] : [this.columns, this.pixels];
-    this.#check(nz, input.length, nin);
-    const k = this.#k, zp = Math.ceil(nz / 4) * 4, buf = this.#mem.buffer;
-    const [inSlice, inPix, outPix, outSlice] = dir === "forward"
-      ? [this.#volSlice, this.#volPix, this.#sinoPix, this.#sinoSlice]
-      : [this.#sinoSlice, this.#sinoPix, this.#volPix, this.#volSlice];
-    new Float32Array(buf, inSlice, nz * nin).set(input);
-    k.to_pixel_major(inSlice, inPix, nz, nin, zp);
     if (dir === "forward") {
-      new Float32Array(buf, outPix, nout * zp).fill(0);
-      k.spmm_t(this.#ptr, this.#col, this.#val, 0, this.pixels, inPix, outPix, zp);
-    } else {
-      k.spmm(this.#ptr, this.#col, this.#val, 0, this.pixels, inPix, outPix, zp);
+      this.loadPixelMajor(this.#volPix, input, nz, "volume");
+      this.forwardPixelMajor(this.#volPix, this.#sinoPix, nz);
+      return this.storePixelMajor(this.#sinoPix, nz, "sinogram");
     }
-    k.to_slice_major(outPix, outSlice, nz, nout, zp);
-    return new Float32Array(buf, outSlice, nz * nout).slice();
+    this.loadPixelMajor(this.#sinoPix, input, nz, "sinogram");
+    this.adjointPixelMajor(this.#sinoPix, this.#volPix, nz);
+    return this.storePixelMajor(this.#volPix, nz, "volume");
   }
+}
+
+/** A projector's host side on its engine for `Z` slices (`null` without one: the WGSL kernels). */
+export function hostSide(engine: SparseEngine | null, Z: number): HostApply | null {
+  return engine &&
+    { forwardHost: (x) => engine.forwardHost(x, Z), adjointHost: (y) => engine.adjointHost(y, Z), engine };
 }
 
 /** A projector's host helper on the engine, as a promise (a bad input rejects rather than throws). */

@@ -10,6 +10,7 @@ import type { SliceShape } from "./operator.ts";
 import { UserError } from "../errors.ts";
 import { Projector } from "./projector.ts";
 import { fanPixelSize, fanRays } from "./fan_ref.ts";
+import { parallelRays } from "./projector_ref.ts";
 import { pixelMajorMatrix, type ProjectorEngine, SparseEngine, wantsSparse } from "./sparse.ts";
 
 /** A projector of any geometry: a {@linkcode LinearOperator} with host conveniences and FBP's back-projection. */
@@ -43,16 +44,17 @@ export async function createProjector(
     engine?: ProjectorEngine;
   } = {},
 ): Promise<CtProjector> {
-  const engine = options.engine ?? "auto";
-  if (geometry.type !== "fanflat") return await Projector.create(gpu, geometry, shape, { engine });
   const A = geometry.angles.length, D = geometry.detectorCount, { H, W } = shape;
-  const sparse = wantsSparse(engine, gpu.adapter, A, D, shape)
-    ? await SparseEngine.create(
-      pixelMajorMatrix(fanRays(geometry, H, W, fanPixelSize(geometry, options.pixelSize)), A, D, H * W),
-      shape.Z,
-    )
+  const rays = geometry.type === "fanflat"
+    ? fanRays(geometry, H, W, fanPixelSize(geometry, options.pixelSize))
+    : parallelRays(geometry, H, W);
+  const sparse = wantsSparse(options.engine ?? "auto", gpu.adapter, A, D, shape)
+    ? await SparseEngine.create(pixelMajorMatrix(rays, A, D, H * W), shape.Z)
     : undefined;
-  return FanProjector.create(gpu, geometry, shape, options.pixelSize, { sparse });
+  if (geometry.type === "fanflat") {
+    return FanProjector.create(gpu, geometry, shape, options.pixelSize, { sparse });
+  }
+  return await Projector.create(gpu, geometry, shape, { sparse });
 }
 
 /**

@@ -7,7 +7,7 @@
 import type { GpuContext } from "../gpu/context.ts";
 import { VectorOps } from "../gpu/vector.ts";
 import { hostApply, type LinearOperator } from "../ct/operator.ts";
-import { normalCgHost, normalCgPixelMajor } from "./cg_host.ts";
+import { normalCgPixelMajor } from "./cg_host.ts";
 import { ZDiff } from "./zdiff.ts";
 
 // scalar slots
@@ -82,10 +82,11 @@ export class NormalCg {
     if (host) {
       // the operator runs on the CPU: iterate there, with one read-back of x and b and one write of x
       const xs = await this.gpu.download(x, n), bs = await this.gpu.download(b, n);
-      const o = { iterations: options.iterations, rho, circular: options.circular };
-      const res = host.engine
-        ? normalCgPixelMajor(host.engine, this.A.shape, xs, bs, o)
-        : normalCgHost(host, this.A.shape, xs, bs, o);
+      const res = normalCgPixelMajor(host.engine, this.A.shape, xs, bs, {
+        iterations: options.iterations,
+        rho,
+        circular: options.circular,
+      });
       this.gpu.flush();
       this.gpu.write(x, xs);
       return options.readResidual === false ? NaN : res;

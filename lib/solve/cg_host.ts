@@ -5,7 +5,7 @@
  * order, so the same inputs give the same bits.
  * @module
  */
-import type { HostApply, SliceShape } from "../ct/operator.ts";
+import type { HostProducts, SliceShape } from "../ct/operator.ts";
 import { SparseEngine } from "../ct/sparse.ts";
 
 /** `out += b · D_zᵀD_z v` over `[Z][H][W]` (`circular`: the slices wrap around), as `add_lapz` in zdiff.wgsl. */
@@ -51,7 +51,7 @@ function dot(a: Float32Array, b: Float32Array): number {
  * ```
  */
 export function normalCgHost(
-  A: HostApply,
+  A: HostProducts,
   shape: SliceShape,
   x: Float32Array,
   b: Float32Array,

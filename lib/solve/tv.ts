@@ -6,14 +6,9 @@
  */
 import { type GpuContext, params } from "../gpu/context.ts";
 import { grid } from "../gpu/vector.ts";
-import { type HostApply, hostApply, type LinearOperator } from "../ct/operator.ts";
-import {
-  type PixelMajorSteps,
-  pixelMajorSteps,
-  tvPdhgHost,
-  tvPdhgPixelMajor,
-  tvStepsHost,
-} from "./tv_host.ts";
+import { hostApply, type LinearOperator } from "../ct/operator.ts";
+import type { SparseEngine } from "../ct/sparse.ts";
+import { type PixelMajorSteps, pixelMajorSteps, tvPdhgPixelMajor, tvStepsHost } from "./tv_host.ts";
 import { METHOD_DEFAULTS } from "../defaults.ts";
 import { axisVariationSum } from "../metrics/tv.ts";
 import { adjointRef, forwardRef, type SliceShape } from "../ct/projector_ref.ts";
@@ -48,25 +43,19 @@ export class TvSolver {
     private readonly sig: GPUBuffer | null,
     private readonly tau: GPUBuffer | null,
     private readonly scratch: GPUBuffer[],
-    private readonly host: {
-      A: HostApply;
-      sig: Float32Array;
-      tau: Float32Array;
-      pixelMajor: PixelMajorSteps | null;
-    } | null = null,
+    private readonly host: { engine: SparseEngine; steps: PixelMajorSteps } | null = null,
   ) {}
 
   /**
    * Computes the preconditioners of `A`. An operator with a host side (the sparse engine) gets the host
-   * iterations ({@linkcode tvPdhgHost}).
+   * iterations in the engine's layout ({@linkcode tvPdhgPixelMajor}).
    */
   static async create(gpu: GpuContext, A: LinearOperator): Promise<TvSolver> {
     const n = A.domainSize, m = A.rangeSize;
     const h = hostApply(A);
     if (h) {
-      const steps = tvStepsHost(h, n, m);
-      const pixelMajor = h.engine ? pixelMajorSteps(h.engine, A.shape.Z, steps) : null;
-      return new TvSolver(gpu, A, null, null, [], { A: h, ...steps, pixelMajor });
+      const steps = pixelMajorSteps(h.engine, A.shape.Z, tvStepsHost(h, n, m));
+      return new TvSolver(gpu, A, null, null, [], { engine: h.engine, steps });
     }
     const sig = gpu.buffer(m * 4), tau = gpu.buffer(n * 4), ones = gpu.buffer(Math.max(n, m) * 4);
     try {
@@ -95,9 +84,7 @@ export class TvSolver {
       const xs = await gpu.download(x, n), ys = await gpu.download(y, m);
       const anchor = gamma > 0 ? await gpu.download(options.anchor!, n) : undefined;
       const o = { lambda: options.lambda, iterations, gamma, anchor, onIteration: options.onIteration };
-      const { A: h, pixelMajor } = this.host;
-      if (h.engine && pixelMajor) await tvPdhgPixelMajor(h.engine, A.shape, xs, ys, pixelMajor, o);
-      else await tvPdhgHost(h, A.shape, xs, ys, this.host, o);
+      await tvPdhgPixelMajor(this.host.engine, A.shape, xs, ys, this.host.steps, o);
       gpu.flush();
       gpu.write(x, xs);
       return;
@@ -121,7 +108,7 @@ export class TvSolver {
 
   /** Releases the preconditioners and scratch buffers. */
   dispose(): void {
-    this.host?.pixelMajor?.free();
+    this.host?.steps.free();
     this.gpu.release(this.sig ?? undefined, this.tau ?? undefined, ...this.scratch);
   }
 }

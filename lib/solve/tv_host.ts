@@ -4,7 +4,7 @@
  * and a write of the volume per iteration. Loops run in index order, so the same inputs give the same bits.
  * @module
  */
-import type { HostApply, SliceShape } from "../ct/operator.ts";
+import type { HostProducts, SliceShape } from "../ct/operator.ts";
 import { SparseEngine } from "../ct/sparse.ts";
 
 /** The settings of one host PDHG solve (slice-major `anchor`, as `TvOptions` on the GPU). */
@@ -23,7 +23,7 @@ export interface HostTvOptions {
 
 /** Pock & Chambolle's diagonal step sizes: σ = 1/max(A·1, 1e-6), τ = 1/(Aᵀ·1 + 6). */
 export function tvStepsHost(
-  A: HostApply,
+  A: HostProducts,
   domain: number,
   range: number,
 ): { sig: Float32Array; tau: Float32Array } {
@@ -48,7 +48,7 @@ export function tvStepsHost(
  * ```
  */
 export function tvPdhgHost(
-  A: HostApply,
+  A: HostProducts,
   shape: SliceShape,
   x: Float32Array,
   y: Float32Array,
