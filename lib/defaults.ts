@@ -43,6 +43,11 @@ export const METHOD_DEFAULTS = {
   cliBlend: { start: "tv", startIters: 150, t0: 300, steps: 20, finish: "tv" },
   /** `--preset paper`: the published loop. */
   paper: { steps: 200, cgIters: 5 },
+  /**
+   * `--adapt` (test-time adaptation through the torch back end): Adam steps per sampler step, learning
+   * rate, slices per Adam step, LoRA rank, adapted layers. Measured on the held-out chest (README).
+   */
+  adapt: { iters: 3, lr: 1e-3, slices: 6, rank: 4, layers: "lora" as "lora" | "norm" },
 } as const;
 
 /**

@@ -25,6 +25,7 @@ import {
 } from "./diffusion/sampler.ts";
 import type { LinearSchedule } from "./diffusion/schedule.ts";
 import { UserError } from "./errors.ts";
+import type { AdaptConfig } from "./diffusion/adapt.ts";
 import { METHOD_DEFAULTS } from "./defaults.ts";
 
 /** The methods of the evaluation table. */
@@ -107,6 +108,8 @@ export interface MethodConfig {
   predictor?: "reverse" | "ancestral";
   /** `mbir`: noise levels. Default 30. */
   levels?: number;
+  /** `blend++`, `blend`, `dds`: test-time adaptation of the prior (needs a model with an adapter: torch). */
+  adapt?: AdaptConfig;
 }
 
 /** TV weight λ of `tv` (and of a TV start or finish) when none is given, for x in u: see `METHOD_DEFAULTS`. */
@@ -132,6 +135,9 @@ export function fromReferenceUnits(value: number, views: number): number {
 
 /** The sampler configuration a method implies (resolved defaults), or null for classic methods. */
 export function samplerConfig(c: MethodConfig, views: number): SamplerConfig | null {
+  if (c.adapt && !["blend++", "blend", "dds"].includes(c.method)) {
+    throw new UserError(`adapt applies to blend++, blend and dds, not ${c.method}`);
+  }
   if (!isDiffusion(c.method)) return null;
   const dds = c.method === "dds", mbir = c.method === "mbir";
   const d = mbir ? { ...METHOD_DEFAULTS.mbir, steps: METHOD_DEFAULTS.mbir.levels, eta: 0 } : METHOD_DEFAULTS[
@@ -166,6 +172,7 @@ export function samplerConfig(c: MethodConfig, views: number): SamplerConfig | n
     nonNegative: dds ? false : undefined,
     circularDz: dds ? true : undefined,
     ztvFrom: c.ztvFrom,
+    ...(c.adapt ? { adapt: c.adapt } : {}),
   };
 }
 

@@ -45,7 +45,7 @@ export async function run(args: string[]): Promise<void> {
     // the measurement is of attenuation u, as in every task (LIDC reads as HU)
     const u = toU(vol.data, { unit: vol.unit ?? "image", muWater: DEFAULT_MU_WATER, imageHu: vol.imageHu });
     const { y, geometry } = await measure(gpu, u, { Z, H, W }, { views: 8 });
-    let timings: StepTimings = { network: 0, transfer: 0, cg: 0, blend: 0 };
+    let timings: StepTimings = { network: 0, transfer: 0, cg: 0, blend: 0, adapt: 0 };
     const t0 = performance.now();
     await reconstruct(y, geometry, { Z, H, W }, {
       method: "blend++",

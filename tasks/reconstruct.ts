@@ -36,7 +36,13 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const diffusion = isDiffusion(f.method);
   const prior = diffusion
-    ? await openPrior({ model: f.model, backend: f.backend, precision: f.precision, method: f.method })
+    ? await openPrior({
+      model: f.model,
+      backend: f.adapt && f.backend === "auto" ? "torch" : f.backend,
+      device: f.device,
+      precision: f.precision,
+      method: f.method,
+    })
     : null;
   const gpu = await gpuFor(prior);
   const controller = new AbortController();
@@ -76,6 +82,10 @@ async function main(): Promise<void> {
       inputSha256: await sha256Hex(new Uint8Array(c.y.buffer)),
       shape: c.shape,
       model: prior?.card.sha256 ?? null,
+      // the arithmetic that produced the numbers: a state is never resumed on another
+      backend: prior?.denoiser.backend ?? null,
+      precision: prior?.denoiser.precision ?? null,
+      projector: f.projector,
     };
     const resume = f.resume ? await readResume(statePath, fingerprint, diffusion, f.method) : undefined;
     t = performance.now();
@@ -84,6 +94,8 @@ async function main(): Promise<void> {
     t = performance.now();
     const progress = createProgress(f.method, { unit: diffusion ? "step" : "iter" });
     let stepTimings: Record<string, number> = {};
+    const adaptation: { step: number; t: number; residuals: number[] }[] = [];
+    let adapterParameters = 0;
     let stdU: Float32Array | null = null;
     const x = f.method === "fbp" ? fbpX : await reconstruct(c.y, c.geometry, shape, cfg, {
       gpu,
@@ -93,6 +105,14 @@ async function main(): Promise<void> {
       signal: controller.signal,
       onProgress: (done, total, e) => {
         if (e) stepTimings = { ...e.timings };
+        if (e?.adapt) {
+          adapterParameters = e.adapt.parameters;
+          adaptation.push({
+            step: e.step,
+            t: e.t,
+            residuals: e.adapt.residuals.map((r) => +r.toPrecision(6)),
+          });
+        }
         progress.update(done, total, e ? `(t=${e.t}, ${e.partition})` : "");
       },
       onState: (s) => saveState(statePath, s, fingerprint),
@@ -131,6 +151,9 @@ async function main(): Promise<void> {
         inputs: [{ path: c.label, sha256: fingerprint.inputSha256, shape: c.shape }],
         timings,
         ortVersion: prior?.ortVersion,
+        ...(cfg.adapt
+          ? { adaptation: { ...cfg.adapt, parameters: adapterParameters, residualsPerStep: adaptation } }
+          : {}),
       },
     });
     await Deno.remove(statePath).catch(() => {});

@@ -1,51 +1,15 @@
 /**
- * Finding a Python that can train: torch, onnx, scipy and nibabel, from `$BLENDCT_PYTHON`, `python3` or
- * `/usr/bin/python3`; what is missing is named with the apt or pip command that installs it.
+ * Training's Python (torch, onnx, scipy, nibabel: see lib/python.ts) and its checkpoints.
  * @module
  */
 import { UserError } from "../lib/errors.ts";
+import { findPython as findPythonWith } from "../lib/python.ts";
 
 const MODULES = ["torch", "onnx", "scipy", "nibabel"];
-const APT: Record<string, string> = {
-  torch: "python3-torch",
-  onnx: "python3-onnx",
-  scipy: "python3-scipy",
-  nibabel: "python3-nibabel",
-};
 
-/** The modules of {@linkcode MODULES} that `python` cannot import, or null when `python` does not run. */
-async function missing(python: string): Promise<string[] | null> {
-  const probe = `import importlib.util as u; print(",".join(m for m in ${
-    JSON.stringify(MODULES)
-  } if u.find_spec(m) is None))`;
-  try {
-    const out = await new Deno.Command(python, { args: ["-c", probe], stdout: "piped", stderr: "null" })
-      .output();
-    if (!out.success) return null;
-    return new TextDecoder().decode(out.stdout).trim().split(",").filter(Boolean);
-  } catch {
-    return null;
-  }
-}
-
-/** The first candidate Python with every module, or a UserError naming what is missing and how to install it. */
-export async function findPython(): Promise<string> {
-  const env = Deno.env.get("BLENDCT_PYTHON");
-  const candidates = env ? [env] : ["python3", "/usr/bin/python3"];
-  let report = "";
-  for (const py of candidates) {
-    const gone = await missing(py);
-    if (gone === null) {
-      report ||= `${py} does not run`;
-      continue;
-    }
-    if (gone.length === 0) return py;
-    if (!report || report.endsWith("does not run")) {
-      report = `${py} lacks ${gone.join(", ")}: apt-get install ${gone.map((m) => APT[m]).join(" ")} ` +
-        `(or pip install ${gone.join(" ")}), or point BLENDCT_PYTHON at a Python that has them`;
-    }
-  }
-  throw new UserError(report || "no python3 found: apt-get install python3 python3-torch python3-onnx");
+/** The first candidate Python with every module training needs, or a UserError naming what is missing. */
+export function findPython(): Promise<string> {
+  return findPythonWith(MODULES, "training");
 }
 
 /** Runs a command with inherited output; a failure is one line naming it. */

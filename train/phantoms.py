@@ -21,6 +21,89 @@ def _smooth_noise(rng, shape, sigma, amp):
     return n * (amp / (n.std() + 1e-6))
 
 
+def _segment_mask(p, a, b, radius):
+    """The bounding box of the voxels within `radius` of the segment a→b (points in the grid's normalised
+    (z, y, x) coordinates) and, inside it, each voxel's squared distance to the segment in units of radius²."""
+    Z, Y, X = p.shape
+    lo = np.minimum(a, b) - radius
+    hi = np.maximum(a, b) + radius
+    to_idx = lambda v, n: (v + 1) * (n - 1) / 2
+    z0, z1 = max(int(np.floor(to_idx(lo[0], Z))), 0), min(int(np.ceil(to_idx(hi[0], Z))) + 1, Z)
+    y0, y1 = max(int(np.floor(to_idx(lo[1], Y))), 0), min(int(np.ceil(to_idx(hi[1], Y))) + 1, Y)
+    x0, x1 = max(int(np.floor(to_idx(lo[2], X))), 0), min(int(np.ceil(to_idx(hi[2], X))) + 1, X)
+    if z0 >= z1 or y0 >= y1 or x0 >= x1:
+        return None, None
+    zz, yy, xx = p.zz[z0:z1], p.yy[:, y0:y1], p.xx[:, :, x0:x1]
+    d = b - a
+    dd = float(d @ d) + 1e-12
+    s = np.clip(((zz - a[0]) * d[0] + (yy - a[1]) * d[1] + (xx - a[2]) * d[2]) / dd, 0, 1)
+    dist2 = (zz - a[0] - s * d[0]) ** 2 + (yy - a[1] - s * d[1]) ** 2 + (xx - a[2] - s * d[2]) ** 2
+    return (slice(z0, z1), slice(y0, y1), slice(x0, x1)), dist2 / radius**2
+
+
+def _tree(p, start, direction, radius, length, depth, rng):
+    """A branching tree's segments [(a, b, r)] from `start`: each segment splits in two whose radii follow
+    Murray's law (r³ = r₁³ + r₂³) and whose lengths shrink, so vessels and airways taper from the hilum to the
+    periphery as real ones do."""
+    out = []
+    stack = [(np.asarray(start, np.float32), np.asarray(direction, np.float32), radius, length, 0)]
+    while stack:
+        a, d, r, ln, g = stack.pop()
+        d = d / (np.linalg.norm(d) + 1e-9)
+        b = a + d * ln
+        out.append((a, b, r))
+        if g + 1 >= depth or r < 0.003:
+            continue
+        share = rng.uniform(0.35, 0.65)
+        radii = [r * share ** (1 / 3), r * (1 - share) ** (1 / 3)]
+        axis = np.cross(d, rng.standard_normal(3))
+        axis /= np.linalg.norm(axis) + 1e-9
+        for child, sign in zip(radii, (1, -1)):
+            ang = rng.uniform(0.3, 0.7) * sign
+            nd = d * np.cos(ang) + np.cross(axis, d) * np.sin(ang) + rng.normal(0, 0.1, 3)
+            stack.append((b, nd, child, ln * rng.uniform(0.65, 0.85), g + 1))
+    return out
+
+
+def _lung_interior(p, lung, centre_x, half_width, rng, contrast):
+    """What real lungs have and TV cannot make: parenchyma with texture (−900…−700 HU), branching vessel
+    trees and airway trees (lumen air inside a soft-tissue wall) from the hilum outwards, and a fissure."""
+    sub = np.where(lung)
+    if sub[0].size == 0:
+        return
+    base = rng.uniform(-880, -760)
+    tex = _smooth_noise(rng, p.shape, rng.uniform(1.0, 2.5), rng.uniform(15, 45))
+    p.vol[lung] = np.clip(base + tex[lung], -950, -650)
+    # a fissure: a thin, gently curved sheet across the lung, slightly denser than the parenchyma
+    zc, yc = rng.uniform(-0.3, 0.3), rng.uniform(-0.2, 0.2)
+    sheet = np.abs((p.yy - yc) - rng.uniform(0.4, 0.9) * (p.zz - zc) - 0.15 * np.sin(3 * p.xx + rng.uniform(0, 6.3))) < 0.006
+    p.vol[sheet & lung] = rng.uniform(-650, -450)
+    outward = np.sign(centre_x) if centre_x else 1.0
+    # the hilum sits on the lung's medial side
+    hilum = np.array([rng.uniform(-0.2, 0.2), rng.uniform(-0.1, 0.1), centre_x - outward * half_width * 0.7],
+                     np.float32)
+    vessel_hu = rng.uniform(150, 350) if contrast else rng.uniform(-20, 60)
+    trees = []
+    for kind in ["vessel"] * int(rng.integers(8, 13)) + ["airway"] * int(rng.integers(3, 6)):
+        # z is in the grid's normalised units, whose voxels are thicker than in-plane ones: slower along z
+        d = np.array([rng.uniform(-1, 1), rng.uniform(-1, 1), outward * rng.uniform(0.3, 1)], np.float32)
+        root = hilum + np.array([rng.uniform(-0.5, 0.5), rng.normal(0, 0.05), rng.normal(0, 0.03)], np.float32)
+        trees.append((kind, _tree(p, root, d, rng.uniform(0.014, 0.024),
+                                  rng.uniform(0.15, 0.25), int(rng.integers(7, 10)), rng)))
+    for kind, segs in trees:
+        for a, b, r in segs:
+            idx, d2 = _segment_mask(p, a, b, r)
+            if idx is None:
+                continue
+            m = (d2 <= 1) & lung[idx]
+            view = p.vol[idx]
+            if kind == "vessel":
+                view[m] = vessel_hu + rng.normal(0, 10)
+            else:
+                view[m] = rng.uniform(-150, 0)  # the wall
+                view[(d2 <= 0.49) & lung[idx]] = rng.uniform(-1000, -950)
+
+
 class Painter:
     def __init__(self, shape, rng):
         self.shape = shape
@@ -110,14 +193,12 @@ def chest(shape, rng):
             m &= np.abs(p.zz - zc) < r.uniform(0.15, 0.4)
             p.paint(m, r.uniform(500, 1000))
     # lungs
+    lungs = []
     lw, lh = ax * r.uniform(0.36, 0.44), ay * r.uniform(0.62, 0.78)
     for side in (-1, 1):
         lung = p.ellipse(side * ax * 0.45, -0.05, lw, lh, drift=0.03, wobble=0.1) & inner
         p.paint(lung, r.uniform(-880, -780))
-        lung_mask = lung.copy()
-        for _ in range(r.integers(40, 80)):
-            v = p.tube(r.uniform(0.004, 0.015)) & lung_mask
-            p.paint(v, r.uniform(-100, 60))
+        lungs.append((lung, side * ax * 0.45, lw))
     # mediastinum, heart, great vessels
     heart = p.ellipse(r.uniform(-0.05, 0.15), 0.05, ax * 0.32, ay * 0.42, drift=0.04, wobble=0.1)
     heart &= p.zz > r.uniform(-1.0, 0.2)
@@ -128,6 +209,8 @@ def chest(shape, rng):
     aorta = p.ellipse(r.uniform(-0.12, 0.0), ay * 0.45, 0.07, 0.07, drift=0.02, wobble=0.03)
     p.paint(aorta, r.uniform(150, 350) if contrast else r.uniform(35, 50))
     _spine(p, ay * 0.62, 1.0)
+    for lung, cx, lw_ in lungs:
+        _lung_interior(p, lung & (p.vol < -600), cx, lw_, r, contrast)
     return p.vol
 
 

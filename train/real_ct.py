@@ -9,9 +9,12 @@ volumes are kept.
 |---|---|---|---|
 | train/plastimatch_t0 | plastimatch 1.10.0 tests data | 4D chest CT of a lung-cancer patient, phase t0 | BSD-3-Clause |
 | train/amos_0336 | CamiTK 5.2.0 test data | chest-abdomen-pelvis CT from the AMOS training set | LGPL-3+ (CamiTK); cite Ji et al. 2022 |
-| train/cranium | invesalius-examples 3.1.99998 | head CT "ProMED CT 0051" | GPL-2 |
 | train/sinus | CamiTK 5.2.0 test data | head (sinus) CT, Philips Brilliance 40, resampled to 0.8 mm | LGPL-3+ (CamiTK) |
 | val/headphantom | plastimatch 1.10.0 tests data | CT of an anthropomorphic head phantom, resampled to 0.94 mm | BSD-3-Clause |
+
+Reserved, never fetched here: Debian's `invesalius-examples` (its Cranium head CT went into the fine-tune of
+2026-12-03 against the data policy; the prior was fine-tuned again without it), `jnifti-demos` and elastix's
+`3DCT_lung_*` are kept for independent evaluation of blendct.
 
 Left out: CamiTK's FullHead (VTK's head CT, possibly the same head as blendct's held-out headsq) and
 the second breathing phase of the plastimatch patient (the same person again).
@@ -19,8 +22,6 @@ the second breathing phase of the plastimatch patient (the same person again).
 import argparse
 import hashlib
 import io
-import plistlib
-import subprocess
 import tarfile
 import urllib.request
 import zlib
@@ -36,8 +37,6 @@ ARCHIVES = {
                     "ec55aef6c99c89db952d9773f1d22a18850afe07fce4401e1f3c7a320f873bc3"),
     "camitk": (f"{POOL}/c/camitk/camitk_5.2.0.orig.tar.gz",
                "71cb912b688040892386a7186adcfc053a488100ed885b82869285caa069f949"),
-    "invesalius": (f"{POOL}/i/invesalius/invesalius-examples_3.1.99998-4_all.deb",
-                   "f2f14bdfef6dc3812eafc5013d133c6c18370aaab5666b78d54af2e7db432f97"),
 }
 
 
@@ -112,19 +111,6 @@ def camitk(cache, out):
     save(ndimage.zoom(vol, (1, px / 0.8, px / 0.8), order=1), [dz, 0.8, 0.8], out / "train/sinus.nii.gz")
 
 
-def invesalius(cache, out):
-    deb = fetch("invesalius", cache)
-    work = cache / "invesalius"
-    work.mkdir(exist_ok=True)
-    subprocess.run(["ar", "x", str(deb), "data.tar.xz"], cwd=work, check=True)
-    inv3 = members(work / "data.tar.xz", ["Cranium.inv3"])
-    got = members(io.BytesIO(next(iter(inv3.values()))), ["main.plist", "matrix.dat"])
-    meta = plistlib.loads(next(v for k, v in got.items() if k.endswith("main.plist")))
-    shape, (sx, sy, sz) = meta["matrix"]["shape"], meta["spacing"]
-    vol = np.frombuffer(next(v for k, v in got.items() if k.endswith("matrix.dat")), "<i2")
-    save(vol.reshape(shape).astype(np.float32), [sz, sy, sx], out / "train/cranium.nii.gz")
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default=str(Path.home() / ".cache/blendct/realct"))
@@ -134,7 +120,6 @@ def main():
     cache.mkdir(parents=True, exist_ok=True)
     plastimatch(cache, out)
     camitk(cache, out)
-    invesalius(cache, out)
     print(f"deno task train --data {out}/train --val {out}/val --unit hu --init models/blendct-prior.json --shipped")
 
 

@@ -21,9 +21,10 @@
 import { importOrtNode } from "../deps.ts";
 import { UserError } from "../errors.ts";
 import { type LoadedModel, loadModel, loadParity, type ModelCard, parityError } from "./card.ts";
+import type { Adapter, TorchDevice } from "./denoiser_torch.ts";
 
-/** A concrete back end. */
-export type Backend = "webgpu" | "wasm" | "native";
+/** A concrete back end (`torch`: the card's PyTorch checkpoint in a worker process, with gradients). */
+export type Backend = "webgpu" | "wasm" | "native" | "torch";
 
 /** What a user may ask for: a back end, or `auto` to let {@linkcode chooseBackend} decide. */
 export type BackendChoice = Backend | "auto";
@@ -34,10 +35,10 @@ export type BackendChoice = Backend | "auto";
  * @example
  * ```ts
  * import { BACKEND_CHOICES } from "./denoiser.ts";
- * console.log(BACKEND_CHOICES.join("|")); // auto|webgpu|wasm|native
+ * console.log(BACKEND_CHOICES.join("|")); // auto|webgpu|wasm|native|torch
  * ```
  */
-export const BACKEND_CHOICES: readonly BackendChoice[] = ["auto", "webgpu", "wasm", "native"];
+export const BACKEND_CHOICES: readonly BackendChoice[] = ["auto", "webgpu", "wasm", "native", "torch"];
 
 /** `[B, 3, H, W]`: B triplets of three H×W slices, C order. */
 export type TripletShape = readonly [number, number, number, number];
@@ -81,6 +82,8 @@ export interface Denoiser {
     shape: TripletShape,
     out: GPUBuffer,
   ): Promise<void>;
+  /** The torch back end only: test-time adaptation of the network (see `denoiser_torch.ts`). */
+  readonly adapter?: Adapter;
   /** Releases the runtime session; the denoiser cannot be used afterwards. */
   dispose(): Promise<void>;
 }
@@ -99,6 +102,8 @@ export interface DenoiserOptions {
   memArena?: boolean;
   /** Network precision (see {@linkcode choosePrecision}). @default {"auto"} */
   precision?: PrecisionChoice;
+  /** Torch only: where the worker runs. @default {"auto"} */
+  device?: TorchDevice;
 }
 
 /**
@@ -299,6 +304,7 @@ export async function chooseBackend(choice: BackendChoice = "auto"): Promise<Bac
     throw new UserError(`unknown denoiser backend "${choice}": choose one of ${BACKEND_CHOICES.join(", ")}`);
   }
   if (choice === "wasm") return { backend: "wasm", reason: "requested" };
+  if (choice === "torch") return { backend: "torch", reason: "requested" };
   if (choice === "native") {
     const native = await nativeStatus();
     if (!native.ok) {
@@ -388,6 +394,7 @@ class OrtDenoiser implements Denoiser {
   readonly maxBatch: number;
   readonly device?: GPUDevice;
   readonly predictGpu?: Denoiser["predictGpu"];
+  readonly adapter?: Adapter;
   #engine: DenoiserEngine;
   #queue: Promise<unknown> = Promise.resolve();
   #disposed = false;
@@ -401,6 +408,21 @@ class OrtDenoiser implements Denoiser {
     this.cardUrl = model.cardUrl;
     this.device = engine.device;
     this.maxBatch = engine.batchFor(model.card.imageSize, model.card.imageSize);
+    const adapter = (engine as DenoiserEngine & { adapter?: Adapter }).adapter;
+    if (adapter) {
+      // in the same queue as predict, so adaptation and prediction never interleave
+      this.adapter = {
+        reset: (o) => this.#enqueue(() => adapter.reset(o)),
+        clear: () => this.#enqueue(() => adapter.clear()),
+        forward: (x, t, k, shape) => {
+          checkCall(this.card, x.length, t, k, shape);
+          return this.#enqueue(() => adapter.forward(x, t, k, shape));
+        },
+        backward: (g) => this.#enqueue(() => adapter.backward(g)),
+        save: () => this.#enqueue(() => adapter.save()),
+        load: (st) => this.#enqueue(() => adapter.load(st)),
+      };
+    }
     if (engine.runGpu) {
       const runGpu = engine.runGpu.bind(engine);
       this.predictGpu = (x, t, k, shape, out) => {
@@ -503,7 +525,10 @@ export async function createDenoiser(
     options.precision ?? "auto",
   );
   let engine: DenoiserEngine;
-  if (decision.backend === "native") {
+  if (decision.backend === "torch") {
+    const { createTorchEngine } = await import("./denoiser_torch.ts");
+    engine = await createTorchEngine(loaded, { device: options.device, maxBatch, threads });
+  } else if (decision.backend === "native") {
     const { createNativeEngine } = await import("./denoiser_native.ts");
     const native = (p: "fp32" | "int8") =>
       createNativeEngine(loaded, {

@@ -126,7 +126,7 @@ export async function runMbir(
     ztvFrom: config.ztvFrom,
   });
   const part = singlePartition(Z);
-  const timings: StepTimings = { network: 0, transfer: 0, cg: 0, blend: 0 };
+  const timings: StepTimings = { network: 0, transfer: 0, cg: 0, blend: 0, adapt: 0 };
   const rng = new Rng(`${config.seed >>> 0}:mbir`);
   // x̃ in model units, VE: x̃ = x0 + σ ξ
   const x = rng.fork("init").fillNormal(new Float32Array(n), { std: veSigma(abar[times[0]]) });

@@ -31,7 +31,9 @@ export interface OpenPriorOptions {
   /** The method the prior is for: `dds2d` and `mbir` default to the 2D prior. */
   method?: string;
   /** Back end. Default "auto". */
-  backend?: "auto" | "webgpu" | "wasm" | "native";
+  backend?: "auto" | "webgpu" | "wasm" | "native" | "torch";
+  /** Torch back end: where its worker runs. @default {"auto"} */
+  device?: "auto" | "cpu" | "cuda";
   /** Network precision (see `choosePrecision` in ./denoiser.ts). @default {"auto"} */
   precision?: "auto" | "fp32" | "int8";
 }
@@ -50,6 +52,7 @@ export async function openPrior(options: OpenPriorOptions = {}): Promise<Prior> 
   const denoiser = await createDenoiser(model, {
     backend: options.backend ?? "auto",
     precision: options.precision ?? "auto",
+    device: options.device,
   });
   return {
     card: model.card,

@@ -24,6 +24,9 @@ import {
   type LinearSchedule,
 } from "./schedule.ts";
 import { type BlendMode, type Partition, partitionForStep } from "./partition.ts";
+import { type AdaptConfig, adaptStep } from "./adapt.ts";
+import type { Adapter, AdapterState } from "./denoiser_torch.ts";
+import { UserError } from "../errors.ts";
 
 /** What the sampler needs from a denoiser (see `createDenoiser`). */
 export interface EpsModel {
@@ -48,6 +51,8 @@ export interface EpsModel {
   device?: GPUDevice;
   /** Slices stacked as channels (a model card's): 1 for a 2D prior, which only the `single` partition can use. */
   card?: { slices: 1 | 3 };
+  /** A back end with gradients (torch): test-time adaptation ({@linkcode SamplerConfig.adapt}). */
+  adapter?: Adapter;
 }
 
 /** Sampler settings; the defaults are METHOD.md's except where the README says otherwise. */
@@ -84,6 +89,11 @@ export interface SamplerConfig extends ConsistencyConfig {
   auxEvery?: number;
   /** The network's size multiple along the coronal images' slice axis (2^(levels − 1)). Default 8. */
   sizeMultiple?: number;
+  /**
+   * Test-time adaptation (`adapt.ts`): before each step's ε, Adam steps on the network's adapters lower the
+   * data residual of a seeded random subset of triplets. Needs a model with an `adapter` (the torch back end).
+   */
+  adapt?: AdaptConfig;
 }
 
 /**
@@ -120,6 +130,10 @@ export interface SamplerState {
   mean?: Float64Array;
   /** See `chain`. */
   m2?: Float64Array;
+  /** With `adapt`: the estimate of the volume (u) that fills the slices outside the adapted triplets. */
+  estimate?: Float32Array;
+  /** With `adapt`: the adapters and their optimiser, as the back end saved them. */
+  adapter?: AdapterState;
 }
 
 /** Seconds spent per phase, summed over steps. */
@@ -132,6 +146,8 @@ export interface StepTimings {
   cg: number;
   /** Everything else: gathering triplets, scattering eps, Tweedie and the DDIM update. */
   blend: number;
+  /** Test-time adaptation (network forward and backward, the data term's gradient). */
+  adapt: number;
 }
 
 /** Emitted after every step. */
@@ -148,6 +164,8 @@ export interface ProgressEvent {
   seconds: number;
   /** Seconds per phase, summed over all steps so far. */
   timings: StepTimings;
+  /** With `adapt`: the relative data residual before each Adam step of this step, and the adapter's size. */
+  adapt?: { residuals: number[]; parameters: number };
 }
 
 /** Inputs the sampler works on; all buffers live on `gpu`. */
@@ -224,13 +242,54 @@ export async function runSampler(
   const denoiser = new TripletDenoiser(gpu, model, A.shape);
   const coronal = config.auxEvery ? new CoronalDenoiser(gpu, model, A.shape, config.sizeMultiple ?? 8) : null;
   const dc = await DataConsistency.create(gpu, A, y, config);
-  const timings: StepTimings = { network: 0, transfer: 0, cg: 0, blend: 0 };
+  const timings: StepTimings = { network: 0, transfer: 0, cg: 0, blend: 0, adapt: 0 };
+  const adapt = config.adapt && config.adapt.iters > 0 ? config.adapt : null;
+  if (adapt && !model.adapter) {
+    throw new UserError("--adapt needs a back end with gradients: --backend torch");
+  }
+  let estimate: Float32Array | null = null, adapterSize = 0;
+  const scratch = adapt
+    ? { u: gpu.buffer(n * 4, "adapt u"), r: gpu.buffer(A.rangeSize * 4, "adapt r") }
+    : null;
+  const yHost = adapt ? await gpu.download(y, A.rangeSize) : null;
+  let yNorm = 0;
+  if (yHost) { for (const v of yHost) yNorm += v * v; }
+  const dataGradient = async (u: Float32Array) => {
+    gpu.write(scratch!.u, u);
+    await A.forward(scratch!.u, scratch!.r);
+    const r = await gpu.download(scratch!.r, A.rangeSize);
+    let rr = 0;
+    for (let i = 0; i < r.length; i++) {
+      r[i] -= yHost![i];
+      rr += r[i] * r[i];
+    }
+    gpu.write(scratch!.r, r);
+    await A.adjoint(scratch!.r, scratch!.u);
+    const grad = await gpu.download(scratch!.u, n);
+    for (let i = 0; i < n; i++) grad[i] *= 2;
+    return { grad, residual: Math.sqrt(rr / (yNorm || 1)) };
+  };
   try {
     let done = 0;
+    if (adapt) {
+      adapterSize = await model.adapter!.reset({
+        kind: adapt.layers,
+        rank: adapt.rank,
+        lr: adapt.lr,
+        seed,
+      });
+    }
     if (options.resume) {
       done = options.resume.step;
       gpu.write(x, options.resume.x);
       dc.restore(options.resume);
+      if (adapt) {
+        if (!options.resume.adapter || !options.resume.estimate) {
+          throw new UserError("--resume: the state was saved without --adapt; rerun with the same flags");
+        }
+        await model.adapter!.load(options.resume.adapter);
+        estimate = options.resume.estimate;
+      }
     } else {
       await initialNoise(gpu, x, layout, seed);
       if (options.init && config.t0 !== undefined) {
@@ -238,16 +297,41 @@ export async function runSampler(
         await noiseEstimate(gpu, v, eps, x, layout, { abar: abar[times[0]], map, seed });
       }
     }
+    if (adapt && !estimate) {
+      estimate = options.init && config.t0 !== undefined ? options.init : new Float32Array(n);
+    }
     const state = async (): Promise<SamplerState> => ({
       step: done,
       x: await gpu.download(x, n),
       ...await dc.state(),
+      ...(adapt ? { estimate: estimate!, adapter: await model.adapter!.save() } : {}),
     });
     for (let i = done; i < times.length; i++) {
-      const t0 = performance.now(), t = times[i];
+      const t = times[i], tStep = performance.now();
       const rng = new Rng(`${seed}:partition:${i}`);
       const aux = i < times.length - 1 && isAuxiliaryStep(config.auxEvery, i, seed); // the last step sees the data
       const part = aux ? null : partitionForStep(config.mode, i, Z, rng, config.jumpEvery);
+      let adapted: ProgressEvent["adapt"];
+      if (adapt && part) {
+        const ta = performance.now();
+        const report = await adaptStep(
+          model.adapter!,
+          dataGradient,
+          A.shape,
+          await gpu.download(x, n),
+          estimate!,
+          part,
+          t,
+          abar[t],
+          map,
+          adapt,
+          seed,
+          i,
+        );
+        adapted = { residuals: report.residuals, parameters: adapterSize };
+        timings.adapt += (performance.now() - ta) / 1000;
+      }
+      const t0 = performance.now();
       const net = aux ? await coronal!.eps(x, t, rng.int(3), eps) : await denoiser.eps(x, part!, t, eps);
       await tweedie(gpu, x, eps, v, layout, {
         abar: abar[t],
@@ -258,6 +342,7 @@ export async function runSampler(
       const t1 = performance.now();
       if (!aux) await dc.apply(v, t);
       await gpu.sync();
+      if (adapt && !aux) estimate = await gpu.download(v, n);
       const t2 = performance.now();
       if (i === times.length - 1) gpu.copy(v, x, n * 4); // the last estimate is the answer
       else {await ddimUpdate(gpu, v, eps, x, layout, {
@@ -279,7 +364,8 @@ export async function runSampler(
         steps: times.length,
         t,
         partition: part?.kind ?? "coronal" as const,
-        seconds: (t3 - t0) / 1000,
+        seconds: (t3 - tStep) / 1000,
+        ...(adapted ? { adapt: adapted } : {}),
       };
       await options.onStep?.({ ...e, timings: { ...timings } }, state);
       if (options.signal?.aborted && i < times.length - 1) {
@@ -288,8 +374,10 @@ export async function runSampler(
     }
     return await gpu.download(v, n);
   } finally {
+    // adaptation is per run: the model leaves as it came (a worker that died has nothing to clear)
+    if (adapt) await model.adapter!.clear().catch(() => {});
     denoiser.dispose();
     dc.dispose();
-    gpu.release(x, v, eps);
+    gpu.release(x, v, eps, scratch?.u, scratch?.r);
   }
 }

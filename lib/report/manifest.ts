@@ -26,6 +26,8 @@ export interface ManifestInput {
   outputs: string[];
   /** The onnxruntime version, when a prior ran; the manifest stores null otherwise. */
   ortVersion?: string;
+  /** Test-time adaptation: its settings, the adapter's parameter count and the data residual per step. */
+  adaptation?: Record<string, unknown>;
   /** Further fields (e.g. metrics), merged into the manifest's top level. */
   extra?: Record<string, unknown>;
 }
@@ -58,6 +60,7 @@ export function buildManifest(input: ManifestInput): Record<string, unknown> {
     inputs: input.inputs,
     timingsSeconds: input.timings,
     outputs: input.outputs,
+    ...(input.adaptation ? { adaptation: input.adaptation } : {}),
     ...input.extra,
   };
 }
