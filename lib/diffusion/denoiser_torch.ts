@@ -332,7 +332,7 @@ export async function createTorchEngine(
   const info = worker.info;
   const floats = async (op: string, h: Record<string, unknown>, x?: Float32Array) =>
     bytesFloats((await worker.request(op, h, x)).payload);
-  const call = (x: Float32Array, t: Float32Array, k: Float32Array, shape: TripletShape) => ({
+  const call = (t: Float32Array, k: Float32Array, shape: TripletShape) => ({
     shape: [...shape],
     t: Array.from(t),
     k: Array.from(k),
@@ -343,13 +343,13 @@ export async function createTorchEngine(
       info.amp === "bf16" ? "bf16 autocast" : "fp32"
     }), ${model.card.name} checkpoint`,
     batchFor,
-    run: (x, t, k, shape) => floats("eps", call(x, t, k, shape), x),
+    run: (x, t, k, shape) => floats("eps", call(t, k, shape), x),
     adapter: {
       reset: async (o) => Number((await worker.request("adapt", { ...o })).header.parameters),
       clear: async () => {
         await worker.request("plain");
       },
-      forward: (x, t, k, shape) => floats("forward", call(x, t, k, shape), x),
+      forward: (x, t, k, shape) => floats("forward", call(t, k, shape), x),
       backward: async (g) => {
         await worker.request("backward", {}, g);
       },
