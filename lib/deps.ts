@@ -6,7 +6,7 @@
  */
 export { z } from "npm:zod@4.6.7";
 export * as nifti from "npm:nifti-reader-js@0.8.0";
-export { gunzipSync, gzipSync, unzipSync } from "npm:fflate@0.8.3";
+export { Gunzip, gunzipSync, gzipSync, unzipSync } from "npm:fflate@0.8.3";
 export { default as dicomParser } from "npm:dicom-parser@1.8.21";
 export { encode as encodePng } from "npm:fast-png@8.0.0";
 export { zipSync } from "npm:fflate@0.8.3";

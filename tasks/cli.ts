@@ -181,16 +181,45 @@ export function dirname(path: string): string {
   return i < 0 ? "." : path.slice(0, i) || "/";
 }
 
-/** A rerun would silently replace an earlier run's results: refuse in one line unless --force (or --resume). */
-export async function refuseOverwrite(outDir: string, output: string, force: boolean): Promise<void> {
-  if (force) return;
-  // an earlier run leaves its manifest; an output path that is an input is refused later, as such
-  try {
-    await Deno.stat(`${outDir}/manifest.json`);
-  } catch {
-    return;
+/**
+ * The output path of a run from `--output` and `--out-dir`: the run's other files are written beside the
+ * output (`lib/report/sidecars.ts`), so the two flags must agree when both are given.
+ */
+export function outputPath(f: { output?: string; "out-dir"?: string }, name: string): string {
+  const dir = f["out-dir"]?.replace(/\/+$/, "");
+  if (f.output && dir !== undefined && resolvePath(dirname(f.output)) !== resolvePath(dir || "/")) {
+    throw new UserError(
+      `--output ${f.output} is not in --out-dir ${dir}: a run's files are written beside its --output; give one of the two`,
+    );
   }
-  throw new UserError(
-    `${outDir}/manifest.json exists from an earlier run (its ${output} would be replaced): pass --force, or another --out-dir`,
-  );
+  return f.output ?? `${dir ?? "out"}/${name}`;
+}
+
+function resolvePath(p: string): string {
+  const abs = p.startsWith("/") ? p : `${Deno.cwd()}/${p}`;
+  const out: string[] = [];
+  for (const part of abs.split("/")) {
+    if (!part || part === ".") continue;
+    if (part === "..") out.pop();
+    else out.push(part);
+  }
+  return "/" + out.join("/");
+}
+
+/** Makes the output's folder (an explicit `--out-dir` may not exist yet); a file in its place is one line. */
+export async function makeOutputFolder(output: string): Promise<void> {
+  const dir = dirname(output);
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+  } catch (e) {
+    if (e instanceof Deno.errors.AlreadyExists || e instanceof Deno.errors.NotADirectory) {
+      throw new UserError(
+        `output folder ${dir} cannot be made: a file is in its way; choose another --out-dir`,
+      );
+    }
+    if (e instanceof Deno.errors.PermissionDenied) {
+      throw new UserError(`output folder ${dir} cannot be made: permission denied`);
+    }
+    throw e;
+  }
 }

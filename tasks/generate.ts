@@ -18,7 +18,8 @@ import { displayOriented } from "../lib/report/orient.ts";
 import { createProgress, formatDuration } from "../lib/report/progress.ts";
 import { buildManifest } from "../lib/report/manifest.ts";
 import { UserError } from "../lib/errors.ts";
-import { dirname, intFlag, parseFlags, refuseOverwrite, runTask } from "./cli.ts";
+import { intFlag, makeOutputFolder, parseFlags, runTask } from "./cli.ts";
+import { claimOutputs, type OutputClaim } from "../lib/report/sidecars.ts";
 
 const FLAGS = {
   slices: { type: "string", help: "Slices to generate (>= 3)", default: "16" },
@@ -73,11 +74,10 @@ const Schema = z.object({
 
 async function main(): Promise<void> {
   const f = parseFlags(Deno.args, "Usage: deno task generate [--slices 16] [--seed 0]", FLAGS, Schema);
-  const outDir = dirname(f.output);
-  await refuseOverwrite(outDir, f.output, f.force);
   const t0 = performance.now();
   const prior = await openPrior({ model: f.model, backend: f.backend, precision: f.precision });
   let coarse: Prior | null = null, gpu: GpuContext | null = null;
+  let claim: OutputClaim | null = null;
   try {
     const size = f.size ?? prior.card.imageSize;
     if (size !== prior.card.imageSize) {
@@ -85,6 +85,9 @@ async function main(): Promise<void> {
         `--size ${size}: the model generates ${prior.card.imageSize}x${prior.card.imageSize} slices (its training size); pass --size ${prior.card.imageSize} or another --model`,
       );
     }
+    await makeOutputFolder(f.output);
+    claim = await claimOutputs(f.output, { force: f.force });
+    const files = claim.files;
     const opts = { backend: f.backend, precision: f.precision };
     coarse = f.coarse === "none" ? null : await openCoarsePrior({ model: f.coarse, ...opts });
     gpu = await gpuFor(prior);
@@ -110,9 +113,8 @@ async function main(): Promise<void> {
     progress.done();
     const units: UnitMap = { unit: "HU", muWater: DEFAULT_MU_WATER };
     const volume = makeVolume(fromU(u, units), [f.slices, size, size], { spacing: [1, 1, 1], unit: "HU" });
-    await Deno.mkdir(outDir, { recursive: true });
     await writeVolumeFile(f.output, volume);
-    const png = `${outDir}/generated.png`;
+    const png = files.preview;
     await writeFileAtomic(
       png,
       midPlanesPng([{ label: `generated, seed ${f.seed}`, volume: displayOriented(volume) }], {
@@ -128,12 +130,14 @@ async function main(): Promise<void> {
       model: priorSummary(prior),
       inputs: [],
       timings: { total: seconds },
-      outputs: [f.output, png, `${outDir}/manifest.json`],
+      outputs: [f.output, png, files.manifest],
       ortVersion: prior.ortVersion,
     });
-    await writeJsonAtomic(`${outDir}/manifest.json`, manifest);
-    console.log(`wrote ${f.output}, ${png}, ${outDir}/manifest.json in ${formatDuration(seconds)}`);
+    await writeJsonAtomic(files.manifest, manifest);
+    await claim.finish([f.output, png, files.manifest]);
+    console.log(`wrote ${f.output}, ${png}, ${files.manifest} in ${formatDuration(seconds)}`);
   } finally {
+    await claim?.release();
     await prior.dispose();
     await coarse?.dispose();
     gpu?.dispose();

@@ -1,7 +1,8 @@
 /**
  * `deno task reconstruct [--views 8] [--method blend++] [...]`: the main job. With no flag it reconstructs
  * the bundled default case (36 slices of the LIDC chest CT, never seen in training) from 8 simulated views
- * and writes the volume, a preview PNG, metrics.json and manifest.json to `out/`. `--task zsr` is
+ * and writes the volume `out/recon.nii.gz` and beside it its preview, metrics and manifest
+ * (`recon.preview.png`, `recon.metrics.json`, `recon.manifest.json`). `--task zsr` is
  * z-super-resolution (tasks/zsr.ts); the flags live in tasks/reconstruct_flags.ts.
  * @module
  */
@@ -13,7 +14,8 @@ import { createProgress, formatDuration } from "../lib/report/progress.ts";
 import { sha256Hex } from "../lib/hash.ts";
 import { UserError } from "../lib/errors.ts";
 import { gpuFor, openPrior, priorSummary } from "../lib/diffusion/prior.ts";
-import { dirname, parseFlags, refuseOverwrite, runTask } from "./cli.ts";
+import { makeOutputFolder, outputPath, parseFlags, runTask } from "./cli.ts";
+import { claimOutputs, type OutputClaim, sidecarsOf } from "../lib/report/sidecars.ts";
 import { checkBudget, FLAGS, methodConfig, Schema } from "./reconstruct_flags.ts";
 import { printMetrics, readResume } from "./reconstruct_run.ts";
 import { main as zsrMain, taskOf } from "./zsr.ts";
@@ -28,10 +30,9 @@ async function main(): Promise<void> {
     FLAGS,
     Schema,
   );
-  const outDir = f["out-dir"] ?? (f.output ? dirname(f.output) : "out");
-  const output = f.output ?? `${outDir}/recon.nii.gz`;
-  await refuseOverwrite(outDir, output, f.force || f.resume);
-  const statePath = `${outDir}/state.bin`;
+  const output = outputPath(f, "recon.nii.gz");
+  const statePath = sidecarsOf(output).state;
+  let claim: OutputClaim | null = null;
   const timings: Record<string, number> = {};
   const t0 = performance.now();
   const diffusion = isDiffusion(f.method);
@@ -69,7 +70,8 @@ async function main(): Promise<void> {
     checkBudget(f, cfg, c.shape);
     // made once the case has loaded, so that bad input leaves nothing behind; the folder of --output must
     // exist already (as for any output file), an explicit --out-dir is made
-    if (f["out-dir"] || !f.output) await Deno.mkdir(outDir, { recursive: true });
+    if (f["out-dir"] || !f.output) await makeOutputFolder(output);
+    claim = await claimOutputs(output, { force: f.force, resume: f.resume });
     const [Z, H, W] = c.shape, shape = { Z, H, W };
     if (diffusion && Z < 3) {
       throw new UserError(`the 3-slice prior needs at least 3 slices (the input has ${Z})`);
@@ -137,8 +139,7 @@ async function main(): Promise<void> {
       x,
       fbp: fbpX,
       std: stdU,
-      outDir,
-      output,
+      files: claim.files,
       metricRange: f["metric-range"],
       displayWindow: f["display-window"],
       startedAt: t0,
@@ -157,9 +158,11 @@ async function main(): Promise<void> {
       },
     });
     await Deno.remove(statePath).catch(() => {});
+    await claim.finish(outputs);
     printMetrics(metrics);
     console.log(`wrote ${outputs.join(", ")} in ${formatDuration((performance.now() - t0) / 1000)}`);
   } finally {
+    await claim?.release();
     Deno.removeSignalListener("SIGINT", onSigint);
     await prior?.dispose();
     gpu.dispose();

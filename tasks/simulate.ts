@@ -94,7 +94,7 @@ if (import.meta.main) {
         ...(units.imageHu ? { imageHu: units.imageHu } : {}),
         noise: f.noise ? { photons: f.noise, seed: f.seed } : null,
         affine: volume.affine,
-      }, { inputs: [f.input] });
+      }, { inputs: [f.input, ...(f.geometry ? [f.geometry] : [])] });
       console.log(
         `wrote ${f.output}: ${Z} slices x ${geometry.angles.length} views x ${geometry.detectorCount} bins`,
       );

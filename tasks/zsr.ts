@@ -18,7 +18,8 @@ import { buildManifest } from "../lib/report/manifest.ts";
 import type { Volume } from "../lib/volume.ts";
 import { sha256Hex } from "../lib/hash.ts";
 import { caseVolume } from "../lib/case.ts";
-import { dirname, parseFlags, refuseOverwrite } from "./cli.ts";
+import { makeOutputFolder, outputPath, parseFlags } from "./cli.ts";
+import { claimOutputs } from "../lib/report/sidecars.ts";
 import { FLAGS, printScores, readZsrInputs, Schema, ZSR_DEFAULTS } from "./zsr_flags.ts";
 
 export { taskOf, ZSR_DEFAULTS } from "./zsr_flags.ts";
@@ -31,9 +32,7 @@ export async function main(args: string[]): Promise<void> {
     FLAGS,
     Schema,
   );
-  const outDir = f["out-dir"] ?? (f.output ? dirname(f.output) : "out");
-  const output = f.output ?? `${outDir}/thin.nii.gz`;
-  await refuseOverwrite(outDir, output, f.force);
+  const output = outputPath(f, "thin.nii.gz");
   const t0 = performance.now();
   const diffusion = isDiffusion(f.method as never);
   const prior = diffusion
@@ -42,8 +41,11 @@ export async function main(args: string[]): Promise<void> {
   const { thick, reference, grid, units } = await readZsrInputs(f, prior?.card.imageSize);
   const Zt = thick.shape[0];
   const gpu = await gpuFor(prior);
+  let claim: Awaited<ReturnType<typeof claimOutputs>> | null = null;
   try {
-    await Deno.mkdir(outDir, { recursive: true });
+    if (f["out-dir"] || !f.output) await makeOutputFolder(output);
+    claim = await claimOutputs(output, { force: f.force });
+    const files = claim.files;
     const thickU = toU(thick.data, units);
     const progress = createProgress(`zsr ${f.method}`, { unit: diffusion ? "step" : "iter" });
     const t = performance.now();
@@ -93,10 +95,8 @@ export async function main(args: string[]): Promise<void> {
       }
       if (f.method !== "cubic") rows.push(["cubic", own(cubicU)]);
       Object.assign(metrics, scoreZsr(rows, reference, f.factor, range));
-      await writeJsonAtomic(`${outDir}/metrics.json`, metrics, {
-        inputs,
-      });
-      outputs.push(`${outDir}/metrics.json`);
+      await writeJsonAtomic(files.metrics, metrics, { inputs });
+      outputs.push(files.metrics);
     }
     const columns = [
       ...(reference ? [{ label: "ground truth", volume: displayOriented(reference) }] : []),
@@ -106,10 +106,8 @@ export async function main(args: string[]): Promise<void> {
       },
       { label: `zsr ${f.method}`, volume: displayOriented(thin) },
     ];
-    await writeFileAtomic(`${outDir}/preview.png`, midPlanesPng(columns, { window: displayWindow(units) }), {
-      inputs,
-    });
-    outputs.push(`${outDir}/preview.png`);
+    await writeFileAtomic(files.preview, midPlanesPng(columns, { window: displayWindow(units) }), { inputs });
+    outputs.push(files.preview);
     const manifest = buildManifest({
       command: ["deno", "task", "reconstruct", ...args],
       adapter: gpu.adapter,
@@ -128,20 +126,18 @@ export async function main(args: string[]): Promise<void> {
           : []),
       ],
       timings: { zsr: seconds, total: (performance.now() - t0) / 1000 },
-      outputs: [...outputs, `${outDir}/manifest.json`],
+      outputs: [...outputs, files.manifest],
       ortVersion: prior?.ortVersion,
       extra: { metrics },
     });
-    await writeJsonAtomic(`${outDir}/manifest.json`, manifest, {
-      inputs,
-    });
+    await writeJsonAtomic(files.manifest, manifest, { inputs });
+    await claim.finish([...outputs, files.manifest]);
     printScores(metrics);
     console.log(
-      `wrote ${outputs.join(", ")}, ${outDir}/manifest.json in ${
-        formatDuration((performance.now() - t0) / 1000)
-      }`,
+      `wrote ${outputs.join(", ")}, ${files.manifest} in ${formatDuration((performance.now() - t0) / 1000)}`,
     );
   } finally {
+    await claim?.release();
     await prior?.dispose();
     gpu.dispose();
   }

@@ -69,7 +69,7 @@ Deno.test("fan beam end to end: simulate from an ASTRA dictionary, then FBP, TV 
       ...common,
     ], dir);
     assert.equal(fbp.code, 0, fbp.stderr);
-    const m = JSON.parse(await Deno.readTextFile(`${dir}/fbp/metrics.json`));
+    const m = JSON.parse(await Deno.readTextFile(`${dir}/fbp/recon.metrics.json`));
     assert.ok(m.fbp.psnr.axial > 28, `fan FBP 180 views: ${m.fbp.psnr.axial} dB`);
     // the same sinogram with ASTRA's dictionaries as its geometry (slice count from the sinogram itself)
     const astraFbp = await runTaskFile("reconstruct", [
@@ -86,7 +86,7 @@ Deno.test("fan beam end to end: simulate from an ASTRA dictionary, then FBP, TV 
       ...common,
     ], dir);
     assert.equal(astraFbp.code, 0, astraFbp.stderr);
-    const ma = JSON.parse(await Deno.readTextFile(`${dir}/fbp-astra/metrics.json`));
+    const ma = JSON.parse(await Deno.readTextFile(`${dir}/fbp-astra/recon.metrics.json`));
     assert.ok(Math.abs(ma.fbp.psnr.axial - m.fbp.psnr.axial) < 1e-6, "ASTRA geometry = the sidecar's");
     // 8 fan views from the volume directly: TV beats FBP, blend++ (tiny model, 2 steps) runs on the same operator
     const tv = await runTaskFile("reconstruct", [
@@ -103,7 +103,7 @@ Deno.test("fan beam end to end: simulate from an ASTRA dictionary, then FBP, TV 
       ...common,
     ], dir);
     assert.equal(tv.code, 0, tv.stderr);
-    const t = JSON.parse(await Deno.readTextFile(`${dir}/tv/metrics.json`));
+    const t = JSON.parse(await Deno.readTextFile(`${dir}/tv/recon.metrics.json`));
     assert.ok(t.tv.psnr.axial > t.fbp.psnr.axial + 3, `TV ${t.tv.psnr.axial} vs FBP ${t.fbp.psnr.axial}`);
     const blend = await runTaskFile("reconstruct", [
       "--input",
@@ -127,7 +127,7 @@ Deno.test("fan beam end to end: simulate from an ASTRA dictionary, then FBP, TV 
       ...common,
     ], dir);
     assert.equal(blend.code, 0, blend.stderr);
-    const b = JSON.parse(await Deno.readTextFile(`${dir}/blend/metrics.json`));
+    const b = JSON.parse(await Deno.readTextFile(`${dir}/blend/recon.metrics.json`));
     assert.ok(Number.isFinite(b["blend++"].psnr.axial));
     // evaluate runs every method on the same fan operator
     const ev = await runTaskFile("evaluate", [

@@ -25,9 +25,9 @@ Deno.test("generate writes a HU volume and its preview; a seed gives the same by
       );
       assert.equal(r.code, 0, r.stderr);
     }
-    const manifest = JSON.parse(await Deno.readTextFile(`${dir}/a/manifest.json`));
+    const manifest = JSON.parse(await Deno.readTextFile(`${dir}/a/g.manifest.json`));
     assert.equal(manifest.config.coarse.name, "tiny-coarse");
-    assert.equal(JSON.parse(await Deno.readTextFile(`${dir}/d/manifest.json`)).config.coarse, "none");
+    assert.equal(JSON.parse(await Deno.readTextFile(`${dir}/d/g.manifest.json`)).config.coarse, "none");
     const v = await readVolumeFile(`${dir}/a/g.nii.gz`);
     assert.deepEqual(v.shape, [4, 256, 256]);
     assert.equal(v.unit, "HU");

@@ -46,13 +46,13 @@ Deno.test("reconstruct writes volume, preview, metrics and manifest; same seed g
     assert.equal(a.code, 0, a.stderr);
     const again = await runTaskFile("reconstruct", [...FAST, "--out-dir", "a"], dir);
     assert.equal(again.code, 2);
-    assert.match(again.stderr, /a\/manifest\.json exists from an earlier run .*pass --force/);
-    for (const f of ["recon.nii.gz", "preview.png", "metrics.json", "manifest.json"]) {
+    assert.match(again.stderr, /a\/recon\.nii\.gz exists from an earlier run: pass --force/);
+    for (const f of ["recon.nii.gz", "recon.preview.png", "recon.metrics.json", "recon.manifest.json"]) {
       assert.ok((await Deno.stat(`${dir}/a/${f}`)).size > 0, f);
     }
-    const metrics = JSON.parse(await Deno.readTextFile(`${dir}/a/metrics.json`));
+    const metrics = JSON.parse(await Deno.readTextFile(`${dir}/a/recon.metrics.json`));
     assert.ok(metrics.fbp.psnr.axial > 10 && metrics["blend++"].psnr.coronal > 0);
-    const manifest = JSON.parse(await Deno.readTextFile(`${dir}/a/manifest.json`));
+    const manifest = JSON.parse(await Deno.readTextFile(`${dir}/a/recon.manifest.json`));
     assert.equal(manifest.seed, 0);
     assert.equal(manifest.model.name, "tiny");
     assert.match(manifest.adapter.description, /./);
@@ -100,7 +100,7 @@ Deno.test("an interrupted run saves its state and --resume finishes it identical
     const status = await child.status;
     await child.stdout.cancel();
     assert.equal(status.code, 2);
-    assert.ok((await Deno.stat(`${dir}/cut/state.bin`)).isFile, "state saved");
+    assert.ok((await Deno.stat(`${dir}/cut/recon.state.bin`)).isFile, "state saved");
     await assert.rejects(Deno.stat(`${dir}/cut/recon.nii.gz`), "no partial output");
     const wrong = await runTaskFile("reconstruct", [
       ...args.slice(0, -1),
@@ -117,7 +117,7 @@ Deno.test("an interrupted run saves its state and --resume finishes it identical
       await Deno.readFile(`${dir}/cut/recon.nii.gz`),
       await Deno.readFile(`${dir}/full/recon.nii.gz`),
     );
-    await assert.rejects(Deno.stat(`${dir}/cut/state.bin`), "state removed after success");
+    await assert.rejects(Deno.stat(`${dir}/cut/recon.state.bin`), "state removed after success");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -136,15 +136,15 @@ Deno.test("kill -9 mid-run (out of memory, a pre-empted job): --resume ends with
     await child.stdout.cancel();
     const status = await child.status;
     assert.equal(status.signal, "SIGKILL");
-    assert.ok((await Deno.stat(`${dir}/cut/state.bin`)).isFile, "state of step 10 on disk");
+    assert.ok((await Deno.stat(`${dir}/cut/recon.state.bin`)).isFile, "state of step 10 on disk");
     await assert.rejects(Deno.stat(`${dir}/cut/recon.nii.gz`), "no partial output");
     // a truncated state file is refused in one line, and the good one resumes exactly
-    const state = await Deno.readFile(`${dir}/cut/state.bin`);
+    const state = await Deno.readFile(`${dir}/cut/recon.state.bin`);
     await Deno.mkdir(`${dir}/bad`);
-    await Deno.writeFile(`${dir}/bad/state.bin`, state.subarray(0, state.length >> 1));
+    await Deno.writeFile(`${dir}/bad/recon.state.bin`, state.subarray(0, state.length >> 1));
     const bad = await runTaskFile("reconstruct", [...args, "--out-dir", "bad", "--resume"], dir);
     assert.equal(bad.code, 2);
-    assert.match(bad.stderr, /state\.bin is truncated; delete it and rerun/);
+    assert.match(bad.stderr, /state\.bin is corrupt \(it is truncated\); delete it and rerun/);
     const resumed = await runTaskFile("reconstruct", [...args, "--out-dir", "cut", "--resume"], dir);
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.deepEqual(
@@ -253,7 +253,7 @@ Deno.test("a simulated sinogram reconstructs with its geometry; mismatched geome
       "o",
     ], dir);
     assert.equal(ok.code, 0, ok.stderr);
-    const m = JSON.parse(await Deno.readTextFile(`${dir}/o/metrics.json`));
+    const m = JSON.parse(await Deno.readTextFile(`${dir}/o/recon.metrics.json`));
     assert.ok(m.cgls.psnr.axial > m.fbp.psnr.axial - 3);
     const g = JSON.parse(await Deno.readTextFile(`${dir}/s.geometry.json`));
     g.geometry.angles = g.geometry.angles.slice(0, 4);

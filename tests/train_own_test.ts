@@ -126,7 +126,7 @@ Deno.test({
         ENV,
       );
       assert.equal(rec.code, 0, rec.stderr);
-      const m = JSON.parse(await Deno.readTextFile(`${dir}/o/metrics.json`));
+      const m = JSON.parse(await Deno.readTextFile(`${dir}/o/recon.metrics.json`));
       assert.ok(Number.isFinite(m["blend++"].psnr.axial));
     } finally {
       await Deno.remove(dir, { recursive: true });

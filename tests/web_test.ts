@@ -86,7 +86,7 @@ Deno.test({
         stderr: "piped",
       }).output();
       assert.ok(deno.success, new TextDecoder().decode(deno.stderr));
-      const m = JSON.parse(await Deno.readTextFile(`${dir}/out/metrics.json`));
+      const m = JSON.parse(await Deno.readTextFile(`${dir}/out/recon.metrics.json`));
       for (const p of ["axial", "coronal", "sagittal"]) {
         assert.ok(
           Math.abs(page.psnr[p] - m.tv.psnr[p]) < 0.1,

@@ -95,7 +95,7 @@ Deno.test("zsr task: thin volume with factor x the slices, metrics against linea
     const thin = await readVolumeFile(`${dir}/thin.nii.gz`);
     assert.deepEqual(thin.shape, [12, 256, 256]);
     assert.ok(Math.abs(thin.spacing[0] - 1) < 1e-6);
-    const m = JSON.parse(await Deno.readTextFile(`${dir}/metrics.json`));
+    const m = JSON.parse(await Deno.readTextFile(`${dir}/thin.metrics.json`));
     for (const k of ["blend++", "linear", "cubic"]) assert.ok(Number.isFinite(m[k].psnr.axial), k);
     assert.match(m.axialScoredOn, /9 slices not given/);
     for (

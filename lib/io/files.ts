@@ -180,8 +180,9 @@ export interface WriteFileOptions {
 /**
  * Writes `bytes` to `path` through a temporary file in the same folder and a rename, so an interrupted run
  * (Ctrl-C, a crash, a full disk) never leaves a partial output. Throws a {@linkcode UserError} when the path
- * is one of `options.inputs` (also through symlinks and hard links), when its folder does not exist, or when
- * it names a folder. An existing output that is not an input is replaced.
+ * is one of `options.inputs` (also through symlinks and hard links), when its folder does not exist, when
+ * it names a folder, a symbolic link or a device. An existing regular file that is not an input is replaced
+ * (the tasks decide beforehand, with `--force`, whether it may be).
  *
  * @example
  * ```ts
@@ -203,12 +204,21 @@ export async function writeFileAtomic(
     `.${basename(target)}.${Deno.pid}-${crypto.randomUUID().slice(0, 8)}.tmp`,
   );
   try {
-    await Deno.writeFile(temp, bytes);
+    await Deno.writeFile(temp, bytes, { createNew: true });
     await Deno.rename(temp, target);
   } catch (e) {
     await Deno.remove(temp).catch(() => {});
     if (e instanceof Deno.errors.PermissionDenied) {
       throw new UserError(`cannot write ${path}: permission denied in ${dirname(target)}`);
+    }
+    const code = (e as { code?: string }).code ?? "";
+    if (/ENOSPC|EDQUOT/.test(code) || /No space left|quota/i.test((e as Error).message)) {
+      throw new UserError(
+        `cannot write ${path}: the disk is full; free space and rerun (nothing was replaced)`,
+      );
+    }
+    if (code === "EROFS" || /read-only file system/i.test((e as Error).message)) {
+      throw new UserError(`cannot write ${path}: the file system is read-only`);
     }
     throw e;
   }
@@ -218,7 +228,7 @@ export async function writeFileAtomic(
  * Resolves the output path (through symlinks) and refuses the cases {@linkcode writeFileAtomic} documents;
  * separate so {@linkcode writeVolumeFile} can refuse before spending time encoding.
  */
-async function checkOutputPath(path: string, inputs: string[]): Promise<string> {
+export async function checkOutputPath(path: string, inputs: string[]): Promise<string> {
   const absolute = resolve(path);
   const folder = dirname(absolute);
   const folderInfo = await Deno.stat(folder).catch(() => null);
@@ -226,8 +236,17 @@ async function checkOutputPath(path: string, inputs: string[]): Promise<string> 
     throw new UserError(`output folder ${dirname(path) || "."} does not exist; create it first`);
   }
   if (!folderInfo.isDirectory) throw new UserError(`output ${path}: ${dirname(path)} is not a folder`);
+  const link = await Deno.lstat(absolute).catch(() => null);
+  if (link?.isSymlink) {
+    throw new UserError(
+      `output ${path} is a symbolic link; give the real path (blendct never writes through links)`,
+    );
+  }
   const existing = await Deno.stat(absolute).catch(() => null);
   if (existing?.isDirectory) throw new UserError(`output ${path} is a folder; give a file name`);
+  if (existing && !existing.isFile) {
+    throw new UserError(`output ${path} is a device or special file; give a regular file's path`);
+  }
   const target = existing
     ? await Deno.realPath(absolute)
     : join(await Deno.realPath(folder), basename(absolute));

@@ -8,6 +8,7 @@
  * @module
  */
 import { gzipSync, nifti } from "../deps.ts";
+import { gunzipChecked, isGzip } from "./gzip.ts";
 import { UserError } from "../errors.ts";
 import type { Volume } from "../volume.ts";
 import { alignedCopy, assertFinite, toFloat32 } from "./checks.ts";
@@ -137,17 +138,39 @@ export function readNifti(bytes: Uint8Array, options: ReadNiftiOptions = {}): Vo
 }
 
 function decompressIfGzipped(bytes: Uint8Array, name: string): Uint8Array {
-  if (bytes.length < 2 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) return bytes;
-  try {
-    const copy = bytes.slice().buffer;
-    return new Uint8Array(nifti.decompress(copy));
-  } catch (e) {
-    throw new UserError(
-      `${name}: the gzip stream is truncated or corrupt (${
-        (e as Error).message
-      }); re-export or re-download it`,
-    );
+  if (!isGzip(bytes)) return bytes;
+  return gunzipChecked(bytes, { name, promise: niftiPromise, promiseBytes: 540 });
+}
+
+/**
+ * The bytes a NIfTI-1 or NIfTI-2 single file promises (voxel offset + voxel count × voxel size), read from
+ * the first inflated bytes; null when they are not a NIfTI header (the reader's own checks say why).
+ */
+export function niftiPromise(head: Uint8Array): number | null {
+  if (head.length < 348) return null;
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  for (const le of [true, false]) {
+    const size = view.getInt32(0, le);
+    if (size === 348) {
+      const dims = Array.from({ length: 8 }, (_, i) => view.getInt16(40 + 2 * i, le));
+      const bitpix = view.getInt16(72, le), offset = view.getFloat32(108, le);
+      return promiseOf(dims, bitpix, offset);
+    }
+    if (size === 540 && head.length >= 540) {
+      const dims = Array.from({ length: 8 }, (_, i) => Number(view.getBigInt64(16 + 8 * i, le)));
+      const bitpix = view.getInt16(14, le), offset = Number(view.getBigInt64(168, le));
+      return promiseOf(dims, bitpix, offset);
+    }
   }
+  return null;
+}
+
+function promiseOf(dims: number[], bitpix: number, offset: number): number | null {
+  const rank = dims[0];
+  if (!(rank >= 1 && rank <= 7) || !(bitpix > 0) || !Number.isFinite(offset)) return null;
+  let n = 1;
+  for (let i = 1; i <= rank; i++) n *= Math.max(dims[i], 1);
+  return Math.max(Math.floor(offset), 352) + Math.ceil(n * bitpix / 8);
 }
 
 function parseHeader(raw: Uint8Array, name: string): Header {

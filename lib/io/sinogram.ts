@@ -13,7 +13,7 @@ import { UserError } from "../errors.ts";
 import type { Schema } from "../schema.ts";
 import { makeVolume } from "../volume.ts";
 import { DEFAULT_MU_WATER } from "../units.ts";
-import { readVolumeFile, writeJsonAtomic, writeVolumeFile } from "./files.ts";
+import { checkOutputPath, readVolumeFile, writeJsonAtomic, writeVolumeFile } from "./files.ts";
 
 /** The sidecar's content. */
 export interface SinogramMeta {
@@ -71,6 +71,8 @@ export async function writeSinogram(
   const [Z] = meta.imageShape;
   const A = meta.geometry.angles.length, D = meta.geometry.detectorCount;
   const k = lineIntegralScale(meta);
+  // both refused before either is written: the sidecar may be an input (a --geometry file)
+  for (const p of [path, sidecarPath(path)]) await checkOutputPath(p, options.inputs ?? []);
   await writeVolumeFile(path, makeVolume(y.map((v) => v * k), [Z, A, D], { unit: "attenuation" }), options);
   await writeJsonAtomic(sidecarPath(path), meta, options);
 }

@@ -1,7 +1,7 @@
 /**
- * What a reconstruction run leaves behind, each file written atomically and never over an input: the
- * volume in the case's unit, the per-voxel std of K chains, metrics.json against the ground truth (method
- * and FBP), the preview PNG and the manifest.
+ * What a reconstruction run leaves behind, each file written atomically and never over an input, named after
+ * the output (`sidecars.ts`): the volume in the case's unit, the per-voxel std of K chains, the metrics
+ * against the ground truth (method and FBP), the preview PNG and the manifest.
  * @module
  */
 import { type Case, caseVolume } from "../case.ts";
@@ -12,6 +12,7 @@ import { makeVolume } from "../volume.ts";
 import { displayOriented } from "./orient.ts";
 import { midPlanesPng } from "./png.ts";
 import { buildManifest, type ManifestInput } from "./manifest.ts";
+import type { Sidecars } from "./sidecars.ts";
 
 /** What {@linkcode writeRunOutputs} writes from. */
 export interface RunOutputs {
@@ -25,9 +26,8 @@ export interface RunOutputs {
   fbp: Float32Array;
   /** Per-voxel std over K chains in u, or null. */
   std: Float32Array | null;
-  /** The output folder, and the volume's path. */
-  outDir: string;
-  output: string;
+  /** The run's files ({@linkcode sidecarsOf} of the output). */
+  files: Sidecars;
   /** Data range of the metrics in the case's unit. Default: the unit's (HU −1024..3071). */
   metricRange?: [number, number];
   /** Preview window: a preset name or `[lo, hi]`. Default: the unit's soft-tissue window. */
@@ -44,7 +44,7 @@ export interface RunOutputs {
  *
  * @example
  * ```ts ignore
- * const { outputs, metrics } = await writeRunOutputs({ case: c, method, x, fbp, std: null, outDir, output, manifest });
+ * const { outputs, metrics } = await writeRunOutputs({ case: c, method, x, fbp, std: null, files, manifest });
  * ```
  */
 export async function writeRunOutputs(
@@ -52,8 +52,9 @@ export async function writeRunOutputs(
 ): Promise<{ outputs: string[]; metrics: Record<string, MethodMetrics> }> {
   const c = o.case, inputs = { inputs: c.inputs }, t0 = performance.now();
   const recon = caseVolume(c, o.x);
-  await writeVolumeFile(o.output, recon, inputs);
-  const outputs = [o.output];
+  const f = o.files;
+  await writeVolumeFile(f.volume, recon, inputs);
+  const outputs = [f.volume];
   let stdVol = null;
   if (o.std) {
     // a standard deviation scales by the unit's slope only (no offset)
@@ -63,8 +64,8 @@ export async function writeRunOutputs(
       affine: c.affine,
       unit: c.units.unit,
     });
-    await writeVolumeFile(`${o.outDir}/std.nii.gz`, stdVol, inputs);
-    outputs.push(`${o.outDir}/std.nii.gz`);
+    await writeVolumeFile(f.std, stdVol, inputs);
+    outputs.push(f.std);
   }
   const metrics: Record<string, MethodMetrics> = {};
   const range = o.metricRange ?? defaultMetricRange(c.units);
@@ -77,8 +78,8 @@ export async function writeRunOutputs(
       metrics[name] = methodMetrics(data, truth, { range });
     }
     metricsFile = { range: { unit: c.units.unit, lo: range[0], hi: range[1] }, ...metrics };
-    await writeJsonAtomic(`${o.outDir}/metrics.json`, metricsFile, inputs);
-    outputs.push(`${o.outDir}/metrics.json`);
+    await writeJsonAtomic(f.metrics, metricsFile, inputs);
+    outputs.push(f.metrics);
   }
   const columns = [
     ...(truth ? [{ label: "ground truth", volume: displayOriented(truth) }] : []),
@@ -96,8 +97,8 @@ export async function writeRunOutputs(
       columnWindows: { [columns.length]: [0, top] },
     });
   }
-  await writeFileAtomic(`${o.outDir}/preview.png`, png, inputs);
-  outputs.push(`${o.outDir}/preview.png`, `${o.outDir}/manifest.json`);
+  await writeFileAtomic(f.preview, png, inputs);
+  outputs.push(f.preview, f.manifest);
   const timings: Record<string, number> = { ...o.manifest.timings, write: (performance.now() - t0) / 1000 };
   if (o.startedAt !== undefined) timings.total = (performance.now() - o.startedAt) / 1000;
   const manifest = buildManifest({
@@ -106,6 +107,6 @@ export async function writeRunOutputs(
     outputs,
     extra: { metrics: metricsFile },
   });
-  await writeJsonAtomic(`${o.outDir}/manifest.json`, manifest, inputs);
+  await writeJsonAtomic(f.manifest, manifest, inputs);
   return { outputs, metrics };
 }
