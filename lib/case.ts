@@ -177,6 +177,7 @@ async function loadVolumeCase(gpu: GpuContext, spec: CaseSpec, muWater: number):
   const notices: string[] = [];
   let volume = await readVolumeFile(input, { unit: spec.unit });
   if (volume.unitNotice) notices.push(`note: ${volume.unitNotice}`);
+  if (volume.spacingNotice) notices.push(`note: ${volume.spacingNotice}`);
   const range = spec.slices ?? (spec.input ? undefined : DEFAULT_CASE.slices);
   if (range) volume = cropSlices(volume, range);
   let [Z, H, W] = volume.shape;

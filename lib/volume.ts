@@ -25,6 +25,8 @@ export interface Volume {
   imageHu?: [number, number];
   /** How the unit was decided, when it was guessed from the values (a one-line notice). */
   unitNotice?: string;
+  /** When the file gave no usable voxel size and 1 mm was assumed (a one-line notice). */
+  spacingNotice?: string;
   /** For volumes read from DICOM: the series' BIDS-style fields (modality, series, scanner, orientation). */
   dicom?: Record<string, string | number | number[]>;
 }

@@ -232,7 +232,9 @@ export const Schema = z.object({
     z.number().gt(0, "must be in (0, 360]").max(360, "must be in (0, 360]"),
   )
     .optional(),
-  noise: numberFlag("noise").pipe(z.number().positive("must be > 0 photons")).optional(),
+  noise: numberFlag("noise").pipe(
+    z.number().min(1, "is the incident photon count per ray (e.g. 1e5), not a fraction: give at least 1"),
+  ).optional(),
   method: z.enum(METHODS, { error: `must be one of ${METHODS.join(", ")}` }).default("blend++"),
   steps: intFlag("steps").pipe(z.number().int().min(1).max(1000, "must be in 1..1000")).optional(),
   "cg-iters": intFlag("cg-iters").pipe(z.number().int().min(0, "must be >= 0")).optional(),

@@ -40,7 +40,9 @@ const Schema = z.object({
   )
     .optional(),
   geometry: z.string().optional(),
-  noise: numberFlag("noise").pipe(z.number().positive("must be > 0 photons")).optional(),
+  noise: numberFlag("noise").pipe(
+    z.number().min(1, "is the incident photon count per ray (e.g. 1e5), not a fraction: give at least 1"),
+  ).optional(),
   seed: intFlag("seed").default(0),
   unit: unitFlag.optional(),
   "mu-water": numberFlag("mu-water").pipe(
@@ -67,6 +69,7 @@ if (import.meta.main) {
     );
     const volume = await readVolumeFile(f.input, { unit: f.unit });
     if (volume.unitNotice) console.error(`note: ${volume.unitNotice}`);
+    if (volume.spacingNotice) console.error(`note: ${volume.spacingNotice}`);
     const muWater = f["mu-water"] ?? DEFAULT_MU_WATER;
     const units = { unit: volume.unit ?? "image", muWater, imageHu: volume.imageHu } as const;
     const [Z, H, W] = volume.shape;

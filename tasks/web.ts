@@ -2,7 +2,8 @@
  * `deno task web [--port P]`: builds the browser page (`web/main.ts` bundled by `deno bundle` into
  * `web/dist/app.js`, with onnxruntime-web's wasm files, the CPU projector's kernels and the default case
  * beside it; nothing of `dist/`
- * is committed), then serves the repository root on 127.0.0.1 and prints the page's URL on its first line.
+ * is committed), then serves the page's files (and only those) on 127.0.0.1 and prints the page's URL on its
+ * first line.
  * Any other static http server started at the repository root serves the same page once `dist/` is built
  * (`--build-only`).
  * @module
@@ -37,6 +38,44 @@ const MIME: Record<string, string> = {
   gz: "application/gzip",
   png: "image/png",
 };
+
+/**
+ * What the page needs and nothing else: the page, its build, the shipped models' cards and ONNX files and
+ * the WGSL kernels. The repository (`.git/`, sources, checkpoints, a user's files) is never served.
+ */
+const SERVED = [
+  /^web\/index\.html$/,
+  /^web\/dist\/[\w.-]+(\/[\w.-]+)?$/,
+  /^models\/[\w.-]+\.(json|onnx)$/,
+  /^shaders\/[\w.-]+\.wgsl$/,
+];
+
+/**
+ * Answers one request: 400 for a malformed path, 421 for a Host that is not this server (a DNS-rebinding
+ * page), 404 for anything outside {@linkcode SERVED}.
+ */
+export async function serveFile(req: Request, port: number): Promise<Response> {
+  const host = req.headers.get("host") ?? "";
+  if (host !== `127.0.0.1:${port}` && host !== `localhost:${port}`) {
+    return new Response("unknown host", { status: 421 });
+  }
+  let path: string;
+  try {
+    path = decodeURIComponent(new URL(req.url).pathname).slice(1) || "web/index.html";
+  } catch {
+    return new Response("bad path", { status: 400 });
+  }
+  if (path.includes("..") || path.includes("\0") || !SERVED.some((re) => re.test(path))) {
+    return new Response("not found", { status: 404 });
+  }
+  try {
+    const body = await Deno.readFile(`${ROOT}${path}`);
+    const ext = path.split(".").pop() ?? "";
+    return new Response(body, { headers: { "content-type": MIME[ext] ?? "application/octet-stream" } });
+  } catch {
+    return new Response("not found", { status: 404 });
+  }
+}
 
 /** Bundles the page, copies onnxruntime-web's wasm next to it and writes the default case. */
 export async function build(): Promise<void> {
@@ -90,18 +129,19 @@ if (import.meta.main) {
       console.log(`built ${DIST}: serve ${ROOT} with any static server and open web/index.html`);
       return;
     }
-    Deno.serve({ hostname: "127.0.0.1", port: f.port, onListen: () => {} }, async (req) => {
-      const path = decodeURIComponent(new URL(req.url).pathname);
-      if (path.includes("..")) return new Response("bad path", { status: 400 });
-      const file = `${ROOT}${path.slice(1) || "web/index.html"}`;
-      try {
-        const body = await Deno.readFile(file);
-        const ext = file.split(".").pop() ?? "";
-        return new Response(body, { headers: { "content-type": MIME[ext] ?? "application/octet-stream" } });
-      } catch {
-        return new Response("not found", { status: 404 });
+    try {
+      Deno.serve(
+        { hostname: "127.0.0.1", port: f.port, onListen: () => {} },
+        (req) => serveFile(req, f.port),
+      );
+    } catch (e) {
+      if (e instanceof Deno.errors.AddrInUse) {
+        throw new UserError(
+          `port ${f.port} on 127.0.0.1 is in use (another server?): pass --port with a free one`,
+        );
       }
-    });
-    console.error(`serving ${ROOT} (Ctrl-C to stop)`);
+      throw e;
+    }
+    console.error(`serving the page's files from ${ROOT} (Ctrl-C to stop)`);
   });
 }

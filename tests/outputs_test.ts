@@ -131,3 +131,27 @@ Deno.test("the run lock: a live run's lock refuses, a dead run's lock is taken o
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("deno task web's server: only the page's files, this host only, 400 on a malformed path", async () => {
+  const { serveFile } = await import("../tasks/web.ts");
+  const get = (path: string, host = "127.0.0.1:8123") =>
+    serveFile(new Request(`http://127.0.0.1:8123${path}`, { headers: { host } }), 8123);
+  assert.equal((await get("/web/index.html")).status, 200);
+  assert.equal((await get("/models/blendct-prior.json")).status, 200);
+  for (
+    const p of [
+      "/.git/config",
+      "/deno.json",
+      "/models/blendct-prior.ckpt.pt",
+      "/lib/reconstruct.ts",
+      "/web/../deno.json",
+    ]
+  ) {
+    const r = await get(p);
+    assert.equal(r.status, 404, p);
+    await r.body?.cancel();
+  }
+  const rebind = await get("/web/index.html", "evil.example:8123");
+  assert.equal(rebind.status, 421);
+  assert.equal((await get("/web/%E0%A4%A.html")).status, 400);
+});

@@ -6,7 +6,8 @@
 import type { GpuContext } from "../gpu/context.ts";
 import { type Geometry, limitedAngle, sparseView } from "./geometry.ts";
 import type { SliceShape } from "./operator.ts";
-import { createProjector } from "./system.ts";
+import { checkAngles, checkProblemSize, createProjector } from "./system.ts";
+import { memoryBudget } from "../io/gzip.ts";
 import { addPoissonNoise } from "./simulate.ts";
 
 /** How to acquire. */
@@ -56,7 +57,12 @@ export async function measure(
   shape: SliceShape,
   o: AcquisitionOptions,
 ): Promise<{ y: Float32Array; geometry: Geometry }> {
-  const geometry = o.geometry ?? acquisitionGeometry(o, Math.max(shape.H, shape.W));
+  const size = Math.max(shape.H, shape.W);
+  // refused before a geometry of a billion angles is built
+  if (!o.geometry) checkProblemSize(o.views, Math.ceil(size * Math.SQRT2), shape, memoryBudget());
+  const geometry = o.geometry ?? acquisitionGeometry(o, size);
+  checkProblemSize(geometry.angles.length, geometry.detectorCount, shape, memoryBudget());
+  checkAngles(geometry.angles);
   const A = await createProjector(gpu, geometry, shape, { pixelSize: o.pixelSize });
   try {
     let y = await A.project(unit);

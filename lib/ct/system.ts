@@ -71,7 +71,67 @@ export async function createProjector(
  * // warning: the detector does not cover the slice: 69.1% of its pixels lie outside every view (…)
  * ```
  */
+/** The most views and detector bins blendct accepts, whatever the memory (no scanner comes near them). */
+export const MAX_VIEWS = 100_000;
+/** See {@linkcode MAX_VIEWS}. */
+export const MAX_BINS = 100_000;
+
+/**
+ * Refuses, before anything is allocated, a problem that cannot fit: more than {@linkcode MAX_VIEWS} views or
+ * {@linkcode MAX_BINS} bins, or a sinogram stack larger than `budget` bytes (a quarter of it, since a run
+ * holds several range-sized arrays); and a geometry whose views all share one angle (they see one
+ * projection: the volume would come back blank). Each refusal names the fix.
+ *
+ * @example
+ * ```ts
+ * import { checkProblemSize } from "./system.ts";
+ * try { checkProblemSize(1e9, 363, { Z: 36, H: 256, W: 256 }); } catch (e) { console.log((e as Error).message.slice(0, 21)); } // --views 1000000000: a
+ * ```
+ */
+export function checkProblemSize(views: number, bins: number, shape: SliceShape, budget = 4 * 2 ** 30): void {
+  if (!(views >= 1) || views > MAX_VIEWS) {
+    throw new UserError(
+      `--views ${views}: at most ${MAX_VIEWS} views are accepted (few-view CT uses 4 to 180)`,
+    );
+  }
+  if (!(bins >= 1) || bins > MAX_BINS) {
+    throw new UserError(
+      `the geometry has ${bins} detector bins: at most ${MAX_BINS} are accepted; check detectorCount`,
+    );
+  }
+  const bytes = shape.Z * views * bins * 4;
+  if (4 * bytes > budget) {
+    throw new UserError(
+      `${shape.Z} slices x ${views} views x ${bins} bins need ${
+        (bytes / 2 ** 30).toFixed(1)
+      } GiB per sinogram, too much for this machine's memory (${
+        (budget / 2 ** 30).toFixed(1)
+      } GiB budget): use fewer views, bins or slices (--slices A:B)`,
+    );
+  }
+}
+
+/** Refuses a geometry whose views all share one angle (modulo a full turn). */
+export function checkAngles(angles: readonly number[]): void {
+  if (angles.length < 2) return;
+  const norm = (a: number) => ((a % (2 * Math.PI)) + 2 * Math.PI) % (2 * Math.PI);
+  const first = norm(angles[0]);
+  if (
+    angles.every((a) =>
+      Math.abs(norm(a) - first) < 1e-9 || Math.abs(Math.abs(norm(a) - first) - 2 * Math.PI) < 1e-9
+    )
+  ) {
+    throw new UserError(
+      `the geometry's ${angles.length} views all have the same angle (${
+        (angles[0] * 180 / Math.PI).toFixed(3)
+      }°): a CT scan needs views at different angles; check its angles`,
+    );
+  }
+}
+
 export function checkGeometry(geometry: Geometry, shape: SliceShape, pixelSize = 1): string | null {
+  checkProblemSize(geometry.angles.length, geometry.detectorCount, shape);
+  checkAngles(geometry.angles);
   const { H, W } = shape;
   const radius = Math.hypot(H, W) / 2; // pixels
   let covered: number;

@@ -128,13 +128,23 @@ export function readNifti(bytes: Uint8Array, options: ReadNiftiOptions = {}): Vo
   const affine = niftiAffine(header, raw).map((row, r) => r < 3 ? row.map((v) => v * mm) : row);
   const spacing = niftiSpacing(header, affine, mm);
   const noted = unitFromDescription(header.description);
+  // no sform or qform and a pixdim of 0 (or NaN): the voxel size is unknown, 1 mm is assumed, and said
+  const unsized = header.sform_code <= 0 && header.qform_code <= 0 &&
+    [1, 2, 3].some((i) => !(header.pixDims[i] > 0));
+  const sized = unsized
+    ? {
+      spacingNotice: `${name} states no voxel size (pixdim ${
+        [1, 2, 3].map((i) => header.pixDims[i]).join(" x ")
+      }, no affine): read as 1 mm voxels, which sets the line integrals' scale; write the voxel size into the file to change it`,
+    }
+    : {};
   if (options.unit) {
     checkStatedUnit(data, options.unit, name);
-    return { data, shape, spacing, affine, unit: options.unit };
+    return { data, shape, spacing, affine, unit: options.unit, ...sized };
   }
-  if (noted) return { data, shape, spacing, affine, ...noted };
+  if (noted) return { data, shape, spacing, affine, ...noted, ...sized };
   const guess = inferUnit(data, name);
-  return { data, shape, spacing, affine, unit: guess.unit, unitNotice: guess.notice };
+  return { data, shape, spacing, affine, unit: guess.unit, unitNotice: guess.notice, ...sized };
 }
 
 function decompressIfGzipped(bytes: Uint8Array, name: string): Uint8Array {
