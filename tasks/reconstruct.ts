@@ -71,7 +71,7 @@ async function main(): Promise<void> {
     // made once the case has loaded, so that bad input leaves nothing behind; the folder of --output must
     // exist already (as for any output file), an explicit --out-dir is made
     if (f["out-dir"] || !f.output) await makeOutputFolder(output);
-    claim = await claimOutputs(output, { force: f.force, resume: f.resume });
+    claim = await claimOutputs(output, { force: f.force, resume: f.resume, inputs: c.inputs });
     const [Z, H, W] = c.shape, shape = { Z, H, W };
     if (diffusion && Z < 3) {
       throw new UserError(`the 3-slice prior needs at least 3 slices (the input has ${Z})`);

@@ -44,7 +44,10 @@ export async function main(args: string[]): Promise<void> {
   let claim: Awaited<ReturnType<typeof claimOutputs>> | null = null;
   try {
     if (f["out-dir"] || !f.output) await makeOutputFolder(output);
-    claim = await claimOutputs(output, { force: f.force });
+    claim = await claimOutputs(output, {
+      force: f.force,
+      inputs: [f.input, ...(f.reference ? [f.reference] : [])],
+    });
     const files = claim.files;
     const thickU = toU(thick.data, units);
     const progress = createProgress(`zsr ${f.method}`, { unit: diffusion ? "step" : "iter" });

@@ -8,6 +8,7 @@
  * @module
  */
 import { UserError } from "../errors.ts";
+import { checkOutputPath } from "../io/files.ts";
 
 /** The paths of one run's files. */
 export interface Sidecars {
@@ -83,7 +84,7 @@ function alive(pid: number): boolean {
  */
 export async function claimOutputs(
   output: string,
-  options: { force?: boolean; resume?: boolean },
+  options: { force?: boolean; resume?: boolean; inputs?: string[] },
 ): Promise<OutputClaim> {
   const files = sidecarsOf(output);
   const folder = output.includes("/") ? output.slice(0, output.lastIndexOf("/")) || "/" : ".";
@@ -104,6 +105,8 @@ export async function claimOutputs(
     if (l && !l.isFile) {
       throw new UserError(`output ${path} exists and is not a regular file; choose another --output`);
     }
+    // no file of the run may be one of its inputs (said as such, before any --force question)
+    await checkOutputPath(path, options.inputs ?? []);
   }
   let lock: Deno.FsFile;
   try {
