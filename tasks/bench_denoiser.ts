@@ -26,7 +26,11 @@ const FLAGS = {
   model: { type: "string", help: "Model card path or URL (default: the shipped prior)" },
   size: { type: "string", help: "Slice size H = W", default: "256" },
   batches: { type: "string", help: "Comma-separated batch sizes", default: "1,4,8" },
-  backends: { type: "string", help: "Comma-separated back ends to try", default: "native,wasm,webgpu" },
+  backends: {
+    type: "string",
+    help: "Comma-separated back ends to try (torch: the card's checkpoint in the PyTorch worker, and one adaptation step)",
+    default: "native,wasm,webgpu",
+  },
   seconds: { type: "string", help: "Minimum timed seconds per CPU measurement", default: "3" },
   "webgpu-batches": {
     type: "string",
@@ -57,8 +61,8 @@ const Schema = z.object({
   batches: batchList("batches").default([1, 4, 8]),
   backends: z.string().default("native,wasm,webgpu").transform((s) => s.split(",").map((b) => b.trim()))
     .refine(
-      (l) => l.every((b) => ["native", "wasm", "webgpu"].includes(b)),
-      "backends must be a comma-separated subset of native, wasm, webgpu",
+      (l) => l.every((b) => ["native", "wasm", "webgpu", "torch"].includes(b)),
+      "backends must be a comma-separated subset of native, wasm, webgpu, torch",
     ),
   seconds: numberFlag("seconds").pipe(z.number().positive().max(600)).default(3),
   "webgpu-batches": batchList("webgpu-batches").optional(),
@@ -195,6 +199,27 @@ export async function run(args: string[]): Promise<void> {
         console.error(
           `${backend} ${precision} batch ${batch}: ${m.tps.toFixed(3)} triplets/s (${m.calls} calls)`,
         );
+        if (d.adapter) {
+          // one Adam step of --adapt: a forward pass that keeps its graph and a backward pass
+          await d.adapter.reset({ kind: "lora", rank: 4, lr: 1e-3, seed: 0 });
+          const a = await timeBatch(
+            async (x, t, k) => {
+              const eps = await d.adapter!.forward(x, t, k, shape);
+              await d.adapter!.backward(eps.map((v) => 1e-3 * v));
+            },
+            batch,
+            size,
+            flags.seconds,
+            Infinity,
+          );
+          await d.adapter.clear();
+          rows.push({
+            runtime: `${d.description.replace(/ \(requested.*\)$/, "")}: adaptation step (forward + backward + Adam, LoRA rank 4)`,
+            batch,
+            tripletsPerSecond: a.tps,
+            calls: a.calls,
+          });
+        }
       } finally {
         await d.dispose();
       }

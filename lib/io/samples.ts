@@ -45,7 +45,8 @@ export interface SampleInfo {
 
 const VTK_VERSION = "6.2.5";
 const VTK_TARBALL = `vtk.js-${VTK_VERSION}.tgz`;
-const VTK_URL = `https://registry.npmjs.org/vtk.js/-/${VTK_TARBALL}`;
+/** The package, resolved by Deno's own npm resolution (which honours NPM_CONFIG_REGISTRY and .npmrc). */
+const VTK_PACKAGE = `npm:vtk.js@${VTK_VERSION}/package.json`;
 const VTK_TARBALL_SHA256 = "0112f2ece2a4581e967750ff8d4b39b8b82ef6644a6fc3c8fdb2f831e54088c7";
 /** The HU window of the LIDC2 sample's 8-bit values (read off its histogram; see `decodeVti`). */
 export const LIDC_WINDOW: [number, number] = [-160, 240];
@@ -56,7 +57,7 @@ export const SAMPLES: Readonly<Record<SampleName, SampleInfo>> = {
   lidc: {
     name: "lidc",
     source: `npm:vtk.js@${VTK_VERSION}`,
-    origin: VTK_URL,
+    origin: VTK_PACKAGE,
     path: "package/Data/volume/LIDC2.vti/data/b1ad142a1ebc80f957fcdc329e876d51.gz",
     licence: "CC BY 3.0 (LIDC-IDRI, The Cancer Imaging Archive)",
     sha256: "dcfcad573a568d8a6baf606d77bec4d6e3d5c81da3a961511bdd831d947ff28f",
@@ -69,7 +70,7 @@ export const SAMPLES: Readonly<Record<SampleName, SampleInfo>> = {
   headsq: {
     name: "headsq",
     source: `npm:vtk.js@${VTK_VERSION}`,
-    origin: VTK_URL,
+    origin: VTK_PACKAGE,
     path: "package/Data/volume/headsq.vti/data/1839938295fe4f0839c9df8d9fa67137.gz",
     licence: "BSD-3-Clause (VTK example data, shipped with vtk.js)",
     sha256: "6ee2104a74558d9f192025244b74d0c264d706f3d2a944e8b0cc74d1cff5b01a",
@@ -102,7 +103,10 @@ export interface LoadSampleOptions {
    * `headsq`. Default: the Debian path for `stent`, the cached or downloaded tarball otherwise.
    */
   path?: string;
-  /** Tarball URL, for a registry mirror. Default the npmjs.org URL of vtk.js-6.2.5.tgz. */
+  /**
+   * A tarball URL to download instead (a mirror without npm resolution). Default: none — the package comes
+   * through Deno's npm resolution, so the registry a user has configured (NPM_CONFIG_REGISTRY, .npmrc) is used.
+   */
   url?: string;
 }
 
@@ -177,6 +181,9 @@ type VtiIndex = z.infer<typeof VtiIndex>;
 async function loadVtkSample(info: SampleInfo, options: LoadSampleOptions): Promise<Volume> {
   const cache = join(cacheDirectory(options), "vtk");
   let files = await readCachedEntries(cache, vtiPaths(info));
+  if ((!files || await sha256Hex(files[1]) !== info.sha256) && !options.path && !options.url) {
+    files = await readFromPackage(info);
+  }
   if (!files || await sha256Hex(files[1]) !== info.sha256) {
     // One pass over the tarball caches every vtk.js sample, so the other one never needs it again either.
     const all = Object.values(SAMPLES).filter((s) => s.source === info.source).flatMap(vtiPaths);
@@ -185,6 +192,24 @@ async function loadVtkSample(info: SampleInfo, options: LoadSampleOptions): Prom
   }
   await verify(files[1], info.sha256, `${VTK_TARBALL}:${info.path}`);
   return decodeVti(files[0], files[1], info);
+}
+
+/**
+ * The sample's files from vtk.js as Deno's npm resolution installs it (its own cache, its configured
+ * registry): no host name is written here, so a mirror or proxy works as it does for every npm: import.
+ */
+async function readFromPackage(info: SampleInfo): Promise<Uint8Array[] | null> {
+  try {
+    await import(VTK_PACKAGE, { with: { type: "json" } });
+    const dir = new URL("./", import.meta.resolve(VTK_PACKAGE));
+    if (dir.protocol !== "file:") return null;
+    return await Promise.all(
+      vtiPaths(info).map((p) => Deno.readFile(new URL(p.replace(/^package\//, ""), dir))),
+    );
+  } catch {
+    // no npm resolution here (a browser, no network, no permission): the tarball route explains what to do
+    return null;
+  }
 }
 
 /** The index.json and data file of a `.vti` folder inside the tarball. */
@@ -224,8 +249,14 @@ async function vtkTarball(cache: string, options: LoadSampleOptions): Promise<Ui
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
-  const bytes = await download(options.url ?? VTK_URL, cached);
-  await verify(bytes, VTK_TARBALL_SHA256, options.url ?? VTK_URL);
+  if (!options.url) {
+    throw new UserError(
+      `cannot fetch npm:vtk.js@${VTK_VERSION} through Deno's npm resolution (offline, or no registry configured): ` +
+        `run \`npm pack vtk.js@${VTK_VERSION}\` and pass the tarball (its path), or place it at ${cached}`,
+    );
+  }
+  const bytes = await download(options.url, cached);
+  await verify(bytes, VTK_TARBALL_SHA256, options.url);
   await writeAtomic(cached, bytes);
   return bytes;
 }
