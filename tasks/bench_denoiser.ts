@@ -28,7 +28,8 @@ const FLAGS = {
   batches: { type: "string", help: "Comma-separated batch sizes", default: "1,4,8" },
   backends: {
     type: "string",
-    help: "Comma-separated back ends to try (torch: the card's checkpoint in the PyTorch worker, and one adaptation step)",
+    help:
+      "Comma-separated back ends to try (torch: the card's checkpoint in the PyTorch worker, and one adaptation step)",
     default: "native,wasm,webgpu",
   },
   seconds: { type: "string", help: "Minimum timed seconds per CPU measurement", default: "3" },
@@ -214,7 +215,9 @@ export async function run(args: string[]): Promise<void> {
           );
           await d.adapter.clear();
           rows.push({
-            runtime: `${d.description.replace(/ \(requested.*\)$/, "")}: adaptation step (forward + backward + Adam, LoRA rank 4)`,
+            runtime: `${
+              d.description.replace(/ \(requested.*\)$/, "")
+            }: adaptation step (forward + backward + Adam, LoRA rank 4)`,
             batch,
             tripletsPerSecond: a.tps,
             calls: a.calls,

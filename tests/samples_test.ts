@@ -8,7 +8,6 @@ import { join } from "node:path";
 import { UserError } from "../lib/errors.ts";
 import { loadSample, readTarEntries, SAMPLES } from "../lib/io/samples.ts";
 
-
 // --- a minimal tar writer, only for building test archives -------------------------------------------------
 
 function tarHeader(name: string, size: number, type: string, prefix = ""): Uint8Array {
@@ -159,7 +158,9 @@ async function vtkUnavailable(): Promise<string | null> {
     await import("npm:vtk.js@6.2.5/package.json", { with: { type: "json" } });
     return null;
   } catch (e) {
-    return `npm:vtk.js@6.2.5 unreachable through Deno's npm resolution (${(e as Error).message.split("\n")[0]})`;
+    return `npm:vtk.js@6.2.5 unreachable through Deno's npm resolution (${
+      (e as Error).message.split("\n")[0]
+    })`;
   }
 }
 

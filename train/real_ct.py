@@ -1,7 +1,7 @@
 """Fetches the real CT scans that Debian ships inside its packages and writes them as HU NIfTI for
 `deno task train --data DIR/train --val DIR/val --unit hu` (the shipped prior's fine-tune). Nothing here is
-committed: the archives are downloaded from deb.debian.org, checked against their sha256, and only the
-volumes are kept.
+committed: the archives are downloaded from the Debian mirror this machine's apt is configured with (its
+`pool/`; `--mirror URL` overrides it), checked against their sha256, and only the volumes are kept.
 
     python3 train/real_ct.py --out ~/.cache/blendct/realct
 
@@ -22,6 +22,7 @@ the second breathing phase of the plastimatch patient (the same person again).
 import argparse
 import hashlib
 import io
+import subprocess
 import tarfile
 import urllib.request
 import zlib
@@ -31,17 +32,36 @@ import nibabel as nib
 import numpy as np
 from scipy import ndimage
 
-POOL = "http://deb.debian.org/debian/pool/main"
+# paths inside a Debian mirror's pool: the host is the machine's own apt mirror (see `apt_mirror`), so a
+# user's mirror or proxy serves them (these orig tarballs are in Debian's pool, not in bookworm's sources)
 ARCHIVES = {
-    "plastimatch": (f"{POOL}/p/plastimatch/plastimatch_1.10.0+dfsg.2.orig-debian-tests-data.tar.xz",
+    "plastimatch": ("main/p/plastimatch/plastimatch_1.10.0+dfsg.2.orig-debian-tests-data.tar.xz",
                     "ec55aef6c99c89db952d9773f1d22a18850afe07fce4401e1f3c7a320f873bc3"),
-    "camitk": (f"{POOL}/c/camitk/camitk_5.2.0.orig.tar.gz",
+    "camitk": ("main/c/camitk/camitk_5.2.0.orig.tar.gz",
                "71cb912b688040892386a7186adcfc053a488100ed885b82869285caa069f949"),
 }
 
 
+def apt_mirror():
+    """The Debian archive this machine's apt uses (`apt-get indextargets`), e.g. `http://mirror/debian/`."""
+    try:
+        out = subprocess.run(["apt-get", "indextargets", "--format", "$(REPO_URI)"], capture_output=True,
+                             text=True, check=True).stdout.split()
+    except (OSError, subprocess.CalledProcessError):
+        out = []
+    main = [u for u in dict.fromkeys(out) if "security" not in u]
+    if not main:
+        raise SystemExit("no Debian mirror configured for apt here: pass --mirror URL (the archive root, "
+                         "the folder that holds pool/)")
+    return main[0]
+
+
+MIRROR = None
+
+
 def fetch(name, cache):
-    url, sha = ARCHIVES[name]
+    rel, sha = ARCHIVES[name]
+    url = (MIRROR or apt_mirror()).rstrip("/") + "/pool/" + rel
     path = cache / url.rsplit("/", 1)[1]
     if not path.exists() or hashlib.sha256(path.read_bytes()).hexdigest() != sha:
         print(f"downloading {url}", flush=True)
@@ -114,7 +134,10 @@ def camitk(cache, out):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default=str(Path.home() / ".cache/blendct/realct"))
+    ap.add_argument("--mirror", help="Debian archive root holding pool/ (default: the one apt uses here)")
     args = ap.parse_args()
+    global MIRROR
+    MIRROR = args.mirror
     out = Path(args.out).expanduser()
     cache = out / "archives"
     cache.mkdir(parents=True, exist_ok=True)
