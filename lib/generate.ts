@@ -248,6 +248,7 @@ async function sample(
       schedule: s.schedule,
       modelMap: s.modelMap,
       start: "noise",
+      finish: "none",
       t0: s.t0,
     }, { gpu, model, onProgress, startEstimate: s.init });
   } finally {

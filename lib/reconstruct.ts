@@ -93,7 +93,7 @@ export interface MethodConfig {
   /** `dc: tv`: proximity weight γ. Default 0.1. */
   dcGamma?: number;
   /** Diffusion: `tv` ends with a TV solve anchored to the diffusion output (λ = `dcLambda` or `tvLambda`). */
-  finish?: "tv";
+  finish?: "tv" | "none";
   /** `finish: tv`: weight γ of the anchor (γ → 0 gives plain TV). Default 0.5. */
   finishGamma?: number;
   /** Iterations of a classical `start` (CGLS or TV). Default: that method's own default. */
@@ -110,6 +110,59 @@ export interface MethodConfig {
   levels?: number;
   /** `blend++`, `blend`, `dds`: test-time adaptation of the prior (needs a model with an adapter: torch). */
   adapt?: AdaptConfig;
+  /**
+   * Named settings of `blend` / `blend++` ({@linkcode resolveMethod}): `default` (the measured best under
+   * 10 minutes) or `paper` (the published loop). @default {"default"}
+   */
+  preset?: Preset;
+}
+
+/** The named presets of `blend` and `blend++`. */
+export const PRESETS = ["default", "paper"] as const;
+/** One of {@linkcode PRESETS}. */
+export type Preset = typeof PRESETS[number];
+
+/**
+ * The one place a method name and its settings become a run: the command line, {@linkcode reconstruct},
+ * `evaluate` and the browser page all call it, so `blend++` means the same run everywhere. For `blend` and
+ * `blend++` the `default` preset starts from the TV estimate (150 iterations) noised to t0 = 300, runs 20
+ * steps and finishes with a TV solve anchored to the result (each unless set); `paper` is the published loop
+ * (200 steps from noise, CG 5, no z-TV, one chain, no finish). Other methods pass through. Idempotent.
+ *
+ * @example
+ * ```ts
+ * import { resolveMethod } from "./reconstruct.ts";
+ * const r = resolveMethod({ method: "blend++" });
+ * console.log(r.start, r.t0, r.steps, r.finish); // tv 300 20 tv
+ * console.log(resolveMethod({ method: "blend++", preset: "paper" }).steps); // 200
+ * console.log(resolveMethod({ method: "blend++", start: "noise", steps: 50 }).t0); // undefined
+ * ```
+ */
+export function resolveMethod(c: MethodConfig): MethodConfig {
+  if (c.method !== "blend" && c.method !== "blend++") return c;
+  if (c.preset === "paper") {
+    return {
+      ...c,
+      ...METHOD_DEFAULTS.paper,
+      rho: 0,
+      lambda: 0,
+      start: "noise",
+      samples: 1,
+      finish: "none",
+      t0: undefined,
+      startIters: undefined,
+    };
+  }
+  const d = METHOD_DEFAULTS.cliBlend;
+  const defaulted = c.start === undefined;
+  return {
+    ...c,
+    start: c.start ?? d.start,
+    t0: c.t0 ?? (defaulted ? d.t0 : undefined),
+    startIters: c.startIters ?? (defaulted ? d.startIters : undefined),
+    steps: c.steps ?? (defaulted ? d.steps : undefined),
+    finish: c.finish ?? d.finish,
+  };
 }
 
 /** TV weight λ of `tv` (and of a TV start or finish) when none is given, for x in u: see `METHOD_DEFAULTS`. */
@@ -275,6 +328,7 @@ export async function reconstructWith(
   options: ReconstructOptions,
 ): Promise<Float32Array> {
   const { gpu } = options;
+  config = resolveMethod(config);
   if (y.length !== A.rangeSize) {
     throw new UserError(`measurement has ${y.length} values but the operator's range needs ${A.rangeSize}`);
   }

@@ -49,6 +49,9 @@ export async function run(args: string[]): Promise<void> {
     const t0 = performance.now();
     await reconstruct(y, geometry, { Z, H, W }, {
       method: "blend++",
+      // the sampler's steps alone (the default preset would add a TV start and finish)
+      start: "noise",
+      finish: "none",
       steps,
       schedule: prior.card.schedule,
       modelMap: modelMap(prior.card),

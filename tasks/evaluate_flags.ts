@@ -39,12 +39,13 @@ export const FLAGS = {
   steps: {
     type: "string",
     help: `Diffusion steps (blend, blend++; dds uses ${METHOD_DEFAULTS.dds.steps})`,
-    default: String(METHOD_DEFAULTS.blend.steps),
+    default:
+      `the method's own (blend, blend++: ${METHOD_DEFAULTS.cliBlend.steps} from the TV start, as reconstruct)`,
   },
   "tv-lambdas": {
     type: "string",
     help: "TV weights to try per setting (x in attenuation units u)",
-    default: "0.003,0.01,0.02,0.05",
+    default: "0.01,0.02,0.04,0.08,0.16,0.32",
   },
   "tv-iterations": { type: "string", help: "TV iterations", default: String(METHOD_DEFAULTS.tv.iterations) },
   seed: { type: "string", help: "Seed", default: "0" },
@@ -89,9 +90,9 @@ export const Schema = z.object({
   ))
     .default([...METHODS]),
   cases: list().optional(),
-  steps: intFlag("steps").pipe(z.number().int().min(1).max(1000)).default(METHOD_DEFAULTS.blend.steps),
+  steps: intFlag("steps").pipe(z.number().int().min(1).max(1000)).optional(),
   "tv-lambdas": list().transform((a) => a.map(Number)).pipe(z.array(z.number().positive()).min(1))
-    .default([0.003, 0.01, 0.02, 0.05]),
+    .default([0.01, 0.02, 0.04, 0.08, 0.16, 0.32]),
   "tv-iterations": intFlag("tv-iterations").pipe(z.number().int().min(1)).default(
     METHOD_DEFAULTS.tv.iterations,
   ),
@@ -167,8 +168,8 @@ export function parseVariant(
         options[k] = v;
         break;
       case "preset":
-        if (v !== "paper") throw new UserError(`${spec}: preset must be paper`);
-        Object.assign(options, { steps: 200, cgIters: 5, rho: 0, lambda: 0, start: "noise", samples: 1 });
+        if (v !== "paper" && v !== "default") throw new UserError(`${spec}: preset must be default or paper`);
+        options.preset = v;
         break;
       default: {
         if (!Number.isFinite(num)) throw new UserError(`${spec}: ${k} must be a number`);

@@ -7,7 +7,13 @@
 import { METHOD_DEFAULTS } from "../lib/defaults.ts";
 import type { GpuContext } from "../lib/gpu/context.ts";
 import { type Case, caseVolume } from "../lib/case.ts";
-import { isDiffusion, type Method, type MethodConfig, reconstruct } from "../lib/reconstruct.ts";
+import {
+  isDiffusion,
+  type Method,
+  type MethodConfig,
+  reconstruct,
+  resolveMethod,
+} from "../lib/reconstruct.ts";
 import { computeMetrics } from "../lib/metrics/index.ts";
 import { createProgress } from "../lib/report/progress.ts";
 import { modelMap } from "../lib/diffusion/card.ts";
@@ -162,10 +168,16 @@ export function methodNote(
         variant.auxEvery ?? d.tpdm.auxEvery
       }, CG data step (not DPS)`;
     case "blend":
-    case "blend++":
-      return `${variant.steps ?? steps} steps, η=${d.blend.eta}, CG ${d.blend.cgIters}${
-        opts ? `; ${opts}` : ""
-      }`;
+    case "blend++": {
+      // described as it runs: the one resolver fills the preset's settings
+      const r = resolveMethod({ method, steps, ...variant });
+      const from = r.start === "noise" ? "from noise" : `from ${r.start} at t0 ${r.t0}`;
+      return `${r.preset ?? "default"} preset: ${
+        r.steps ?? d.blend.steps
+      } steps ${from}, η=${d.blend.eta}, CG ${r.cgIters ?? d.blend.cgIters}${
+        r.finish === "tv" ? ", TV finish" : ""
+      }${opts ? `; ${opts}` : ""}`;
+    }
     default:
       return "";
   }

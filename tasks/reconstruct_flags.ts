@@ -8,7 +8,7 @@ import { VOLUME_INPUTS } from "../lib/io/files.ts";
 import { FBP_FILTERS } from "../lib/ct/fbp.ts";
 import { modelMap, seenCoronal } from "../lib/diffusion/card.ts";
 import { UserError } from "../lib/errors.ts";
-import { isDiffusion, type MethodConfig, METHODS, STARTS } from "../lib/reconstruct.ts";
+import { isDiffusion, type MethodConfig, METHODS, resolveMethod, STARTS } from "../lib/reconstruct.ts";
 import { mbirSeconds, METHOD_DEFAULTS, RUN_BUDGET_SECONDS } from "../lib/defaults.ts";
 import { DEFAULT_CASE } from "../lib/cases.ts";
 import type { Prior } from "../lib/diffusion/prior.ts";
@@ -454,23 +454,11 @@ export function methodConfig(f: Flags, prior: Prior | null): MethodConfig {
       }: retrain with train/train.py --axes all, or pick another method`,
     );
   }
-  const blend = (f.method === "blend" || f.method === "blend++") && f.preset !== "paper";
-  const start = f.start ?? (blend ? CLI_BLEND_DEFAULTS.start : undefined);
-  const classical = start !== undefined && start !== "noise";
-  const d = {
-    start,
-    t0: f.t0 ?? (classical && blend && f.start === undefined ? CLI_BLEND_DEFAULTS.t0 : undefined),
-    startIters: f["start-iters"] ??
-      (classical && blend && f.start === undefined ? CLI_BLEND_DEFAULTS.startIters : undefined),
-    steps: f.steps ?? (classical && blend && f.start === undefined ? CLI_BLEND_DEFAULTS.steps : undefined),
-    finish: f.finish === "none" ? undefined : f.finish ?? (blend ? CLI_BLEND_DEFAULTS.finish : undefined),
-  };
-  return {
+  return resolveMethod({
     method: f.method,
     filter: f.filter,
     iterations: f.iterations,
     tvLambda: f["tv-lambda"],
-    steps: d.steps,
     eta: f.eta,
     cgIters: f["cg-iters"],
     jumpEvery: f["jump-every"],
@@ -492,23 +480,23 @@ export function methodConfig(f: Flags, prior: Prior | null): MethodConfig {
       : {}),
     ...(f.preset === "paper" && f.method === "mbir"
       ? { steps: METHOD_DEFAULTS.mbir.referenceLevels, start: "noise" as const, samples: 1 }
-      : f.preset === "paper"
-      ? { ...METHOD_DEFAULTS.paper, rho: 0, lambda: 0, start: "noise" as const, samples: 1 }
       : {
-        start: d.start,
-        startIters: d.startIters,
-        t0: d.t0,
+        preset: f.preset,
+        steps: f.steps,
+        start: f.start,
+        startIters: f["start-iters"],
+        t0: f.t0,
         samples: f.samples,
         dc: f.dc,
         dcLambda: f["dc-lambda"],
         dcGamma: f["dc-gamma"],
-        finish: d.finish,
+        finish: f.finish,
         finishGamma: f["finish-gamma"],
         ztvFrom: f["ztv-from"],
         predictor: f.predictor,
         auxEvery: f["aux-every"],
       }),
-  };
+  });
 }
 
 /**

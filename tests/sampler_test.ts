@@ -258,6 +258,7 @@ Deno.test("with an oracle denoiser every --dc, --start and --samples combination
           dcLambda: 1e-7,
           dcGamma: 0.1,
           start,
+          finish: "none",
           t0: start === "noise" ? undefined : 400,
           samples,
           tvLambda: 0.001,
@@ -280,7 +281,15 @@ Deno.test("K chains are reproducible by seed; chain seeds differ; --start at t0 
   const g = sparseView(4, { imageSize: N });
   const y = forwardRef(truth, g, { Z, H: N, W: N });
   const model: EpsModel = { predict: (x) => Promise.resolve(x.map((v) => 0.3 * v)) };
-  const cfg = { method: "blend++" as const, steps: 3, cgIters: 1, seed: 5, samples: 3 };
+  const cfg = {
+    method: "blend++" as const,
+    start: "noise" as const,
+    finish: "none" as const,
+    steps: 3,
+    cgIters: 1,
+    seed: 5,
+    samples: 3,
+  };
   const a = await reconstruct(y, g, { Z, H: N, W: N }, cfg, { gpu, model });
   const b = await reconstruct(y, g, { Z, H: N, W: N }, cfg, { gpu, model });
   assert.deepEqual(new Uint8Array(a.buffer), new Uint8Array(b.buffer));
@@ -301,7 +310,15 @@ Deno.test("K = 3 chains interrupted in the second chain resume to the same mean 
   const g = sparseView(4, { imageSize: N });
   const y = forwardRef(truth, g, { Z, H: N, W: N });
   const model: EpsModel = { predict: (x) => Promise.resolve(x.map((v) => 0.3 * v)) };
-  const cfg = { method: "blend++" as const, steps: 4, cgIters: 1, seed: 6, samples: 3 };
+  const cfg = {
+    method: "blend++" as const,
+    start: "noise" as const,
+    finish: "none" as const,
+    steps: 4,
+    cgIters: 1,
+    seed: 6,
+    samples: 3,
+  };
   const stds: Float32Array[] = [];
   const onStd = (s: Float32Array) => void stds.push(s);
   const full = await reconstruct(y, g, { Z, H: N, W: N }, cfg, { gpu, model, onStd });
