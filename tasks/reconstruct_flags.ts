@@ -14,6 +14,131 @@ import { DEFAULT_CASE } from "../lib/cases.ts";
 import type { Prior } from "../lib/diffusion/prior.ts";
 import { displayFlag, intFlag, numberFlag, rangeFlag, unitFlag } from "./cli.ts";
 
+const pos = (name: string) => intFlag(name).pipe(z.number().int().min(1, "must be at least 1"));
+
+/**
+ * The back-end and adaptation flags, declared once and shared by `reconstruct` and `--task zsr`: their
+ * help, their schema, the combinations refused, and the adaptation settings they resolve to.
+ */
+export const BACKEND_FLAGS = {
+  backend: {
+    type: "string",
+    help:
+      "Denoiser back end: auto, webgpu, wasm, native, torch (the card's PyTorch checkpoint; needed by --adapt)",
+    default: "auto (torch with --adapt)",
+  },
+  device: {
+    type: "string",
+    help: "--backend torch: where its worker runs: auto (CUDA when present), cpu, cuda",
+    default: "auto",
+  },
+  adapt: {
+    type: "boolean",
+    help:
+      "blend++, blend, dds: adapt the prior to this scan while sampling (LoRA adapters trained on the data residual; PyTorch)",
+  },
+  "adapt-iters": {
+    type: "string",
+    help: "--adapt: Adam steps per sampler step",
+    default: String(METHOD_DEFAULTS.adapt.iters),
+  },
+  "adapt-lr": {
+    type: "string",
+    help: "--adapt: Adam's learning rate",
+    default: String(METHOD_DEFAULTS.adapt.lr),
+  },
+  "adapt-slices": {
+    type: "string",
+    help: "--adapt: slices adapted on per Adam step (whole triplets, drawn at random from --seed)",
+    default: String(METHOD_DEFAULTS.adapt.slices),
+  },
+  "adapt-rank": { type: "string", help: "--adapt: LoRA rank", default: String(METHOD_DEFAULTS.adapt.rank) },
+  "adapt-layers": {
+    type: "string",
+    help: "--adapt: lora (every convolution) or norm (scale and shift after every GroupNorm)",
+    default: METHOD_DEFAULTS.adapt.layers,
+  },
+} as const;
+
+/** The schema entries of {@linkcode BACKEND_FLAGS}. */
+export const backendSchema = {
+  backend: z.enum(["auto", "webgpu", "wasm", "native", "torch"], {
+    error: "must be auto, webgpu, wasm, native or torch",
+  }).default("auto"),
+  device: z.enum(["auto", "cpu", "cuda"], { error: "must be auto, cpu or cuda" }).optional(),
+  adapt: z.boolean().default(false),
+  "adapt-iters": intFlag("adapt-iters").pipe(
+    z.number().int().min(1, "must be at least 1").max(100, "must be at most 100"),
+  )
+    .optional(),
+  "adapt-lr": numberFlag("adapt-lr").pipe(z.number().positive("must be > 0").max(1, "must be at most 1"))
+    .optional(),
+  "adapt-slices": pos("adapt-slices").optional(),
+  "adapt-rank": intFlag("adapt-rank").pipe(
+    z.number().int().min(1, "must be at least 1").max(64, "must be at most 64"),
+  )
+    .optional(),
+  "adapt-layers": z.enum(["lora", "norm"], { error: "must be lora or norm" }).optional(),
+};
+
+type BackendFlags = {
+  method: string;
+  backend: string;
+  device?: string;
+  adapt: boolean;
+  "adapt-iters"?: number;
+  "adapt-lr"?: number;
+  "adapt-slices"?: number;
+  "adapt-rank"?: number;
+  "adapt-layers"?: "lora" | "norm";
+};
+
+/** The combinations of {@linkcode BACKEND_FLAGS} that are refused rather than ignored. */
+export function refineBackend(f: BackendFlags, ctx: z.RefinementCtx, adaptable: string[]): void {
+  const adaptFlags = (["adapt-iters", "adapt-lr", "adapt-slices", "adapt-rank", "adapt-layers"] as const)
+    .filter(
+      (k) => f[k] !== undefined,
+    );
+  if (!f.adapt && adaptFlags.length) {
+    ctx.addIssue({ code: "custom", path: [adaptFlags[0]], message: "applies with --adapt" });
+  }
+  if (f.adapt && !adaptable.includes(f.method)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["adapt"],
+      message: `applies to ${adaptable.join(", ")}, not --method ${f.method}`,
+    });
+  }
+  if (f.adapt && f.backend !== "auto" && f.backend !== "torch") {
+    ctx.addIssue({
+      code: "custom",
+      path: ["backend"],
+      message: `${f.backend} has no gradients: --adapt runs on --backend torch (or auto)`,
+    });
+  }
+  if (f["adapt-rank"] !== undefined && f["adapt-layers"] === "norm") {
+    ctx.addIssue({ code: "custom", path: ["adapt-rank"], message: "applies to --adapt-layers lora" });
+  }
+  if (f.device !== undefined && f.backend !== "torch" && !f.adapt) {
+    ctx.addIssue({ code: "custom", path: ["device"], message: "applies to --backend torch" });
+  }
+}
+
+/** The adaptation settings the flags ask for (with the measured defaults), or nothing without `--adapt`. */
+export function adaptConfig(f: BackendFlags): Pick<MethodConfig, "adapt"> {
+  return f.adapt
+    ? {
+      adapt: {
+        iters: f["adapt-iters"] ?? METHOD_DEFAULTS.adapt.iters,
+        lr: f["adapt-lr"] ?? METHOD_DEFAULTS.adapt.lr,
+        slices: f["adapt-slices"] ?? METHOD_DEFAULTS.adapt.slices,
+        rank: f["adapt-rank"] ?? METHOD_DEFAULTS.adapt.rank,
+        layers: f["adapt-layers"] ?? METHOD_DEFAULTS.adapt.layers,
+      },
+    }
+    : {};
+}
+
 export const FLAGS = {
   task: {
     type: "string",
@@ -74,43 +199,7 @@ export const FLAGS = {
   },
   filter: { type: "string", help: `FBP filter: ${FBP_FILTERS.join(", ")}`, default: "ramp" },
   seed: { type: "string", help: "Seed of every random choice", default: "0" },
-  backend: {
-    type: "string",
-    help:
-      "Denoiser back end: auto, webgpu, wasm, native, torch (the card's PyTorch checkpoint; needed by --adapt)",
-    default: "auto (torch with --adapt)",
-  },
-  device: {
-    type: "string",
-    help: "--backend torch: where its worker runs: auto (CUDA when present), cpu, cuda",
-    default: "auto",
-  },
-  adapt: {
-    type: "boolean",
-    help:
-      "blend++, blend, dds: adapt the prior to this scan while sampling (LoRA adapters trained on the data residual; PyTorch)",
-  },
-  "adapt-iters": {
-    type: "string",
-    help: "--adapt: Adam steps per sampler step",
-    default: String(METHOD_DEFAULTS.adapt.iters),
-  },
-  "adapt-lr": {
-    type: "string",
-    help: "--adapt: Adam's learning rate",
-    default: String(METHOD_DEFAULTS.adapt.lr),
-  },
-  "adapt-slices": {
-    type: "string",
-    help: "--adapt: slices adapted on per Adam step (whole triplets, drawn at random from --seed)",
-    default: String(METHOD_DEFAULTS.adapt.slices),
-  },
-  "adapt-rank": { type: "string", help: "--adapt: LoRA rank", default: String(METHOD_DEFAULTS.adapt.rank) },
-  "adapt-layers": {
-    type: "string",
-    help: "--adapt: lora (every convolution) or norm (scale and shift after every GroupNorm)",
-    default: METHOD_DEFAULTS.adapt.layers,
-  },
+  ...BACKEND_FLAGS,
   projector: {
     type: "string",
     help: "Projector engine: auto (the CPU engine on a software WebGPU adapter), wgsl, sparse",
@@ -221,7 +310,6 @@ export const FLAGS = {
   },
 } as const;
 
-const pos = (name: string) => intFlag(name).pipe(z.number().int().min(1, "must be at least 1"));
 export const Schema = z.object({
   task: z.enum(["ct", "zsr"], { error: "must be ct or zsr" }).optional(),
   factor: z.string().optional(),
@@ -248,23 +336,7 @@ export const Schema = z.object({
   seed: intFlag("seed").pipe(z.number().int().min(0, "must be >= 0").max(2 ** 32 - 1)).default(0),
   precision: z.enum(["auto", "fp32", "int8"], { error: "must be auto, fp32 or int8" }).default("auto"),
   projector: z.enum(["auto", "wgsl", "sparse"], { error: "must be auto, wgsl or sparse" }).default("auto"),
-  backend: z.enum(["auto", "webgpu", "wasm", "native", "torch"], {
-    error: "must be auto, webgpu, wasm, native or torch",
-  }).default("auto"),
-  device: z.enum(["auto", "cpu", "cuda"], { error: "must be auto, cpu or cuda" }).optional(),
-  adapt: z.boolean().default(false),
-  "adapt-iters": intFlag("adapt-iters").pipe(
-    z.number().int().min(1, "must be at least 1").max(100, "must be at most 100"),
-  )
-    .optional(),
-  "adapt-lr": numberFlag("adapt-lr").pipe(z.number().positive("must be > 0").max(1, "must be at most 1"))
-    .optional(),
-  "adapt-slices": pos("adapt-slices").optional(),
-  "adapt-rank": intFlag("adapt-rank").pipe(
-    z.number().int().min(1, "must be at least 1").max(64, "must be at most 64"),
-  )
-    .optional(),
-  "adapt-layers": z.enum(["lora", "norm"], { error: "must be lora or norm" }).optional(),
+  ...backendSchema,
   model: z.string().optional(),
   resample: z.boolean().default(false),
   unit: unitFlag.optional(),
@@ -334,33 +406,7 @@ export const Schema = z.object({
         `applies to diffusion methods (dds2d, dds, mbir, tpdm, blend, blend++), not --method ${f.method}`,
     });
   }
-  const adaptFlags = (["adapt-iters", "adapt-lr", "adapt-slices", "adapt-rank", "adapt-layers"] as const)
-    .filter(
-      (k) => f[k] !== undefined,
-    );
-  if (!f.adapt && adaptFlags.length) {
-    ctx.addIssue({ code: "custom", path: [adaptFlags[0]], message: "applies with --adapt" });
-  }
-  if (f.adapt && !["blend++", "blend", "dds"].includes(f.method)) {
-    ctx.addIssue({
-      code: "custom",
-      path: ["adapt"],
-      message: `applies to blend++, blend and dds (the 3-slice samplers), not --method ${f.method}`,
-    });
-  }
-  if (f.adapt && f.backend !== "auto" && f.backend !== "torch") {
-    ctx.addIssue({
-      code: "custom",
-      path: ["backend"],
-      message: `${f.backend} has no gradients: --adapt runs on --backend torch (or auto)`,
-    });
-  }
-  if (f["adapt-rank"] !== undefined && f["adapt-layers"] === "norm") {
-    ctx.addIssue({ code: "custom", path: ["adapt-rank"], message: "applies to --adapt-layers lora" });
-  }
-  if (f.device !== undefined && f.backend !== "torch" && !f.adapt) {
-    ctx.addIssue({ code: "custom", path: ["device"], message: "applies to --backend torch" });
-  }
+  refineBackend(f, ctx, ["blend++", "blend", "dds"]);
   if (f.start && f.start !== "noise" && f.t0 === undefined) {
     ctx.addIssue({ code: "custom", path: ["t0"], message: `is required with --start ${f.start}` });
   }
@@ -467,17 +513,7 @@ export function methodConfig(f: Flags, prior: Prior | null): MethodConfig {
     seed: f.seed,
     schedule: prior?.card.schedule,
     modelMap: prior ? modelMap(prior.card) : undefined,
-    ...(f.adapt
-      ? {
-        adapt: {
-          iters: f["adapt-iters"] ?? METHOD_DEFAULTS.adapt.iters,
-          lr: f["adapt-lr"] ?? METHOD_DEFAULTS.adapt.lr,
-          slices: f["adapt-slices"] ?? METHOD_DEFAULTS.adapt.slices,
-          rank: f["adapt-rank"] ?? METHOD_DEFAULTS.adapt.rank,
-          layers: f["adapt-layers"] ?? METHOD_DEFAULTS.adapt.layers,
-        },
-      }
-      : {}),
+    ...adaptConfig(f),
     ...(f.preset === "paper" && f.method === "mbir"
       ? { steps: METHOD_DEFAULTS.mbir.referenceLevels, start: "noise" as const, samples: 1 }
       : {

@@ -19,6 +19,7 @@ import type { Volume } from "../lib/volume.ts";
 import { sha256Hex } from "../lib/hash.ts";
 import { caseVolume } from "../lib/case.ts";
 import { makeOutputFolder, outputPath, parseFlags } from "./cli.ts";
+import { adaptConfig } from "./reconstruct_flags.ts";
 import { claimOutputs } from "../lib/report/sidecars.ts";
 import { FLAGS, printScores, readZsrInputs, Schema, ZSR_DEFAULTS } from "./zsr_flags.ts";
 
@@ -36,7 +37,12 @@ export async function main(args: string[]): Promise<void> {
   const t0 = performance.now();
   const diffusion = isDiffusion(f.method as never);
   const prior = diffusion
-    ? await openPrior({ model: f.model, backend: f.backend, precision: f.precision })
+    ? await openPrior({
+      model: f.model,
+      backend: f.adapt && f.backend === "auto" ? "torch" : f.backend,
+      device: f.device,
+      precision: f.precision,
+    })
     : null;
   const { thick, reference, grid, units } = await readZsrInputs(f, prior?.card.imageSize);
   const Zt = thick.shape[0];
@@ -64,10 +70,12 @@ export async function main(args: string[]): Promise<void> {
         ...(diffusion
           ? {
             start: "tv" as const, // with superResolve: the cubic interpolation is the classical start
+            finish: "none" as const,
             t0: f.t0 ?? ZSR_DEFAULTS.t0,
             steps: f.steps ?? ZSR_DEFAULTS.steps,
             schedule: prior!.card.schedule,
             modelMap: modelMap(prior!.card),
+            ...adaptConfig(f),
           }
           : {}),
       };

@@ -2,6 +2,7 @@
  * The flags of `deno task reconstruct --task zsr`, their schema, and reading the inputs they name.
  * @module
  */
+import { BACKEND_FLAGS, backendSchema, refineBackend } from "./reconstruct_flags.ts";
 import { z } from "../lib/deps.ts";
 import { readVolumeFile, VOLUME_INPUTS } from "../lib/io/files.ts";
 import { cropSlices, resampleSlices } from "../lib/cases.ts";
@@ -32,7 +33,7 @@ export const FLAGS = {
   },
   seed: { type: "string", help: "Seed", default: "0" },
   model: { type: "string", help: "Model card JSON", default: "models/blendct-prior.json" },
-  backend: { type: "string", help: "Denoiser back end: auto, webgpu, wasm, native", default: "auto" },
+  ...BACKEND_FLAGS,
   precision: {
     type: "string",
     help:
@@ -64,14 +65,13 @@ export const Schema = z.object({
   seed: intFlag("seed").default(0),
   model: z.string().optional(),
   precision: z.enum(["auto", "fp32", "int8"], { error: "must be auto, fp32 or int8" }).default("auto"),
-  backend: z.enum(["auto", "webgpu", "wasm", "native"], { error: "must be auto, webgpu, wasm or native" })
-    .default("auto"),
+  ...backendSchema,
   unit: unitFlag.optional(),
   resample: z.boolean().default(false),
   reference: z.string().optional(),
   "metric-range": rangeFlag("metric-range").optional(),
   force: z.boolean().default(false),
-});
+}).superRefine((f, ctx) => refineBackend(f, ctx, ["blend++", "blend", "dds"]));
 
 /** The parsed zsr flags. */
 export type Flags = z.infer<typeof Schema>;

@@ -215,7 +215,7 @@ Deno.test({
 Deno.test("reconstruct refuses --adapt where it does not apply, in one line with exit code 2", async () => {
   const cwd = await Deno.makeTempDir();
   const cases: [string[], RegExp][] = [
-    [["--method", "tv", "--adapt"], /--adapt.*blend\+\+, blend and dds/],
+    [["--method", "tv", "--adapt"], /--adapt.*blend\+\+, blend, dds, not --method tv/],
     [["--adapt", "--backend", "native"], /--backend.*no gradients/],
     [["--adapt-iters", "3"], /--adapt-iters.*applies with --adapt/],
     [["--adapt", "--adapt-layers", "norm", "--adapt-rank", "2"], /--adapt-rank.*lora/],
