@@ -88,3 +88,19 @@ Deno.test("blend++: the command line and the library give the same voxels", asyn
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("mod.ts is a script's front door: at most 60 names, no test references or engine internals", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["doc", "--json", new URL("../mod.ts", import.meta.url).pathname],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const doc = JSON.parse(new TextDecoder().decode(out.stdout));
+  const names: string[] = Object.values(doc.nodes as Record<string, { symbols: { name: string }[] }>)[0]
+    .symbols.map((s) => s.name);
+  assert.ok(names.length <= 60, `${names.length} names`);
+  for (const n of names) assert.doesNotMatch(n, /Ref$|Host$|Engine$|Wasm|^Sparse/, n);
+  for (const n of ["reconstruct", "resolveMethod", "createProjector", "runSampler", "loadSample", "computeMetrics"]) {
+    assert.ok(names.includes(n), n);
+  }
+});

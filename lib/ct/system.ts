@@ -57,20 +57,6 @@ export async function createProjector(
   return await Projector.create(gpu, geometry, shape, { sparse });
 }
 
-/**
- * Checks a geometry against the slices it will see: a fan whose source sits inside the slice's circle is
- * refused (one line, {@linkcode UserError}); a detector that misses part of the slice gives a warning that
- * names the fraction of pixels outside every ray; `null` when all is well.
- *
- * @example
- * ```ts
- * import { sparseView } from "./geometry.ts";
- * import { checkGeometry } from "./system.ts";
- * console.log(checkGeometry(sparseView(8, { imageSize: 64 }), { Z: 1, H: 64, W: 64 })); // null
- * console.log(checkGeometry(sparseView(8, { imageSize: 64, detectorCount: 40 }), { Z: 1, H: 64, W: 64 }));
- * // warning: the detector does not cover the slice: 69.1% of its pixels lie outside every view (…)
- * ```
- */
 /** The most views and detector bins blendct accepts, whatever the memory (no scanner comes near them). */
 export const MAX_VIEWS = 100_000;
 /** See {@linkcode MAX_VIEWS}. */
@@ -129,6 +115,20 @@ export function checkAngles(angles: readonly number[]): void {
   }
 }
 
+/**
+ * Checks a geometry against the slices it will see: a fan whose source sits inside the slice's circle is
+ * refused (one line, {@linkcode UserError}); a detector that misses part of the slice gives a warning that
+ * names the fraction of pixels outside every ray; `null` when all is well.
+ *
+ * @example
+ * ```ts
+ * import { sparseView } from "./geometry.ts";
+ * import { checkGeometry } from "./system.ts";
+ * console.log(checkGeometry(sparseView(8, { imageSize: 64 }), { Z: 1, H: 64, W: 64 })); // null
+ * console.log(checkGeometry(sparseView(8, { imageSize: 64, detectorCount: 40 }), { Z: 1, H: 64, W: 64 }));
+ * // warning: the detector does not cover the slice: 69.1% of its pixels lie outside every view (…)
+ * ```
+ */
 export function checkGeometry(geometry: Geometry, shape: SliceShape, pixelSize = 1): string | null {
   checkProblemSize(geometry.angles.length, geometry.detectorCount, shape);
   checkAngles(geometry.angles);

@@ -53,3 +53,15 @@ export {
 } from "./denoiser.ts";
 export { openCoarsePrior, openPrior, type OpenPriorOptions, type Prior, priorFor } from "./prior.ts";
 export { type FillNormalOptions, Rng } from "../random.ts";
+export {
+  type Adapter,
+  ADAPTER_KINDS,
+  type AdapterKind,
+  type AdapterState,
+  TORCH_DEVICES,
+  type TorchDevice,
+} from "./denoiser_torch.ts";
+export { type AdaptConfig, adaptGroups, type AdaptReport, adaptStep, type DataGradient } from "./adapt.ts";
+export { type Preset, type StartFrom, STARTS } from "../reconstruct.ts";
+export type { SuperResolveOptions } from "../zsr.ts";
+export type { CoarseStage, GenerateOptions } from "../generate.ts";

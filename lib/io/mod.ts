@@ -18,3 +18,8 @@ export * from "./samples.ts";
 export * from "./files.ts";
 export * from "./sinogram.ts";
 export * from "./geometry_file.ts";
+export type { MakeVolumeOptions } from "../volume.ts";
+export type { SafeParseResult, Schema, SchemaIssue } from "../schema.ts";
+export type { Unit } from "../units.ts";
+export type { CaseSpec } from "../case.ts";
+export type { AdapterSummary, Binding, GpuContextOptions } from "../gpu/context.ts";

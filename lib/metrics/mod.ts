@@ -23,3 +23,4 @@ export {
   totalVariation,
   type TotalVariationOptions,
 } from "./tv.ts";
+export type { MidPlanesPngOptions, PngColumn } from "../report/png.ts";
