@@ -395,9 +395,23 @@ export const Schema = z.object({
       });
     }
   }
-  const diffusionOnly = (["start", "start-iters", "t0", "samples", "preset", "dc", "finish"] as const).filter(
-    (k) => f[k] !== undefined,
-  );
+  // flags a classical method would ignore are refused: steps, the sampler's knobs, the model's slice size
+  const diffusionOnly = ([
+    "start",
+    "start-iters",
+    "t0",
+    "samples",
+    "preset",
+    "dc",
+    "finish",
+    "steps",
+    "eta",
+    "cg-iters",
+    "jump-every",
+    "rho",
+    "lambda",
+    "resample",
+  ] as const).filter((k) => f[k] !== undefined && f[k] !== false);
   if (!isDiffusion(f.method) && diffusionOnly.length) {
     ctx.addIssue({
       code: "custom",

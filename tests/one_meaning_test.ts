@@ -100,7 +100,16 @@ Deno.test("mod.ts is a script's front door: at most 60 names, no test references
     .symbols.map((s) => s.name);
   assert.ok(names.length <= 60, `${names.length} names`);
   for (const n of names) assert.doesNotMatch(n, /Ref$|Host$|Engine$|Wasm|^Sparse/, n);
-  for (const n of ["reconstruct", "resolveMethod", "createProjector", "runSampler", "loadSample", "computeMetrics"]) {
+  for (
+    const n of [
+      "reconstruct",
+      "resolveMethod",
+      "createProjector",
+      "runSampler",
+      "loadSample",
+      "computeMetrics",
+    ]
+  ) {
     assert.ok(names.includes(n), n);
   }
 });

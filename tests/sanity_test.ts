@@ -96,3 +96,21 @@ Deno.test("a NIfTI with pixel size 0 and no affine is read as 1 mm with a notice
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("flags a classical method would ignore are refused (--steps, --eta, --resample with fbp/tv)", async () => {
+  const dir = await setup();
+  try {
+    const base = ["--input", "p.npy", "--unit", "image", "--views", "8"];
+    for (
+      const [method, flag] of [["fbp", ["--steps", "4"]], ["tv", ["--resample"]], ["cgls", [
+        "--eta",
+        "0.5",
+      ]]] as const
+    ) {
+      const r = await runTaskFile("reconstruct", [...base, "--method", method, ...flag], dir);
+      oneLine(r, new RegExp(`${flag[0]}: applies to diffusion methods .* not --method ${method}`), flag[0]);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -22,6 +22,7 @@ import { importOrtNode } from "../deps.ts";
 import { UserError } from "../errors.ts";
 import { type LoadedModel, loadModel, loadParity, type ModelCard, parityError } from "./card.ts";
 import type { Adapter, TorchDevice } from "./denoiser_torch.ts";
+import { quietMesa } from "../gpu/context.ts";
 
 /** A concrete back end (`torch`: the card's PyTorch checkpoint in a worker process, with gradients). */
 export type Backend = "webgpu" | "wasm" | "native" | "torch";
@@ -239,6 +240,7 @@ const SOFTWARE_ADAPTER = /llvmpipe|lavapipe|softpipe|swiftshader|microsoft basic
  * ```
  */
 export async function probeWebGpu(): Promise<WebGpuReport> {
+  quietMesa();
   const gpu = (globalThis.navigator as { gpu?: GPU } | undefined)?.gpu;
   if (!gpu) {
     return { available: false, software: false, description: "this runtime has no WebGPU (navigator.gpu)" };

@@ -159,6 +159,7 @@ export class GpuContext {
       const d = options.device;
       return new GpuContext(d, summarize(d.adapterInfo, d.limits), false);
     }
+    quietMesa();
     const adapter = await gpu.requestAdapter({
       powerPreference: options.powerPreference ?? "high-performance",
     });
@@ -365,4 +366,27 @@ export function params(...words: (number | { f: number })[]): ArrayBuffer {
 /** Workgroup count covering `n` invocations of a `@workgroup_size(WG)` kernel. */
 export function groups(n: number): number {
   return Math.ceil(n / WG);
+}
+
+/**
+ * Mesa's Vulkan driver prints "error: XDG_RUNTIME_DIR is invalid or not set" on a headless server where the
+ * variable is unset, which reads as blendct's own error: give it a private runtime folder before the first
+ * adapter request (only where the variable is unset and the process may set it).
+ *
+ * @example
+ * ```ts
+ * import { quietMesa } from "./context.ts";
+ * quietMesa();
+ * console.log(typeof Deno.env.get("XDG_RUNTIME_DIR")); // string
+ * ```
+ */
+export function quietMesa(): void {
+  try {
+    if (Deno.build.os !== "linux" || Deno.env.get("XDG_RUNTIME_DIR")) return;
+    const dir = `/tmp/blendct-xdg-${Deno.uid() ?? "user"}`;
+    Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    Deno.env.set("XDG_RUNTIME_DIR", dir);
+  } catch {
+    // no permission to read or set the environment, or to make the folder: Mesa may print its line
+  }
 }
