@@ -102,8 +102,10 @@ export async function build(): Promise<void> {
   // onnxruntime-web loads its wasm relative to the bundle
   await import("npm:onnxruntime-web@1.30.0/webgpu");
   const ortDir = new URL("./", import.meta.resolve("npm:onnxruntime-web@1.30.0/webgpu")).pathname;
+  // every wasm build the version in use ships (plain, jsep, asyncify, jspi) with its loader: which one it
+  // asks for depends on the browser and the execution provider, so none is listed by hand
   for await (const e of Deno.readDir(ortDir)) {
-    if (/^ort-wasm-simd-threaded\.jsep\.(wasm|mjs)$|^ort-wasm-simd-threaded\.(wasm|mjs)$/.test(e.name)) {
+    if (/^ort-wasm[\w.-]*\.(wasm|mjs)$/.test(e.name)) {
       await Deno.copyFile(`${ortDir}${e.name}`, `${DIST}/${e.name}`);
     }
   }

@@ -21,7 +21,9 @@ import { defaultMetricRange, displayWindow, fromU, toU, type UnitMap } from "../
 import { makeVolume, type Volume } from "../lib/volume.ts";
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-const params = new URLSearchParams(location.search);
+// a literal "+" in a query means a space to URLSearchParams, which would turn ?method=blend++ into "blend  ":
+// read "+" as itself (method names and numbers never hold spaces)
+const params = new URLSearchParams(location.search.replace(/\+/g, "%2B"));
 for (const k of ["method", "views", "steps", "seed"]) {
   const v = params.get(k);
   if (v !== null) ($(k) as HTMLInputElement).value = v;
