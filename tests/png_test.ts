@@ -26,7 +26,7 @@ Deno.test("midPlanesPng lays out planes x volumes, scales by spacing, flips z, d
   const png = decodePng(midPlanesPng([
     { label: "x ramp", volume: makeVolume(xRamp, [Z, Y, X], { spacing }) },
     { label: "z", volume: makeVolume(zRamp, [Z, Y, X], { spacing }) },
-  ]));
+  ], { planeLabels: false, minCellHeight: 1 }));
   // Cells: axial 20x16, coronal 20 wide x (8 slices * 2 mm) 16 high, sagittal 16x16. Gap 4, font scale 2:
   // header 7*2 + 2*4 = 22; width 4 + 20 + 4 + 20 + 4 = 52; height 22 + 3 * (16 + 4) = 82.
   assert.equal(png.width, 52);
@@ -62,6 +62,8 @@ Deno.test("midPlanesPng options: window, nearest resampling, planes subset, long
       resample: "nearest",
       gap: 2,
       fontScale: 1,
+      planeLabels: false,
+      minCellHeight: 1,
     }),
   );
   assert.equal(png.width, 2 + 10 + 2);
@@ -75,4 +77,28 @@ Deno.test("the font covers A-Z, a-z, 0-9 and common symbols", () => {
   for (const ch of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 .,:;-_+=/()[]%#?!<>") {
     assert.ok(FONT_CHARACTERS.includes(ch), ch);
   }
+});
+
+Deno.test("midPlanesPng: plane names, a grey ramp with its window's ends, a scale bar in mm, a footer", () => {
+  const v = makeVolume(new Float32Array(3 * 40 * 40).fill(0.5), [3, 40, 40], { spacing: [2.5, 0.5, 0.5] });
+  const bare = decodePng(midPlanesPng([{ label: "a", volume: v }], { planeLabels: false, minCellHeight: 1 }));
+  const full = decodePng(midPlanesPng([{ label: "a", volume: v }, { label: "err", volume: v }], {
+    columnWindows: { 1: [0, 0.4] },
+    rampColumns: [1],
+    scaleBarMm: 10,
+    footer: "window 0..1",
+  }));
+  assert.ok(full.width > 2 * bare.width, "plane names, a second column and its ramp widen the grid");
+  // three thin slices are stretched for display: the coronal strip is at least 40 px (its width), not 15
+  assert.ok(full.height > bare.height + 40);
+  // the scale bar: 10 mm at 0.5 mm per pixel is a 20-pixel white run in the rows under the grid
+  let longest = 0;
+  for (let y = full.height - 40; y < full.height; y++) {
+    let run = 0;
+    for (let x = 0; x < full.width; x++) {
+      run = full.data[y * full.width + x] === 255 ? run + 1 : 0;
+      longest = Math.max(longest, run);
+    }
+  }
+  assert.ok(longest >= 20, `longest white run ${longest}`);
 });

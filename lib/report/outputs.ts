@@ -87,16 +87,36 @@ export async function writeRunOutputs(
     ...(o.method === "fbp" ? [] : [{ label: o.method, volume: displayOriented(recon) }]),
   ];
   const window = displayWindow(c.units, o.displayWindow);
-  let png = midPlanesPng(columns, { window });
+  const columnWindows: Record<number, [number, number]> = {};
+  const top99 = (data: Float32Array) => {
+    const sorted = Float32Array.from(data).sort();
+    return Math.max(sorted[Math.floor(0.99 * (sorted.length - 1))], 1e-6);
+  };
+  if (truth) {
+    // where the truth is known: the error |result − truth|, 0 up to its 99th percentile
+    const err = makeVolume(recon.data.map((v, i) => Math.abs(v - truth.data[i])), c.shape, {
+      spacing: c.spacing,
+      affine: c.affine,
+      unit: c.units.unit,
+    });
+    columnWindows[columns.length] = [0, top99(err.data)];
+    columns.push({ label: "|error|", volume: displayOriented(err) });
+  }
   if (stdVol) {
     // the std panel gets its own window: 0 up to the 99th percentile of the std
-    const sorted = Float32Array.from(stdVol.data).sort();
-    const top = Math.max(sorted[Math.floor(0.99 * (sorted.length - 1))], 1e-6);
-    png = midPlanesPng([...columns, { label: "std", volume: displayOriented(stdVol) }], {
-      window,
-      columnWindows: { [columns.length]: [0, top] },
-    });
+    columnWindows[columns.length] = [0, top99(stdVol.data)];
+    columns.push({ label: "std", volume: displayOriented(stdVol) });
   }
+  const unit = c.units.unit === "HU" ? "HU" : c.units.unit === "attenuation" ? "1/mm" : "";
+  const png = midPlanesPng(columns, {
+    window,
+    columnWindows,
+    rampColumns: Object.keys(columnWindows).map(Number),
+    scaleBarMm: 50,
+    footer: `window ${window[0]}..${window[1]} ${unit} (level ${(window[0] + window[1]) / 2}, width ${
+      window[1] - window[0]
+    })`,
+  });
   await writeFileAtomic(f.preview, png, inputs);
   outputs.push(f.preview, f.manifest);
   const timings: Record<string, number> = { ...o.manifest.timings, write: (performance.now() - t0) / 1000 };

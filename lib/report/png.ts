@@ -257,12 +257,24 @@ export interface MidPlanesPngOptions {
   background?: number;
   /** Grey level (0–255) of the labels. Default 255. */
   textGrey?: number;
+  /** Plane names at the left of each row. Default true. */
+  planeLabels?: boolean;
+  /** A scale bar of this many mm under the first column's first cell (its length from the voxel size). */
+  scaleBarMm?: number;
+  /** A line of text under the grid (the window and level, say). */
+  footer?: string;
+  /** Columns (by index) that get a grey ramp with their window's ends written beside it (std, error maps). */
+  rampColumns?: number[];
+  /** Coronal and sagittal cells are stretched along z to at least this many pixels, for display only. Default 48. */
+  minCellHeight?: number;
 }
 
 interface Cell {
   pixels: Uint8Array;
   width: number;
   height: number;
+  /** Millimetres per output pixel along a row. */
+  pixelMm: number;
 }
 
 /** The plane's slice as grey pixels, resampled to square millimetres, superior up for coronal/sagittal. */
@@ -276,7 +288,11 @@ function renderCell(volume: Volume, plane: Plane, options: MidPlanesPngOptions):
   // Output pixels are as fine as the finer in-plane (x/y) spacing, so the axial view keeps its resolution.
   const pixelMm = Math.min(dx, dy);
   const width = Math.max(1, Math.round((l.width * colMm) / pixelMm));
-  const height = Math.max(1, Math.round((l.height * rowMm) / pixelMm));
+  // few thick slices would make a strip a few pixels high: stretched for display (never for metrics)
+  const height = Math.max(
+    Math.round((l.height * rowMm) / pixelMm),
+    plane === "axial" ? 1 : Math.min(options.minCellHeight ?? 48, width),
+  );
   const window = options.window ?? [0, 1];
   const scale = 1 / (window[1] - window[0]);
   const linear = (options.resample ?? "linear") === "linear";
@@ -290,7 +306,14 @@ function renderCell(volume: Volume, plane: Plane, options: MidPlanesPngOptions):
       pixels[r * width + c] = toGrey(sample(s.data, l.width, l.height, sx, sy, linear), window[0], scale);
     }
   }
-  return { pixels, width, height };
+  return { pixels, width, height, pixelMm };
+}
+
+const PLANE_NAMES: Record<Plane, string> = { axial: "AX", coronal: "COR", sagittal: "SAG" };
+
+function fmtEnd(v: number): string {
+  const a = Math.abs(v);
+  return a >= 100 ? v.toFixed(0) : a >= 1 ? v.toFixed(1) : v.toPrecision(2);
 }
 
 /**
@@ -324,27 +347,49 @@ export function midPlanesPng(columns: PngColumn[], options: MidPlanesPngOptions 
   );
   const colWidths = columns.map((_, c) => Math.max(...cells.map((row) => row[c].width)));
   const rowHeights = cells.map((row) => Math.max(...row.map((cell) => cell.height)));
-  const header = GLYPH_H * fontScale + 2 * gap;
-  const width = gap + colWidths.reduce((a, w) => a + w + gap, 0);
-  const height = header + rowHeights.reduce((a, h) => a + h + gap, 0);
+  const text = options.textGrey ?? 255;
+  const lineH = GLYPH_H * fontScale;
+  const header = lineH + 2 * gap;
+  const left = options.planeLabels === false
+    ? 0
+    : Math.max(...planes.map((p) => textWidth(PLANE_NAMES[p], fontScale))) + gap;
+  const ramps = new Set(options.rampColumns ?? []);
+  const rampW = 8 * fontScale;
+  // a ramp column is followed by its grey ramp and the window's ends
+  const extra = (c: number) =>
+    ramps.has(c)
+      ? rampW + gap + Math.max(...(options.columnWindows?.[c] ?? options.window ?? [0, 1]).map((v) =>
+        textWidth(fmtEnd(v), fontScale)
+      )) + gap
+      : 0;
+  const footerH = (options.scaleBarMm ? lineH + 3 * gap : 0) + (options.footer ? lineH + gap : 0);
+  const width = gap + left + colWidths.reduce((a, w, c) => a + w + gap + extra(c), 0);
+  const height = header + rowHeights.reduce((a, h) => a + h + gap, 0) + footerH;
   const canvas: Canvas = {
     width,
     height,
     data: new Uint8Array(width * height).fill(options.background ?? 0),
   };
+  if (left) {
+    let y = header;
+    planes.forEach((p, r) => {
+      drawText(canvas, PLANE_NAMES[p], gap, y + Math.floor((rowHeights[r] - lineH) / 2), fontScale, text);
+      y += rowHeights[r] + gap;
+    });
+  }
 
-  let x = gap;
+  let x = gap + left;
   columns.forEach((col, c) => {
     // Drop characters until the label fits over its column.
-    let text = col.label;
-    while (text.length > 0 && textWidth(text, fontScale) > colWidths[c]) text = text.slice(0, -1);
+    let label = col.label;
+    while (label.length > 0 && textWidth(label, fontScale) > colWidths[c]) label = label.slice(0, -1);
     drawText(
       canvas,
-      text,
-      x + Math.floor((colWidths[c] - textWidth(text, fontScale)) / 2),
+      label,
+      x + Math.floor((colWidths[c] - textWidth(label, fontScale)) / 2),
       gap,
       fontScale,
-      options.textGrey ?? 255,
+      text,
     );
     let y = header;
     cells.forEach((row, r) => {
@@ -357,6 +402,34 @@ export function midPlanesPng(columns: PngColumn[], options: MidPlanesPngOptions 
       y += rowHeights[r] + gap;
     });
     x += colWidths[c] + gap;
+    if (ramps.has(c)) {
+      // the grey ramp: white at the top (the window's high end), black at the bottom
+      const w = options.columnWindows?.[c] ?? options.window ?? [0, 1];
+      const top = header, bottom = header + rowHeights.reduce((a, h) => a + h + gap, 0) - gap;
+      for (let yy = top; yy < bottom; yy++) {
+        const g = Math.round(255 * (bottom - 1 - yy) / Math.max(1, bottom - 1 - top));
+        canvas.data.fill(g, yy * width + x, yy * width + x + rampW);
+      }
+      drawText(canvas, fmtEnd(w[1]), x + rampW + gap, top, fontScale, text);
+      drawText(canvas, fmtEnd(w[0]), x + rampW + gap, bottom - lineH, fontScale, text);
+      x += extra(c);
+    }
   });
+  let y = header + rowHeights.reduce((a, h) => a + h + gap, 0);
+  if (options.scaleBarMm) {
+    const cell = cells[0][0];
+    const px = Math.max(1, Math.round(options.scaleBarMm / cell.pixelMm));
+    const x0 = gap + left + Math.floor((colWidths[0] - cell.width) / 2);
+    for (let yy = y + gap; yy < y + gap + Math.max(2, fontScale); yy++) {
+      canvas.data.fill(text, yy * width + x0, yy * width + x0 + px);
+    }
+    drawText(canvas, `${options.scaleBarMm} mm`, x0, y + 2 * gap + fontScale, fontScale, text);
+    y += lineH + 3 * gap;
+  }
+  if (options.footer) {
+    let f = options.footer;
+    while (f.length > 0 && textWidth(f, fontScale) > width - 2 * gap) f = f.slice(0, -1);
+    drawText(canvas, f, gap, y, fontScale, text);
+  }
   return encodePng({ width, height, data: canvas.data, depth: 8, channels: 1 });
 }
