@@ -1,8 +1,9 @@
 /**
  * `deno task generate [--slices 16] [--size 256] [--steps 50] [--seed 0] [--output out/generated.nii.gz]`:
  * unconditional samples from the prior with the same blending as reconstruction, written as a NIfTI in HU
- * (1 mm voxels) and a preview PNG of its mid-planes. By default coarse to fine: the whole-slice prior
- * (`--coarse`) draws the layout at 64², the 256² prior the detail from `--refine-t0`.
+ * (1 mm voxels) and a preview PNG of its mid-planes. With `--coarse CARD` coarse to fine: a whole-slice prior
+ * you trained (`train.py --whole`) draws the layout at its size, the 256² prior the detail from `--refine-t0`;
+ * by default the 256² prior alone.
  * @module
  */
 import { z } from "../lib/deps.ts";
@@ -34,7 +35,7 @@ const FLAGS = {
   coarse: {
     type: "string",
     help: "Whole-slice prior drawing the layout first (model card JSON), or none: the fine prior alone",
-    default: "models/blendct-coarse.json",
+    default: "none (the shipped whole-slice prior was withdrawn: its training saw a reserved volume)",
   },
   "refine-t0": {
     type: "string",
@@ -89,7 +90,9 @@ async function main(): Promise<void> {
     claim = await claimOutputs(f.output, { force: f.force });
     const files = claim.files;
     const opts = { backend: f.backend, precision: f.precision };
-    coarse = f.coarse === "none" ? null : await openCoarsePrior({ model: f.coarse, ...opts });
+    coarse = f.coarse === undefined || f.coarse === "none"
+      ? null
+      : await openCoarsePrior({ model: f.coarse, ...opts });
     gpu = await gpuFor(prior);
     const progress = createProgress("generate", { unit: "step" });
     const u = await generateVolume(gpu, prior.denoiser, {

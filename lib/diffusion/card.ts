@@ -273,17 +273,6 @@ export const SHIPPED_MODEL: URL = new URL("../../models/blendct-prior.json", imp
 export const SLICE_MODEL: URL = new URL("../../models/blendct-prior2d.json", import.meta.url);
 
 /**
- * The shipped whole-slice prior's card (64², `train.py --whole`): the coarse stage of `deno task generate`.
- *
- * @example
- * ```ts
- * import { COARSE_MODEL } from "./card.ts";
- * console.log(COARSE_MODEL.pathname.endsWith("/models/blendct-coarse.json")); // true
- * ```
- */
-export const COARSE_MODEL: URL = new URL("../../models/blendct-coarse.json", import.meta.url);
-
-/**
  * Turns what a user typed into a URL: `http(s):` and `file:` URLs stay as they are, anything else is a
  * file path (relative to the working directory, because the user typed it there). A `.onnx` path stands
  * for the card next to it.

@@ -14,7 +14,6 @@ export { CoronalDenoiser } from "./coronal_denoiser.ts";
 export { type MbirConfig, type MbirPredictor, mbirTimes, predictorStd, runMbir, veSigma } from "./mbir.ts";
 export { decodeState, encodeState, saveState } from "./state.ts";
 export {
-  COARSE_MODEL,
   type LoadedModel,
   loadModel,
   type LoadModelOptions,

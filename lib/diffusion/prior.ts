@@ -6,7 +6,7 @@
  */
 import { ORT_VERSION } from "../deps.ts";
 import { GpuContext } from "../gpu/context.ts";
-import { COARSE_MODEL, loadModel, type ModelCard, SLICE_MODEL } from "./card.ts";
+import { loadModel, type ModelCard, SLICE_MODEL } from "./card.ts";
 import { UserError } from "../errors.ts";
 import { createDenoiser, type Denoiser } from "./denoiser.ts";
 
@@ -64,7 +64,8 @@ export async function openPrior(options: OpenPriorOptions = {}): Promise<Prior> 
 }
 
 /**
- * Opens the whole-slice prior of generation's coarse stage (default: the shipped {@linkcode COARSE_MODEL})
+ * Opens a whole-slice prior for generation's coarse stage (one you trained with `train.py --whole`; blendct
+ * ships none since the one it shipped was withdrawn)
  * and checks that its card says it is one: trained on whole slices, 3 slices in (`generateVolume` checks
  * that its slices are smaller than the output's).
  *
@@ -76,7 +77,12 @@ export async function openPrior(options: OpenPriorOptions = {}): Promise<Prior> 
  * ```
  */
 export async function openCoarsePrior(options: OpenPriorOptions = {}): Promise<Prior> {
-  const coarse = await openPrior({ ...options, model: options.model ?? COARSE_MODEL.href });
+  if (!options.model) {
+    throw new UserError(
+      "--coarse needs a whole-slice prior's card (train one with train.py --whole), or none",
+    );
+  }
+  const coarse = await openPrior({ ...options, model: options.model });
   const c = coarse.card;
   const why = !c.wholeSlice
     ? "was not trained on whole slices (its card lacks wholeSlice: true; train one with train.py --whole)"
