@@ -14,6 +14,7 @@ import { createProgress, formatDuration } from "../lib/report/progress.ts";
 import { sha256Hex } from "../lib/hash.ts";
 import { UserError } from "../lib/errors.ts";
 import { gpuFor, openPrior, priorSummary } from "../lib/diffusion/prior.ts";
+import { loadModel, SHIPPED_MODEL } from "../lib/diffusion/card.ts";
 import { makeOutputFolder, outputPath, parseFlags, runTask } from "./cli.ts";
 import { claimOutputs, type OutputClaim, sidecarsOf } from "../lib/report/sidecars.ts";
 import { checkBudget, FLAGS, methodConfig, Schema } from "./reconstruct_flags.ts";
@@ -63,7 +64,12 @@ async function main(): Promise<void> {
       // limited angle: one view per degree unless --views says otherwise (the same in every task)
       views: f.views ?? (f["angle-range"] ? Math.max(1, Math.round(f["angle-range"])) : 8),
       angleRange: f["angle-range"],
-      imageSize: prior ? prior.card.imageSize : null,
+      // --resample with a classical method: the prior's grid, so its numbers compare with the prior's runs
+      imageSize: prior
+        ? prior.card.imageSize
+        : f.resample
+        ? (await loadModel(f.model ?? SHIPPED_MODEL)).card.imageSize
+        : null,
     });
     for (const line of c.notices) console.error(line);
     const cfg = methodConfig(f, prior);

@@ -395,7 +395,7 @@ export const Schema = z.object({
       });
     }
   }
-  // flags a classical method would ignore are refused: steps, the sampler's knobs, the model's slice size
+  // flags a classical method would ignore are refused: steps and the sampler's knobs
   const diffusionOnly = ([
     "start",
     "start-iters",
@@ -410,8 +410,7 @@ export const Schema = z.object({
     "jump-every",
     "rho",
     "lambda",
-    "resample",
-  ] as const).filter((k) => f[k] !== undefined && f[k] !== false);
+  ] as const).filter((k) => f[k] !== undefined);
   if (!isDiffusion(f.method) && diffusionOnly.length) {
     ctx.addIssue({
       code: "custom",

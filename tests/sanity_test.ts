@@ -97,12 +97,12 @@ Deno.test("a NIfTI with pixel size 0 and no affine is read as 1 mm with a notice
   }
 });
 
-Deno.test("flags a classical method would ignore are refused (--steps, --eta, --resample with fbp/tv)", async () => {
+Deno.test("flags a classical method would ignore are refused (--steps, --eta, --jump-every with fbp/tv/cgls)", async () => {
   const dir = await setup();
   try {
     const base = ["--input", "p.npy", "--unit", "image", "--views", "8"];
     for (
-      const [method, flag] of [["fbp", ["--steps", "4"]], ["tv", ["--resample"]], ["cgls", [
+      const [method, flag] of [["fbp", ["--steps", "4"]], ["tv", ["--jump-every", "3"]], ["cgls", [
         "--eta",
         "0.5",
       ]]] as const
@@ -110,6 +110,33 @@ Deno.test("flags a classical method would ignore are refused (--steps, --eta, --
       const r = await runTaskFile("reconstruct", [...base, "--method", method, ...flag], dir);
       oneLine(r, new RegExp(`${flag[0]}: applies to diffusion methods .* not --method ${method}`), flag[0]);
     }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("--resample with a classical method puts it on the prior's grid (not ignored)", async () => {
+  const dir = await setup();
+  try {
+    const r = await runTaskFile(
+      "reconstruct",
+      [
+        "--input",
+        "p.npy",
+        "--unit",
+        "image",
+        "--views",
+        "8",
+        "--method",
+        "fbp",
+        "--resample",
+        "--output",
+        "r.nii.gz",
+      ],
+      dir,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /resampled 32x32 slices to 256x256/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
