@@ -92,6 +92,10 @@ async function main(): Promise<void> {
       model: prior?.card.sha256 ?? null,
       // the arithmetic that produced the numbers: a state is never resumed on another
       backend: prior?.denoiser.backend ?? null,
+      // the torch worker's device and autocast, as it reported them
+      arithmetic: prior?.denoiser.backend === "torch"
+        ? prior.denoiser.description.replace(/ \(.*\)$/, "")
+        : null,
       precision: prior?.denoiser.precision ?? null,
       projector: f.projector,
     };
@@ -132,6 +136,19 @@ async function main(): Promise<void> {
       if (e instanceof DOMException && e.name === "AbortError") {
         throw new UserError(
           `${e.message}; state saved to ${statePath}: continue with the same flags and --resume`,
+        );
+      }
+      if (e instanceof UserError && /PyTorch worker/.test(e.message)) {
+        let saved = false;
+        try {
+          saved = Deno.statSync(statePath).isFile;
+        } catch { /* none saved yet */ }
+        throw new UserError(
+          `${e.message}; ${
+            saved
+              ? `the state saved so far is in ${statePath}: rerun with --resume`
+              : "no state was saved yet: rerun"
+          }`,
         );
       }
       throw e;

@@ -73,7 +73,8 @@ export const backendSchema = {
     .optional(),
   "adapt-lr": numberFlag("adapt-lr").pipe(z.number().positive("must be > 0").max(1, "must be at most 1"))
     .optional(),
-  "adapt-slices": pos("adapt-slices").optional(),
+  "adapt-slices": pos("adapt-slices").pipe(z.number().max(48, "must be at most 48 (one Adam step's batch)"))
+    .optional(),
   "adapt-rank": intFlag("adapt-rank").pipe(
     z.number().int().min(1, "must be at least 1").max(64, "must be at most 64"),
   )
@@ -494,7 +495,7 @@ export type Flags = z.infer<typeof Schema>;
  * The command line's defaults for blend / blend++, chosen by the README's ablation on the held-out CTs
  * (the best measured configuration under 10 minutes): start from the TV estimate (150 iterations) noised to
  * t = 300, 20 steps, a final TV solve anchored to the result. `--preset paper` (or `--start noise --finish none`)
- * gives the published loop; the library's `reconstruct()` keeps the published loop by default.
+ * gives the published loop; `resolveMethod` applies the same defaults in the library, `evaluate` and the page.
  */
 export const CLI_BLEND_DEFAULTS = METHOD_DEFAULTS.cliBlend;
 

@@ -20,7 +20,8 @@ export async function readResume(
     throw new UserError(`--resume: no saved state at ${statePath}; run without --resume`);
   }
   if (!diffusion) throw new UserError(`--resume applies to diffusion methods only (got --method ${method})`);
-  const state = decodeState(bytes, fingerprint, statePath);
+  const steps = Number(fingerprint.steps);
+  const state = decodeState(bytes, fingerprint, statePath, Number.isInteger(steps) ? steps : undefined);
   console.error(`resuming at step ${state.step} from ${statePath}`);
   return state;
 }

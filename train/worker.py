@@ -23,6 +23,7 @@ stderr.
 """
 import json
 import os
+import signal
 import struct
 import sys
 from pathlib import Path
@@ -76,7 +77,8 @@ class Worker:
         if h.get("deterministic", True) and self.device.type == "cuda":
             torch.backends.cudnn.deterministic = True
             torch.backends.cudnn.benchmark = False
-        ck = torch.load(h["ckpt"], map_location="cpu")
+        # tensors and plain values only: a checkpoint fetched with a remote card can run no code
+        ck = torch.load(h["ckpt"], map_location="cpu", weights_only=True)
         if "ema" not in ck or "config" not in ck:
             raise RuntimeError(f"{h['ckpt']}: not a blendct training checkpoint (no ema weights)")
         cfg = ck["config"]
@@ -207,8 +209,13 @@ class Worker:
 
 
 def main():
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    # nothing but frames may reach stdout: anything a library prints goes to stderr
+    # Ctrl-C reaches the whole process group: the Deno side finishes its step and ends the worker itself
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    stdin = sys.stdin.buffer
+    # nothing but frames may reach the channel: fd 1 is duplicated for the frames and then pointed at stderr,
+    # so whatever a library prints (from Python or from C) goes to stderr
+    stdout = os.fdopen(os.dup(1), "wb", buffering=1 << 20)
+    os.dup2(2, 1)
     sys.stdout = sys.stderr
     w = Worker()
     # fault injection for tests: exit abruptly after this many requests, as a crashed worker would

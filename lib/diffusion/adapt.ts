@@ -89,6 +89,7 @@ export async function adaptStep(
   config: AdaptConfig,
   seed: number,
   step: number,
+  nonNegative = true,
 ): Promise<AdaptReport> {
   const { H, W } = shape;
   const hw = H * W;
@@ -121,9 +122,10 @@ export async function adaptStep(
         const at = (3 * j + c) * hw;
         for (let p = 0; p < hw; p++) {
           const u = ((x[at + p] - b * eps[at + p]) / a - offset) / scale;
-          // the sampler clamps x̂₀ at 0 (non-negative attenuation): no gradient through the clamp
-          if (u < 0) clamped[at + p] = 1;
-          full[z * hw + p] = u < 0 ? 0 : u;
+          // where the sampler clamps x̂₀ at 0 (non-negative attenuation), no gradient passes the clamp
+          const cut = nonNegative && u < 0;
+          if (cut) clamped[at + p] = 1;
+          full[z * hw + p] = cut ? 0 : u;
         }
       }
     });

@@ -529,7 +529,12 @@ export async function createDenoiser(
   let engine: DenoiserEngine;
   if (decision.backend === "torch") {
     const { createTorchEngine } = await import("./denoiser_torch.ts");
-    engine = await createTorchEngine(loaded, { device: options.device, maxBatch, threads });
+    engine = await createTorchEngine(loaded, {
+      device: options.device,
+      maxBatch,
+      threads,
+      amp: options.precision === "fp32" ? "off" : "auto",
+    });
   } else if (decision.backend === "native") {
     const { createNativeEngine } = await import("./denoiser_native.ts");
     const native = (p: "fp32" | "int8") =>

@@ -37,6 +37,8 @@ export interface TorchEngineOptions {
   maxBatch?: number;
   /** torch's intra-op threads; default: torch's own choice (all cores). */
   threads?: number;
+  /** bf16 autocast where it pays (CUDA, or a CPU with AMX): `auto`; `off` keeps fp32. @default {"auto"} */
+  amp?: "auto" | "off";
 }
 
 /** Which layers carry adapters: LoRA on every convolution, or a scale and shift after every GroupNorm. */
@@ -199,6 +201,7 @@ export class TorchWorker {
         ckpt: checkpoint,
         device: options.device ?? "auto",
         threads: options.threads ?? navigator.hardwareConcurrency ?? 0,
+        amp: options.amp ?? "auto",
       });
       Object.assign(w.info, header);
     } catch (e) {
@@ -231,9 +234,15 @@ export class TorchWorker {
     const n = await this.#stdout.read(4);
     if (!n) throw await this.#died(op);
     const hlen = new DataView(n.buffer, n.byteOffset, 4).getUint32(0, true);
+    if (hlen > 1 << 20) throw await this.#broken(op, `a header of ${hlen} bytes`);
     const hb = await this.#stdout.read(hlen);
     if (!hb) throw await this.#died(op);
-    const answer = JSON.parse(new TextDecoder().decode(hb)) as Record<string, unknown>;
+    let answer: Record<string, unknown>;
+    try {
+      answer = JSON.parse(new TextDecoder().decode(hb));
+    } catch {
+      throw await this.#broken(op, "a header that is not JSON");
+    }
     const bytes = Number(answer.bytes ?? 0);
     const pb = bytes ? await this.#stdout.read(bytes) : new Uint8Array(0);
     if (!pb) throw await this.#died(op);
@@ -241,6 +250,18 @@ export class TorchWorker {
       throw new UserError(`the PyTorch worker refused ${op}: ${answer.error}`);
     }
     return { header: answer, payload: pb };
+  }
+
+  /** The channel is out of step (something else wrote to it): the worker is ended, the run stops. */
+  async #broken(op: string, what: string): Promise<UserError> {
+    this.#closed = true;
+    try {
+      this.#child.kill("SIGKILL");
+    } catch { /* already gone */ }
+    await this.#stdout.cancel();
+    return new UserError(
+      `the PyTorch worker's channel broke during ${op} (${what}); rerun, with --resume if a state was saved`,
+    );
   }
 
   async #died(op: string): Promise<UserError> {
@@ -253,9 +274,7 @@ export class TorchWorker {
     const how = status
       ? (status.signal ? `signal ${status.signal}` : `exit code ${status.code}`)
       : "no answer";
-    return new UserError(
-      `the PyTorch worker stopped during ${op} (${how}): ${last}; the state saved so far is kept (--resume continues)`,
-    );
+    return new UserError(`the PyTorch worker stopped during ${op} (${how}): ${last}`);
   }
 
   /** Asks the worker to exit (kills it if it does not) and removes any fetched scripts. */

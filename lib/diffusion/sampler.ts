@@ -303,6 +303,7 @@ export async function runSampler(
           adapt,
           seed,
           i,
+          config.nonNegative !== false,
         );
         adapted = { residuals: report.residuals, parameters: adapterSize };
         timings.adapt += (performance.now() - ta) / 1000;

@@ -59,7 +59,7 @@ export function encodeState(state: SamplerState, fingerprint: Record<string, unk
   const head = new TextEncoder().encode(
     `${MAGIC}${new TextDecoder().decode(json)}\n${crc.toString(16).padStart(8, "0")}\n`,
   );
-  // data start on an 8-byte boundary so float64 views need no copy
+  // data start on an 8-byte boundary
   const start = Math.ceil(head.length / 8) * 8;
   const total = start + parts.reduce((s, p) => s + p.length, 0);
   const out = new Uint8Array(total);
@@ -116,7 +116,8 @@ export function decodeState(
     !Number.isInteger(n) || n < 1 || !Array.isArray(f32) || !Array.isArray(f64) ||
     !Number.isInteger(head.step) ||
     head.step < 0 || !f32.includes("x") || !f32.every((k) => (F32 as readonly string[]).includes(k)) ||
-    !f64.every((k) => (F64 as readonly string[]).includes(k)) || typeof head.fingerprint !== "object"
+    !f64.every((k) => (F64 as readonly string[]).includes(k)) || typeof head.fingerprint !== "object" ||
+    head.fingerprint === null || !(Number.isInteger(head.chain ?? 0) && (head.chain ?? 0) >= 0)
   ) {
     throw corrupt("its header does not describe a state");
   }

@@ -108,23 +108,32 @@ export async function claimOutputs(
     // no file of the run may be one of its inputs (said as such, before any --force question)
     await checkOutputPath(path, options.inputs ?? []);
   }
-  let lock: Deno.FsFile;
+  // the lock appears with its pid in it, atomically (a hard link of a written file), so no run ever reads
+  // an empty lock; a lock whose process is gone is removed and the link tried once more
+  const mine = `${files.lock}.${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+  await Deno.writeTextFile(mine, `${Deno.pid}\n`);
   try {
-    lock = await Deno.open(files.lock, { createNew: true, write: true });
-  } catch (e) {
-    if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
-    const pid = Number((await Deno.readTextFile(files.lock).catch(() => "")).trim());
-    if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
-      throw new UserError(
-        `another run (process ${pid}) is writing ${output} (lock ${files.lock}); wait for it, choose another --output, or delete the lock if no run is going`,
-      );
+    for (let attempt = 0;; attempt++) {
+      try {
+        await Deno.link(mine, files.lock);
+        break;
+      } catch (e) {
+        if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+        const pid = Number((await Deno.readTextFile(files.lock).catch(() => "")).trim());
+        const held = !(Number.isInteger(pid) && pid > 0) || alive(pid);
+        if (held || attempt > 0) {
+          throw new UserError(
+            `another run (process ${
+              pid || "?"
+            }) is writing ${output} (lock ${files.lock}); wait for it, choose another --output, or delete the lock if no run is going`,
+          );
+        }
+        await Deno.remove(files.lock).catch(() => {});
+      }
     }
-    // a lock left by a run that died: taken over
-    await Deno.remove(files.lock).catch(() => {});
-    lock = await Deno.open(files.lock, { createNew: true, write: true });
+  } finally {
+    await Deno.remove(mine).catch(() => {});
   }
-  await lock.write(new TextEncoder().encode(`${Deno.pid}\n`));
-  lock.close();
   const release = async () => {
     await Deno.remove(files.lock).catch(() => {});
   };
@@ -135,6 +144,11 @@ export async function claimOutputs(
       if (Array.isArray(m?.outputs)) earlier = m.outputs.filter((p: unknown) => typeof p === "string");
     } catch { /* no earlier manifest, or not ours */ }
     if (!options.force && !options.resume) {
+      if (await Deno.stat(files.state).catch(() => null)) {
+        throw new UserError(
+          `${files.state} holds an interrupted run: --resume to continue it, --force to start over`,
+        );
+      }
       for (const path of [files.volume, files.manifest, files.metrics, files.preview, files.std]) {
         if (await Deno.stat(path).catch(() => null)) {
           const ours = earlier.includes(path) || path === files.manifest;
@@ -146,14 +160,14 @@ export async function claimOutputs(
         }
       }
     }
-    const mine = new Set(Object.values(files));
+    const ours = new Set(Object.values(files));
     return {
       files,
       release,
       finish: async (written) => {
         // only this output's own sidecars are ever removed, and only when the earlier manifest lists them
         for (const path of earlier) {
-          if (mine.has(path) && !written.includes(path)) await Deno.remove(path).catch(() => {});
+          if (ours.has(path) && !written.includes(path)) await Deno.remove(path).catch(() => {});
         }
       },
     };
