@@ -77,8 +77,15 @@ class Worker:
         if h.get("deterministic", True) and self.device.type == "cuda":
             torch.backends.cudnn.deterministic = True
             torch.backends.cudnn.benchmark = False
-        # tensors and plain values only: a checkpoint fetched with a remote card can run no code
-        ck = torch.load(h["ckpt"], map_location="cpu", weights_only=True)
+        # a checkpoint fetched with a remote card is read as tensors and plain values only (unpickling could
+        # run code); a local one (the user's own files) may hold the other types training writes
+        try:
+            ck = torch.load(h["ckpt"], map_location="cpu", weights_only=True)
+        except Exception:
+            if not h.get("trusted"):
+                raise RuntimeError("the remote checkpoint holds more than tensors and plain values; "
+                                   "download it and pass a local --model card")
+            ck = torch.load(h["ckpt"], map_location="cpu")
         if "ema" not in ck or "config" not in ck:
             raise RuntimeError(f"{h['ckpt']}: not a blendct training checkpoint (no ema weights)")
         cfg = ck["config"]

@@ -174,7 +174,11 @@ export class TorchWorker {
    * Starts `train/worker.py` (fetched beside a URL-imported blendct into a temporary folder) with the
    * Python that has torch, and loads `checkpoint` on `device`.
    */
-  static async start(checkpoint: string, options: TorchEngineOptions = {}): Promise<TorchWorker> {
+  static async start(
+    checkpoint: string,
+    options: TorchEngineOptions = {},
+    trusted = true,
+  ): Promise<TorchWorker> {
     const python = await findPython(["torch", "numpy"], "--backend torch");
     let tmp: string | undefined;
     const dir = async () => tmp ??= await Deno.makeTempDir({ prefix: "blendct-torch-" });
@@ -199,6 +203,7 @@ export class TorchWorker {
     try {
       const { header } = await w.request("hello", {
         ckpt: checkpoint,
+        trusted,
         device: options.device ?? "auto",
         threads: options.threads ?? navigator.hardwareConcurrency ?? 0,
         amp: options.amp ?? "auto",
@@ -340,7 +345,8 @@ export async function createTorchEngine(
   const ckpt = await cardCheckpoint(model);
   let worker: TorchWorker;
   try {
-    worker = await TorchWorker.start(ckpt.path, options);
+    // a checkpoint fetched from elsewhere (a remote card) is read as tensors only
+    worker = await TorchWorker.start(ckpt.path, options, !ckpt.tmp);
   } catch (e) {
     if (ckpt.tmp) await Deno.remove(ckpt.tmp, { recursive: true }).catch(() => {});
     throw e;
