@@ -30,12 +30,21 @@ export async function readResume(
 export function printMetrics(
   metrics: Record<string, { psnr: Record<string, number>; ssim: Record<string, number> }>,
 ): void {
+  let undefinedSsim = false;
+  const ssim = (v: number) => {
+    if (Number.isFinite(v)) return v.toFixed(3);
+    undefinedSsim = true;
+    return "n/a";
+  };
   for (const [name, m] of Object.entries(metrics)) {
     const p = m.psnr, s = m.ssim;
     console.log(
       `${name.padEnd(8)} PSNR axial/coronal/sagittal ${p.axial.toFixed(2)}/${p.coronal.toFixed(2)}/${
         p.sagittal.toFixed(2)
-      } dB  SSIM ${s.axial.toFixed(3)}/${s.coronal.toFixed(3)}/${s.sagittal.toFixed(3)}`,
+      } dB  SSIM ${ssim(s.axial)}/${ssim(s.coronal)}/${ssim(s.sagittal)}`,
     );
+  }
+  if (undefinedSsim) {
+    console.log("n/a: SSIM's 7x7 window does not fit a plane with fewer than 7 pixels on a side (too few slices)");
   }
 }
