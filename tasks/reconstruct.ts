@@ -8,7 +8,8 @@
  */
 import { saveState } from "../lib/diffusion/state.ts";
 import { loadCase } from "../lib/case.ts";
-import { isDiffusion, reconstruct, samplerConfig } from "../lib/reconstruct.ts";
+import { isDiffusion, reconstructWith, samplerConfig } from "../lib/reconstruct.ts";
+import { createProjector, type CtProjector } from "../lib/ct/system.ts";
 import { writeRunOutputs } from "../lib/report/outputs.ts";
 import { createProgress, formatDuration } from "../lib/report/progress.ts";
 import { sha256Hex } from "../lib/hash.ts";
@@ -34,6 +35,7 @@ async function main(): Promise<void> {
   const output = outputPath(f, "recon.nii.gz");
   const statePath = sidecarsOf(output).state;
   let claim: OutputClaim | null = null;
+  let A: CtProjector | null = null;
   const timings: Record<string, number> = {};
   const t0 = performance.now();
   const diffusion = isDiffusion(f.method);
@@ -101,7 +103,10 @@ async function main(): Promise<void> {
     };
     const resume = f.resume ? await readResume(statePath, fingerprint, diffusion, f.method) : undefined;
     t = performance.now();
-    const fbpX = await reconstruct(c.y, c.geometry, shape, { method: "fbp", filter: f.filter }, { gpu });
+    // the problem's operator, built once for the FBP preview and the method (FBP alone needs no sparse copy)
+    const classicFbp = f.method === "fbp" || f.method === "fbpunet";
+    A = await createProjector(gpu, c.geometry, shape, { engine: classicFbp ? "wgsl" : f.projector });
+    const fbpX = await reconstructWith(A, c.y, { method: "fbp", filter: f.filter }, { gpu });
     lap("fbp", t);
     t = performance.now();
     const progress = createProgress(f.method, { unit: diffusion ? "step" : "iter" });
@@ -109,10 +114,9 @@ async function main(): Promise<void> {
     const adaptation: { step: number; t: number; residuals: number[] }[] = [];
     let adapterParameters = 0;
     let stdU: Float32Array | null = null;
-    const x = f.method === "fbp" ? fbpX : await reconstruct(c.y, c.geometry, shape, cfg, {
+    const x = f.method === "fbp" ? fbpX : await reconstructWith(A, c.y, cfg, {
       gpu,
       model: prior?.denoiser,
-      projector: f.projector,
       resume,
       signal: controller.signal,
       onProgress: (done, total, e) => {
@@ -185,6 +189,7 @@ async function main(): Promise<void> {
     printMetrics(metrics);
     console.log(`wrote ${outputs.join(", ")} in ${formatDuration((performance.now() - t0) / 1000)}`);
   } finally {
+    A?.dispose();
     await claim?.release();
     Deno.removeSignalListener("SIGINT", onSigint);
     await prior?.dispose();

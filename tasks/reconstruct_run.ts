@@ -45,6 +45,8 @@ export function printMetrics(
     );
   }
   if (undefinedSsim) {
-    console.log("n/a: SSIM's 7x7 window does not fit a plane with fewer than 7 pixels on a side (too few slices)");
+    console.log(
+      "n/a: SSIM's 7x7 window does not fit a plane with fewer than 7 pixels on a side (too few slices)",
+    );
   }
 }
