@@ -47,7 +47,7 @@ export const METHOD_DEFAULTS = {
    * `--adapt` (test-time adaptation through the torch back end): Adam steps per sampler step, learning
    * rate, slices per Adam step, LoRA rank, adapted layers. Measured on the held-out chest (README).
    */
-  adapt: { iters: 3, lr: 1e-3, slices: 6, rank: 4, layers: "lora" as "lora" | "norm" },
+  adapt: { iters: 3, lr: 3e-4, slices: 6, rank: 4, layers: "lora" as "lora" | "norm" },
 } as const;
 
 /**
