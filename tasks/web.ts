@@ -124,6 +124,19 @@ export async function build(): Promise<void> {
 if (import.meta.main) {
   runTask(async () => {
     const f = parseFlags(Deno.args, "Usage: deno task web [--port 8123] [--build-only]", FLAGS, Schema);
+    if (!f["build-only"]) {
+      // a busy port is said before the build (a minute of bundling) rather than after it
+      try {
+        Deno.listen({ hostname: "127.0.0.1", port: f.port }).close();
+      } catch (e) {
+        if (e instanceof Deno.errors.AddrInUse) {
+          throw new UserError(
+            `port ${f.port} on 127.0.0.1 is in use (another server?): pass --port with a free one`,
+          );
+        }
+        throw e;
+      }
+    }
     const url = `http://127.0.0.1:${f.port}/web/index.html`;
     if (!f["build-only"]) console.log(url);
     await build();

@@ -155,3 +155,43 @@ Deno.test("deno task web's server: only the page's files, this host only, 400 on
   assert.equal(rebind.status, 421);
   assert.equal((await get("/web/%E0%A4%A.html")).status, 400);
 });
+
+Deno.test("deno task web on a busy port: one line, exit 2, before building anything", async () => {
+  const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const port = (busy.addr as Deno.NetAddr).port;
+    const dir = await Deno.makeTempDir();
+    const r = await runTaskFile("web", ["--port", String(port)], dir);
+    await Deno.remove(dir, { recursive: true });
+    oneLine(r, new RegExp(`port ${port} on 127\\.0\\.0\\.1 is in use`));
+  } finally {
+    busy.close();
+  }
+});
+
+Deno.test("a full disk is one line naming it, and nothing partial is left", async () => {
+  const dir = await setup();
+  const small = `${dir}/small`;
+  await Deno.mkdir(small);
+  const mount = await new Deno.Command("mount", {
+    args: ["-t", "tmpfs", "-o", "size=8k", "tmpfs", small],
+    stdout: "null",
+    stderr: "null",
+  }).output().catch(() => null);
+  try {
+    if (!mount?.success) {
+      console.log("skipped: a small tmpfs cannot be mounted here (needs root)");
+      return;
+    }
+    const r = await runTaskFile("reconstruct", [...TV, "--output", "small/r.nii.gz"], dir);
+    assert.equal(r.code, 2, r.stderr);
+    const errors = r.stderr.split("\n").filter((l) => l.startsWith("error:"));
+    assert.equal(errors.length, 1, r.stderr);
+    assert.match(errors[0], /cannot write small\/r\.nii\.gz: the disk is full/);
+    const left = [...Deno.readDirSync(small)].map((e) => e.name).filter((n) => !n.endsWith(".lock"));
+    assert.deepEqual(left, [], `left behind: ${left}`);
+  } finally {
+    if (mount?.success) await new Deno.Command("umount", { args: [small] }).output();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
