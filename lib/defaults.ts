@@ -97,6 +97,7 @@ export function defaultsTable(): string[] {
     `tpdm: ${d.tpdm.steps} steps, coronal every ${d.tpdm.auxEvery}, eta ${d.tpdm.eta}, CG ${d.tpdm.cgIters}`,
     `fbpunet: FBP + a residual 2D UNet per setting (models/fbpunet-*.json)`,
     `dds: ${d.dds.steps} steps, eta ${d.dds.eta}, CG ${d.dds.cgIters}, rho ${d.dds.referenceRho} / lambda ${d.dds.referenceLambda} (reference units)`,
-    `blend, blend++: ${d.blend.steps} steps from noise, eta ${d.blend.eta}, CG ${d.blend.cgIters}, jump every ${d.blend.jumpEvery}; command line: start ${d.cliBlend.start} (${d.cliBlend.startIters} iterations) at t0 ${d.cliBlend.t0}, ${d.cliBlend.steps} steps, finish ${d.cliBlend.finish}`,
+    `--adapt (blend++, blend, dds; torch back end): ${d.adapt.iters} Adam steps per step, lr ${d.adapt.lr}, ${d.adapt.slices} slices, ${d.adapt.layers} rank ${d.adapt.rank} on every convolution`,
+    `blend, blend++ (default preset, in every entry point): start ${d.cliBlend.start} (${d.cliBlend.startIters} iterations) at t0 ${d.cliBlend.t0}, ${d.cliBlend.steps} steps, finish ${d.cliBlend.finish}, eta ${d.blend.eta}, CG ${d.blend.cgIters}, jump every ${d.blend.jumpEvery}; --start noise: ${d.blend.steps} steps; --preset paper: ${d.paper.steps} steps from noise`,
   ];
 }
