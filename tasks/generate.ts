@@ -86,13 +86,14 @@ async function main(): Promise<void> {
         `--size ${size}: the model generates ${prior.card.imageSize}x${prior.card.imageSize} slices (its training size); pass --size ${prior.card.imageSize} or another --model`,
       );
     }
-    await makeOutputFolder(f.output);
-    claim = await claimOutputs(f.output, { force: f.force });
-    const files = claim.files;
     const opts = { backend: f.backend, precision: f.precision };
     coarse = f.coarse === undefined || f.coarse === "none"
       ? null
       : await openCoarsePrior({ model: f.coarse, ...opts });
+    // made once every input is known good, so a refusal leaves nothing behind
+    await makeOutputFolder(f.output);
+    claim = await claimOutputs(f.output, { force: f.force });
+    const files = claim.files;
     gpu = await gpuFor(prior);
     const progress = createProgress("generate", { unit: "step" });
     const u = await generateVolume(gpu, prior.denoiser, {

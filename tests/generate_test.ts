@@ -32,7 +32,7 @@ Deno.test("generate writes a HU volume and its preview; a seed gives the same by
     assert.deepEqual(v.shape, [4, 256, 256]);
     assert.equal(v.unit, "HU");
     assert.ok(v.data.every(Number.isFinite));
-    assert.ok((await Deno.stat(`${dir}/a/generated.png`)).size > 1000);
+    assert.ok((await Deno.stat(`${dir}/a/g.preview.png`)).size > 1000);
     const bytes = (p: string) => Deno.readFile(`${dir}/${p}`);
     assert.deepEqual(await bytes("a/g.nii.gz"), await bytes("b/g.nii.gz"));
     assert.notDeepEqual(await bytes("a/g.nii.gz"), await bytes("c/g.nii.gz"));
@@ -51,7 +51,7 @@ Deno.test("generate writes a HU volume and its preview; a seed gives the same by
       "a/g.nii.gz",
     ], dir);
     assert.equal(again.code, 2);
-    assert.match(again.stderr, /manifest\.json exists from an earlier run/);
+    assert.match(again.stderr, /a\/g\.nii\.gz exists from an earlier run: pass --force/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
