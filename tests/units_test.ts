@@ -134,8 +134,6 @@ Deno.test("a HU phantom of air, water and bone comes back at -1000, 0 and 1000 H
       "60",
       "--output",
       "r.nii.gz",
-      "--out-dir",
-      "o",
     ], dir);
     assert.equal(rec.code, 0, rec.stderr);
     const r = (await readVolumeFile(`${dir}/r.nii.gz`)).data;
