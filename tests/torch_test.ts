@@ -50,7 +50,12 @@ async function setup() {
   const y = gpu.upload(forwardRef(truth, A.geometry, A.shape));
   const model = await loadModel(TINY);
   const map = modelMap(model.card);
-  return { gpu, A, y, model, map };
+  const release = () => {
+    gpu.release(y);
+    A.dispose();
+    gpu.dispose();
+  };
+  return { gpu, A, y, model, map, release };
 }
 
 const cfg = (map: [number, number], adapt?: SamplerConfig["adapt"]): SamplerConfig => ({
@@ -93,7 +98,7 @@ Deno.test({
     "adaptation lowers the data residual; lr 0 leaves the network (and the run) unchanged; same seed, same bytes",
   ignore: !torch,
   fn: async () => {
-    const { gpu, A, y, model, map } = await setup();
+    const { gpu, A, y, model, map, release } = await setup();
     const d = await createDenoiser(model, { backend: "torch", device: "cpu", threads: 1 });
     try {
       const init = new Float32Array(A.domainSize).fill(0.5);
@@ -128,9 +133,7 @@ Deno.test({
       assert.ok(norm[0][5] < norm[0][0], `norm adapters: residual ${norm[0][0]} -> ${norm[0][5]}`);
     } finally {
       await d.dispose();
-      gpu.release(y);
-      A.dispose();
-      gpu.dispose();
+      release();
     }
   },
 });
@@ -139,7 +142,7 @@ Deno.test({
   name: "an adapted run interrupted and resumed from its saved state gives the same bytes",
   ignore: !torch,
   fn: async () => {
-    const { gpu, A, y, model, map } = await setup();
+    const { gpu, A, y, model, map, release } = await setup();
     let d: Denoiser = await createDenoiser(model, { backend: "torch", device: "cpu", threads: 1 });
     try {
       const init = new Float32Array(A.domainSize).fill(0.5);
@@ -174,9 +177,7 @@ Deno.test({
       );
     } finally {
       await d.dispose();
-      gpu.release(y);
-      A.dispose();
-      gpu.dispose();
+      release();
     }
   },
 });
@@ -185,7 +186,7 @@ Deno.test({
   name: "a worker that dies mid-run is one line naming it; --adapt without gradients is refused",
   ignore: !torch,
   fn: async () => {
-    const { gpu, A, y, model, map } = await setup();
+    const { gpu, A, y, model, map, release } = await setup();
     Deno.env.set("BLENDCT_WORKER_EXIT_AFTER", "4");
     const d = await createDenoiser(model, { backend: "torch", device: "cpu", threads: 1 });
     Deno.env.delete("BLENDCT_WORKER_EXIT_AFTER");
@@ -205,9 +206,7 @@ Deno.test({
       await onnx.dispose();
     } finally {
       await d.dispose();
-      gpu.release(y);
-      A.dispose();
-      gpu.dispose();
+      release();
     }
   },
 });
