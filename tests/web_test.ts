@@ -45,8 +45,9 @@ Deno.test({
       const url = await readLine(server.stdout);
       assert.equal(url, `http://127.0.0.1:${port}/web/index.html`, "the URL comes first");
       // a small HU case, put where the page can fetch it (web/dist is generated, never committed)
-      const v = anatomicalPhantom([6, 64, 64], { anatomy: "head", seed: 4 });
-      const small = makeVolume(v.data, v.shape, { spacing: [2, 3, 3], unit: "HU" });
+      // at the prior's size (the command line refuses other sizes without --resample), three slices to stay quick
+      const v = anatomicalPhantom([3, 256, 256], { anatomy: "head", seed: 4 });
+      const small = makeVolume(v.data, v.shape, { spacing: [2, 0.75, 0.75], unit: "HU" });
       await Deno.mkdir(`${ROOT}web/dist`, { recursive: true });
       await writeVolumeFile(`${ROOT}web/dist/test-small.nii.gz`, small);
       await writeVolumeFile(`${dir}/small.nii.gz`, small);
@@ -58,43 +59,52 @@ Deno.test({
         await new Promise((r) => setTimeout(r, 1000));
       }
       browser = await launch(chromium!, port + 1000);
-      await browser.navigate(`${url}?method=tv&views=8&seed=1&case=dist/test-small.nii.gz&run=1`);
-      let result = "", error = "";
-      for (let i = 0; i < 300 && !result && !error; i++) {
-        await new Promise((r) => setTimeout(r, 1000));
-        result = String(await browser.evaluate("document.getElementById('result').textContent") ?? "");
-        error = String(await browser.evaluate("document.getElementById('error').textContent") ?? "");
-      }
-      assert.equal(error, "", `the page reported: ${error}`);
-      const page = JSON.parse(result);
-      await Deno.writeFile(`${dir}/page.png`, await browser.screenshot());
-      assert.ok((await Deno.stat(`${dir}/page.png`)).size > 10000, "screenshot saved");
-      const deno = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "-A",
-          `${ROOT}tasks/reconstruct.ts`,
-          "--input",
-          "small.nii.gz",
-          "--method",
-          "tv",
-          "--views",
-          "8",
-        ],
-        cwd: dir,
-        stdout: "null",
-        stderr: "piped",
-      }).output();
-      assert.ok(deno.success, new TextDecoder().decode(deno.stderr));
-      const m = JSON.parse(await Deno.readTextFile(`${dir}/out/recon.metrics.json`));
-      for (const p of ["axial", "coronal", "sagittal"]) {
-        assert.ok(
-          Math.abs(page.psnr[p] - m.tv.psnr[p]) < 0.1,
-          `${p}: page ${page.psnr[p]} vs Deno ${m.tv.psnr[p]}`,
+      // tv, and blend++ with a few steps (the page's default method: the prior on the browser's ORT back end)
+      for (const [method, steps] of [["tv", 20], ["blend++", 2]] as const) {
+        await browser.navigate(
+          `${url}?method=${method}&views=8&steps=${steps}&seed=1&case=dist/test-small.nii.gz&run=1`,
         );
+        let result = "", error = "";
+        for (let i = 0; i < 600 && !result && !error; i++) {
+          await new Promise((r) => setTimeout(r, 1000));
+          result = String(await browser.evaluate("document.getElementById('result').textContent") ?? "");
+          error = String(await browser.evaluate("document.getElementById('error').textContent") ?? "");
+        }
+        assert.equal(error, "", `${method}: the page reported: ${error}`);
+        const page = JSON.parse(result);
+        await Deno.writeFile(`${dir}/page.png`, await browser.screenshot());
+        assert.ok((await Deno.stat(`${dir}/page.png`)).size > 10000, "screenshot saved");
+        const args = method === "tv" ? [] : ["--steps", String(steps), "--seed", "1", "--backend", "native"];
+        const deno = await new Deno.Command(Deno.execPath(), {
+          args: [
+            "run",
+            "-A",
+            `${ROOT}tasks/reconstruct.ts`,
+            "--input",
+            "small.nii.gz",
+            "--method",
+            method,
+            "--views",
+            "8",
+            "--output",
+            `${method}.nii.gz`,
+            ...args,
+          ],
+          cwd: dir,
+          stdout: "null",
+          stderr: "piped",
+        }).output();
+        assert.ok(deno.success, new TextDecoder().decode(deno.stderr));
+        const m = JSON.parse(await Deno.readTextFile(`${dir}/${method}.metrics.json`));
+        for (const p of ["axial", "coronal", "sagittal"]) {
+          assert.ok(
+            Math.abs(page.psnr[p] - m[method].psnr[p]) < 0.1,
+            `${method} ${p}: page ${page.psnr[p]} vs Deno ${m[method].psnr[p]}`,
+          );
+        }
+        assert.equal(page.method, method);
+        assert.ok(page.seconds > 0 && typeof page.backend === "string");
       }
-      assert.equal(page.method, "tv");
-      assert.ok(page.seconds > 0 && typeof page.backend === "string");
     } finally {
       await browser?.close();
       server.kill("SIGTERM");
