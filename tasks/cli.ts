@@ -3,6 +3,7 @@
  * turning a {@linkcode UserError} into one line on stderr with exit code 2.
  * @module
  */
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { z } from "../lib/deps.ts";
 import { UserError } from "../lib/errors.ts";
@@ -187,23 +188,12 @@ export function dirname(path: string): string {
  */
 export function outputPath(f: { output?: string; "out-dir"?: string }, name: string): string {
   const dir = f["out-dir"]?.replace(/\/+$/, "");
-  if (f.output && dir !== undefined && resolvePath(dirname(f.output)) !== resolvePath(dir || "/")) {
+  if (f.output && dir !== undefined && resolve(dirname(f.output)) !== resolve(dir || "/")) {
     throw new UserError(
       `--output ${f.output} is not in --out-dir ${dir}: a run's files are written beside its --output; give one of the two`,
     );
   }
   return f.output ?? `${dir ?? "out"}/${name}`;
-}
-
-function resolvePath(p: string): string {
-  const abs = p.startsWith("/") ? p : `${Deno.cwd()}/${p}`;
-  const out: string[] = [];
-  for (const part of abs.split("/")) {
-    if (!part || part === ".") continue;
-    if (part === "..") out.pop();
-    else out.push(part);
-  }
-  return "/" + out.join("/");
 }
 
 /** Makes the output's folder (an explicit `--out-dir` may not exist yet); a file in its place is one line. */

@@ -18,7 +18,7 @@ import { gpuFor, openPrior, priorSummary } from "../lib/diffusion/prior.ts";
 import { loadModel, SHIPPED_MODEL } from "../lib/diffusion/card.ts";
 import { makeOutputFolder, outputPath, parseFlags, runTask } from "./cli.ts";
 import { claimOutputs, type OutputClaim, sidecarsOf } from "../lib/report/sidecars.ts";
-import { checkBudget, FLAGS, methodConfig, Schema } from "./reconstruct_flags.ts";
+import { checkBudget, FLAGS, methodConfig, priorBackend, Schema } from "./reconstruct_flags.ts";
 import { printMetrics, readResume } from "./reconstruct_run.ts";
 import { main as zsrMain, taskOf } from "./zsr.ts";
 
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   const prior = diffusion
     ? await openPrior({
       model: f.model,
-      backend: f.adapt && f.backend === "auto" ? "torch" : f.backend,
+      backend: priorBackend(f),
       device: f.device,
       precision: f.precision,
       method: f.method,

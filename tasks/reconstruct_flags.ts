@@ -84,7 +84,7 @@ export const backendSchema = {
 
 type BackendFlags = {
   method: string;
-  backend: string;
+  backend: "auto" | "webgpu" | "wasm" | "native" | "torch";
   device?: string;
   adapt: boolean;
   "adapt-iters"?: number;
@@ -123,6 +123,11 @@ export function refineBackend(f: BackendFlags, ctx: z.RefinementCtx, adaptable: 
   if (f.device !== undefined && f.backend !== "torch" && !f.adapt) {
     ctx.addIssue({ code: "custom", path: ["device"], message: "applies to --backend torch" });
   }
+}
+
+/** The back end to open the prior on: `--adapt` turns `auto` into torch, the one back end with gradients. */
+export function priorBackend(f: BackendFlags): BackendFlags["backend"] {
+  return f.adapt && f.backend === "auto" ? "torch" : f.backend;
 }
 
 /** The adaptation settings the flags ask for (with the measured defaults), or nothing without `--adapt`. */

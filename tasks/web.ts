@@ -121,6 +121,13 @@ export async function build(): Promise<void> {
   }
 }
 
+/** A busy port as one line; any other failure as it is. */
+function portError(e: unknown, port: number): unknown {
+  return e instanceof Deno.errors.AddrInUse
+    ? new UserError(`port ${port} on 127.0.0.1 is in use (another server?): pass --port with a free one`)
+    : e;
+}
+
 if (import.meta.main) {
   runTask(async () => {
     const f = parseFlags(Deno.args, "Usage: deno task web [--port 8123] [--build-only]", FLAGS, Schema);
@@ -129,12 +136,7 @@ if (import.meta.main) {
       try {
         Deno.listen({ hostname: "127.0.0.1", port: f.port }).close();
       } catch (e) {
-        if (e instanceof Deno.errors.AddrInUse) {
-          throw new UserError(
-            `port ${f.port} on 127.0.0.1 is in use (another server?): pass --port with a free one`,
-          );
-        }
-        throw e;
+        throw portError(e, f.port);
       }
     }
     const url = `http://127.0.0.1:${f.port}/web/index.html`;
@@ -150,12 +152,8 @@ if (import.meta.main) {
         (req) => serveFile(req, f.port),
       );
     } catch (e) {
-      if (e instanceof Deno.errors.AddrInUse) {
-        throw new UserError(
-          `port ${f.port} on 127.0.0.1 is in use (another server?): pass --port with a free one`,
-        );
-      }
-      throw e;
+      // taken between the check and now
+      throw portError(e, f.port);
     }
     console.error(`serving the page's files from ${ROOT} (Ctrl-C to stop)`);
   });

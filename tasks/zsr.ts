@@ -19,7 +19,7 @@ import type { Volume } from "../lib/volume.ts";
 import { sha256Hex } from "../lib/hash.ts";
 import { caseVolume } from "../lib/case.ts";
 import { makeOutputFolder, outputPath, parseFlags } from "./cli.ts";
-import { adaptConfig } from "./reconstruct_flags.ts";
+import { adaptConfig, priorBackend } from "./reconstruct_flags.ts";
 import { claimOutputs } from "../lib/report/sidecars.ts";
 import { FLAGS, printScores, readZsrInputs, Schema, ZSR_DEFAULTS } from "./zsr_flags.ts";
 
@@ -39,7 +39,7 @@ export async function main(args: string[]): Promise<void> {
   const prior = diffusion
     ? await openPrior({
       model: f.model,
-      backend: f.adapt && f.backend === "auto" ? "torch" : f.backend,
+      backend: priorBackend(f),
       device: f.device,
       precision: f.precision,
     })

@@ -12,9 +12,8 @@ committed: the archives are downloaded from the Debian mirror this machine's apt
 | train/sinus | CamiTK 5.2.0 test data | head (sinus) CT, Philips Brilliance 40, resampled to 0.8 mm | LGPL-3+ (CamiTK) |
 | val/headphantom | plastimatch 1.10.0 tests data | CT of an anthropomorphic head phantom, resampled to 0.94 mm | BSD-3-Clause |
 
-Reserved, never fetched here: Debian's `invesalius-examples` (its Cranium head CT went into the fine-tune of
-2026-12-03 against the data policy; the prior was fine-tuned again without it), `jnifti-demos` and elastix's
-`3DCT_lung_*` are kept for independent evaluation of blendct.
+Never fetched here: the volumes the data policy (DESIGN.md) keeps for independent evaluation of blendct.
+A head CT of that set went into the fine-tune of 2026-12-03 against the policy; that prior was withdrawn.
 
 Left out: CamiTK's FullHead (VTK's head CT, possibly the same head as blendct's held-out headsq) and
 the second breathing phase of the plastimatch patient (the same person again).

@@ -87,25 +87,9 @@ export async function claimOutputs(
   options: { force?: boolean; resume?: boolean; inputs?: string[] },
 ): Promise<OutputClaim> {
   const files = sidecarsOf(output);
-  const folder = output.includes("/") ? output.slice(0, output.lastIndexOf("/")) || "/" : ".";
-  const info = await Deno.stat(folder).catch(() => null);
-  if (!info) throw new UserError(`output folder ${folder} does not exist; create it first`);
-  if (!info.isDirectory) {
-    throw new UserError(
-      `output folder ${folder} is a file, not a folder; choose another --out-dir or --output`,
-    );
-  }
+  // the folder, links, devices and inputs are refused by the one output check every write makes; here it
+  // runs for every file of the run before the lock is taken and anything is computed
   for (const path of [files.volume, files.manifest, files.metrics, files.preview, files.std]) {
-    const l = await Deno.lstat(path).catch(() => null);
-    if (l?.isSymlink) {
-      throw new UserError(
-        `output ${path} is a symbolic link; give the real path (blendct never writes through links)`,
-      );
-    }
-    if (l && !l.isFile) {
-      throw new UserError(`output ${path} exists and is not a regular file; choose another --output`);
-    }
-    // no file of the run may be one of its inputs (said as such, before any --force question)
     await checkOutputPath(path, options.inputs ?? []);
   }
   // the lock appears with its pid in it, atomically (a hard link of a written file), so no run ever reads
