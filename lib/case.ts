@@ -8,6 +8,7 @@ import type { GpuContext } from "./gpu/context.ts";
 import type { Geometry } from "./ct/geometry.ts";
 import { measure } from "./ct/measure.ts";
 import { checkGeometry } from "./ct/system.ts";
+import { isCone } from "./ct/cone_geometry.ts";
 import { readGeometryFile } from "./io/geometry_file.ts";
 import { readVolumeFile } from "./io/files.ts";
 import { lineIntegralScale, readSinogram } from "./io/sinogram.ts";
@@ -51,7 +52,7 @@ export interface CaseSpec {
 
 /** A loaded case: measurements of u, its geometry, and the ground truth when there is one. */
 export interface Case {
-  /** `y = A u`, `[Z][views][bins]`, line integrals in pixel lengths. */
+  /** `y = A u`, `[Z][views][bins]` (cone beam: `[rows][views][columns]`), line integrals in pixel lengths. */
   y: Float32Array;
   /** The acquisition geometry. */
   geometry: Geometry;
@@ -113,9 +114,9 @@ async function loadSinogramCase(spec: CaseSpec): Promise<Case> {
     truthU = toU(ref.data, unitsOf(ref, meta.muWater));
   }
   const sp = meta.spacing;
-  const geometry = withPixelSize(meta.geometry, sp[2]);
+  const geometry = withPixelSize(meta.geometry, sp[2], sp);
   const notices: string[] = [];
-  const warn = checkGeometry(geometry, { Z, H, W }, sp[2]);
+  const warn = checkGeometry(geometry, { Z, H, W }, sp[2], sp);
   if (warn) notices.push(warn);
   return {
     y,
@@ -136,8 +137,12 @@ async function loadSinogramCase(spec: CaseSpec): Promise<Case> {
   };
 }
 
-/** A fan geometry applied with the volume's pixel size when it states none (parallel ones are in pixels). */
-export function withPixelSize(g: Geometry, pixelSize: number): Geometry {
+/**
+ * A fan geometry applied with the volume's pixel size when it states none, a cone geometry with the
+ * volume's voxel size `spacing` (`[dz, dy, dx]`, default `pixelSize` cubed); parallel ones are in pixels.
+ */
+export function withPixelSize(g: Geometry, pixelSize: number, spacing?: [number, number, number]): Geometry {
+  if (isCone(g)) return g.voxelSize ? g : { ...g, voxelSize: spacing ?? [pixelSize, pixelSize, pixelSize] };
   return g.type === "fanflat" && g.pixelSize === undefined ? { ...g, pixelSize } : g;
 }
 
@@ -151,9 +156,15 @@ export async function geometryForVolume(
   shape: [number, number, number],
   pixel: number,
   notices: string[],
+  spacing: [number, number, number] = [pixel, pixel, pixel],
 ): Promise<Geometry> {
   const file = await readGeometryFile(path);
-  const [, H, W] = shape;
+  const [Z, H, W] = shape;
+  if (isCone(file.geometry) && file.slices !== undefined && file.slices !== Z) {
+    throw new UserError(
+      `geometry file ${path} is for ${file.slices} slices but the volume has ${Z}: pick them with --slices A:B or use a matching geometry`,
+    );
+  }
   if (file.grid && (file.grid[0] !== H || file.grid[1] !== W)) {
     throw new UserError(
       `geometry file ${path} is for ${file.grid[0]}x${
@@ -166,8 +177,18 @@ export async function geometryForVolume(
       `note: ${path} sets ${file.pixelSize} mm pixels; the volume's are ${pixel} mm: the geometry's apply`,
     );
   }
-  const g = withPixelSize(file.geometry, pixel);
-  const warn = checkGeometry(g, { Z: shape[0], H, W }, pixel);
+  if (isCone(file.geometry) && file.geometry.voxelSize) {
+    const v = file.geometry.voxelSize;
+    if (v.some((x, i) => Math.abs(x - spacing[i]) > 1e-3 * spacing[i])) {
+      notices.push(
+        `note: ${path} sets ${v.join(" x ")} mm voxels; the volume's are ${
+          spacing.join(" x ")
+        } mm: the geometry's apply`,
+      );
+    }
+  }
+  const g = withPixelSize(file.geometry, pixel, spacing);
+  const warn = checkGeometry(g, { Z: shape[0], H, W }, pixel, spacing);
   if (warn) notices.push(warn);
   return g;
 }
@@ -202,7 +223,7 @@ async function loadVolumeCase(gpu: GpuContext, spec: CaseSpec, muWater: number):
   const units = unitsOf(volume, muWater);
   const truthU = toU(volume.data, units);
   const given = spec.geometry
-    ? await geometryForVolume(spec.geometry, [Z, H, W], volume.spacing[2], notices)
+    ? await geometryForVolume(spec.geometry, [Z, H, W], volume.spacing[2], notices, volume.spacing)
     : undefined;
   const { y, geometry } = await measure(gpu, truthU, { Z, H, W }, {
     geometry: given,

@@ -8,6 +8,7 @@ import type { GpuContext } from "./gpu/context.ts";
 import type { Geometry } from "./ct/geometry.ts";
 import type { LinearOperator, SliceShape } from "./ct/operator.ts";
 import { FanProjector } from "./ct/fan.ts";
+import { ConeProjector } from "./ct/cone.ts";
 import { Projector } from "./ct/projector.ts";
 import { createProjector } from "./ct/system.ts";
 import type { ProjectorEngine } from "./ct/sparse.ts";
@@ -354,9 +355,9 @@ export async function reconstructWith(
     switch (config.method) {
       case "fbp":
       case "fbpunet": {
-        if (!(A instanceof Projector || A instanceof FanProjector)) {
+        if (!(A instanceof Projector || A instanceof FanProjector || A instanceof ConeProjector)) {
           throw new UserError(
-            `${config.method} needs a CT projector (parallel or fan beam): pick another method for this operator`,
+            `${config.method} needs a CT projector (parallel, fan or cone beam): pick another method for this operator`,
           );
         }
         const net = config.method === "fbpunet";

@@ -246,7 +246,7 @@ export const FLAGS = {
   geometry: {
     type: "string",
     help:
-      "Geometry JSON: of --sinogram, or to simulate instead of --views (parallel, fanflat or ASTRA's vol_geom/proj_geom)",
+      "Geometry JSON: of --sinogram, or to simulate instead of --views (parallel, fanflat, cone, cone_vec; ASTRA's vol_geom/proj_geom; TIGRE's geometry)",
   },
   reference: { type: "string", help: "Ground truth for metrics when reconstructing a --sinogram" },
   "out-dir": {

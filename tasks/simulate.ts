@@ -22,7 +22,7 @@ const FLAGS = {
   },
   geometry: {
     type: "string",
-    help: "Geometry JSON instead of --views: parallel, fanflat (mm) or ASTRA's vol_geom/proj_geom",
+    help: "Geometry JSON instead of --views: parallel, fanflat, cone, cone_vec (mm), ASTRA's vol_geom/proj_geom or TIGRE's geometry",
   },
   noise: { type: "string", help: "Incident photons per ray (Poisson noise); none if absent" },
   seed: { type: "string", help: "Noise seed", default: "0" },
@@ -75,7 +75,7 @@ if (import.meta.main) {
     const [Z, H, W] = volume.shape;
     const notices: string[] = [];
     const given = f.geometry
-      ? await geometryForVolume(f.geometry, [Z, H, W], volume.spacing[2], notices)
+      ? await geometryForVolume(f.geometry, [Z, H, W], volume.spacing[2], notices, volume.spacing)
       : undefined;
     for (const line of notices) console.error(line);
     const gpu = await GpuContext.create();

@@ -16,6 +16,8 @@ import { cgls } from "../lib/solve/cgls.ts";
 import { createProjector } from "../lib/ct/system.ts";
 import { relErr, seededArray } from "./helpers.ts";
 import { UserError } from "../lib/errors.ts";
+import { ConeProjector } from "../lib/ct/cone.ts";
+import { type ConeGeometry, toConeVec } from "../lib/ct/cone_geometry.ts";
 
 const gpu = await GpuContext.create();
 
@@ -28,6 +30,19 @@ const fanNoDetectorDistance: FanGeometry = {
 };
 const fanMm: FanGeometry = {
   ...fanBeam(9, { imageSize: 16, pixelSize: 0.7, sourceOrigin: 40, originDetector: 25 }),
+};
+
+const coneSmall: ConeGeometry = {
+  type: "cone",
+  angles: [0, 0.7, 2, 4],
+  detectorCount: 30,
+  detectorRows: 14,
+  detectorSpacing: 2,
+  detectorSpacingV: 1.5,
+  sourceOrigin: 60,
+  originDetector: 40,
+  detectorOffset: 1.3,
+  detectorOffsetV: -2,
 };
 
 const operators: [string, () => LinearOperator | Promise<LinearOperator>][] = [
@@ -64,6 +79,23 @@ const operators: [string, () => LinearOperator | Promise<LinearOperator>][] = [
   [
     "fan, detector offset, sparse CPU engine",
     () => createProjector(gpu, fanOffset, { Z: 3, H: 20, W: 20 }, { engine: "sparse" }),
+  ],
+  [
+    "cone, detector offsets, thick slices",
+    () => ConeProjector.create(gpu, coneSmall, { Z: 7, H: 12, W: 13 }, [1.2, 1, 1]),
+  ],
+  [
+    "cone_vec, off-centre volume, 3 views",
+    () =>
+      ConeProjector.create(
+        gpu,
+        {
+          ...toConeVec({ ...coneSmall, angles: [0.2, 2.1, 4.4] }),
+          volumeCenter: [1.5, -2, 3],
+        },
+        { Z: 5, H: 10, W: 10 },
+        [1, 1, 1],
+      ),
   ],
   ["z-subsampling x3 offset 1", () => new SliceSubsample(gpu, { Z: 10, H: 5, W: 4 }, 3, 1)],
   ["Dz", () => new ZDiff(gpu, { Z: 6, H: 4, W: 5 })],

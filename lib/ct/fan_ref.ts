@@ -38,7 +38,7 @@ export function fanPixelSize(g: FanGeometry, volumePixel?: number): number {
  * Visits every nonzero weight of ray (angle `a`, bin `u`): march along the ray's dominant axis, linear
  * interpolation across the other; the weight carries the ray length per step.
  */
-function fanRayWeights(
+export function fanRayWeights(
   tab: Float32Array,
   a: number,
   u: number,

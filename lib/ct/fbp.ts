@@ -1,11 +1,15 @@
 /**
  * Filtered back-projection: ramp-type filtering of every projection row (WGSL direct convolution with a
- * kernel designed here in float64) followed by pixel-driven back-projection.
+ * kernel designed here in float64) followed by pixel-driven back-projection; cone beam goes to FDK
+ * (`fdk.ts`).
  * @module
  */
 import { GpuContext, groups, params } from "../gpu/context.ts";
-import { angularStep, type Geometry } from "./geometry.ts";
+import { angularStep, type Geometry, type SliceGeometry } from "./geometry.ts";
 import { FanProjector } from "./fan.ts";
+import { ConeProjector } from "./cone.ts";
+import { isCone } from "./cone_geometry.ts";
+import { fdk } from "./fdk.ts";
 import type { SliceShape } from "./operator.ts";
 import { createProjector, type CtProjector } from "./system.ts";
 
@@ -90,6 +94,8 @@ export interface FbpOptions {
   gpu?: GpuContext;
   /** Pixel size in mm that a fan geometry without its own is applied with. Default 1. */
   pixelSize?: number;
+  /** Voxel size `[dz, dy, dx]` in mm that a cone geometry without its own is applied with. Default: `pixelSize` cubed. */
+  spacing?: [number, number, number];
 }
 
 /**
@@ -98,7 +104,7 @@ export interface FbpOptions {
  */
 export async function filterSinogram(
   gpu: GpuContext,
-  A: { geometry: Geometry; shape: SliceShape; slab: number },
+  A: { geometry: SliceGeometry; shape: SliceShape; slab: number },
   src: GPUBuffer,
   dst: GPUBuffer,
   filter: FbpFilter,
@@ -139,13 +145,17 @@ export async function fbp(
   shape: SliceShape,
   options: FbpOptions = {},
 ): Promise<Float32Array> {
+  if (isCone(geometry)) {
+    const px = options.pixelSize ?? 1;
+    return fdk(sinogram, geometry, shape, options.spacing ?? [px, px, px], options.filter ?? "ramp");
+  }
   const gpu = options.gpu ?? await GpuContext.create();
   try {
     const { Z, H, W } = shape;
     const per = geometry.angles.length * geometry.detectorCount;
     // FBP uses only the back-projection kernel: no sparse copy of A is worth building for it
     const full = await createProjector(gpu, geometry, shape, { ...options, engine: "wgsl" });
-    const nz = Math.min(full.slab, Z);
+    const nz = Math.min((full as { slab: number }).slab, Z);
     full.dispose();
     const out = new Float32Array(Z * H * W);
     const sb = gpu.buffer(nz * per * 4), qb = gpu.buffer(nz * per * 4), xb = gpu.buffer(nz * H * W * 4);
@@ -179,6 +189,13 @@ export async function fbpOnGpu(
   out: GPUBuffer,
   filter: FbpFilter,
 ): Promise<void> {
+  if (A instanceof ConeProjector) {
+    const p = A.plan, sp: [number, number, number] = [p.dz, p.pixel, p.pixel];
+    const x = fdk(await gpu.download(sino, A.rangeSize), A.geometry, A.shape, sp, filter);
+    gpu.flush();
+    gpu.write(out, x);
+    return;
+  }
   if (A instanceof FanProjector) {
     const w = A.fbpWeights;
     const weighted = gpu.buffer(A.rangeSize * 4, "fan weighted");

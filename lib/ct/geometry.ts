@@ -1,11 +1,19 @@
 /**
- * CT acquisition geometries, applied slice by slice along z: parallel beam (blendct's own convention, in
- * pixel units) and fan beam with a flat detector (ASTRA's `fanflat` convention, in mm).
+ * CT acquisition geometries: parallel beam (blendct's own convention, in pixel units) and fan beam with a
+ * flat detector (ASTRA's `fanflat` convention, in mm), applied slice by slice along z; cone beam over the
+ * whole volume lives in `cone_geometry.ts` and joins them in {@linkcode Geometry}.
  * @module
  */
 import { z } from "../deps.ts";
 import { UserError } from "../errors.ts";
 import type { Schema } from "../schema.ts";
+import {
+  coneGeometryZod,
+  type ConeGeometry,
+  type ConeVecGeometry,
+  coneVecObjectZod,
+  withAngles,
+} from "./cone_geometry.ts";
 
 /** Parallel-beam geometry: rays perpendicular to `(cos θ, sin θ)`, detector coordinate `s = x cos θ + y sin θ`. */
 export interface ParallelGeometry {
@@ -70,14 +78,33 @@ export const fanGeometryZod = z.object({
   pixelSize: z.number().positive().optional(),
 });
 
-/** The zod object of any geometry (`type` picks the schema). */
-export const geometryZod = z.discriminatedUnion("type", [parallelGeometryZod, fanGeometryZod]);
+/**
+ * The zod object of any geometry (`type` picks the schema); a `cone_vec` comes out with its derived angles
+ * (and a degenerate row refused).
+ */
+export const geometryZod = z.discriminatedUnion("type", [
+  parallelGeometryZod,
+  fanGeometryZod,
+  coneGeometryZod,
+  coneVecObjectZod,
+]).transform((g, ctx) => {
+  if (g.type !== "cone_vec") return g;
+  try {
+    return withAngles(g.vectors, g.detectorRows, g.detectorCount, g);
+  } catch (e) {
+    ctx.addIssue({ code: "custom", message: (e as Error).message, path: ["vectors"] });
+    return z.NEVER;
+  }
+});
 
 /** Schema of any geometry blendct projects. */
-export const GeometrySchema: Schema<Geometry> = geometryZod;
+export const GeometrySchema: Schema<Geometry> = geometryZod as unknown as Schema<Geometry>;
 
-/** Any geometry blendct can project. */
-export type Geometry = ParallelGeometry | FanGeometry;
+/** Any geometry blendct can project: parallel and fan beam slice by slice, cone beam over the volume. */
+export type Geometry = ParallelGeometry | FanGeometry | ConeGeometry | ConeVecGeometry;
+
+/** The geometries applied slice by slice. */
+export type SliceGeometry = ParallelGeometry | FanGeometry;
 
 /** Options of {@linkcode fanBeam}. */
 export interface FanOptions {

@@ -9,6 +9,7 @@ import type { SliceShape } from "./operator.ts";
 import { checkAngles, checkProblemSize, createProjector } from "./system.ts";
 import { memoryBudget } from "../io/gzip.ts";
 import { addPoissonNoise } from "./simulate.ts";
+import { isCone } from "./cone_geometry.ts";
 
 /** How to acquire. */
 export interface AcquisitionOptions {
@@ -61,8 +62,9 @@ export async function measure(
   // refused before a geometry of a billion angles is built
   if (!o.geometry) checkProblemSize(o.views, Math.ceil(size * Math.SQRT2), shape, memoryBudget());
   const geometry = o.geometry ?? acquisitionGeometry(o, size);
-  checkProblemSize(geometry.angles.length, geometry.detectorCount, shape, memoryBudget());
-  checkAngles(geometry.angles);
+  const rows = isCone(geometry) ? geometry.detectorRows : shape.Z;
+  checkProblemSize(geometry.angles.length, geometry.detectorCount, { ...shape, Z: rows }, memoryBudget());
+  if (!isCone(geometry)) checkAngles(geometry.angles);
   const A = await createProjector(gpu, geometry, shape, { pixelSize: o.pixelSize });
   try {
     let y = await A.project(unit);

@@ -106,7 +106,8 @@ type Product = (
   zp: number,
 ) => void;
 
-interface Kernels {
+/** The raw exports of `wasm/spmm.wasm`: the matrix products and the layout transposes. */
+export interface Kernels {
   heap_start(): number;
   spmm: Product;
   spmm_t: Product;
@@ -161,7 +162,7 @@ export interface PixelMajorKernels {
 let compiled: Promise<WebAssembly.Module> | null = null;
 
 /** The compiled kernels, fetched next to this module (so a URL import finds them too), compiled once. */
-function kernelsModule(): Promise<WebAssembly.Module> {
+export function kernelsModule(): Promise<WebAssembly.Module> {
   compiled ??= fetch(new URL("./wasm/spmm.wasm", import.meta.url))
     .then((r) => {
       if (!r.ok) {

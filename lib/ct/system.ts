@@ -5,6 +5,9 @@
  */
 import type { GpuContext } from "../gpu/context.ts";
 import { FanProjector } from "./fan.ts";
+import { ConeProjector } from "./cone.ts";
+import { isCone } from "./cone_geometry.ts";
+import { checkConeGeometry } from "./cone_plan.ts";
 import type { Geometry } from "./geometry.ts";
 import type { SliceShape } from "./operator.ts";
 import { UserError } from "../errors.ts";
@@ -13,8 +16,11 @@ import { fanPixelSize, fanRays } from "./fan_ref.ts";
 import { parallelRays } from "./projector_ref.ts";
 import { pixelMajorMatrix, type ProjectorEngine, SparseEngine, wantsSparse } from "./sparse.ts";
 
-/** A projector of any geometry: a {@linkcode LinearOperator} with host conveniences and FBP's back-projection. */
-export type CtProjector = Projector | FanProjector;
+/**
+ * A projector of any geometry: a {@linkcode LinearOperator} with host conveniences (and, slice by slice,
+ * FBP's back-projection).
+ */
+export type CtProjector = Projector | FanProjector | ConeProjector;
 
 /**
  * The projector of `geometry` for `[Z][H][W]` slices; `pixelSize` (mm) is what a fan geometry without its
@@ -40,10 +46,16 @@ export async function createProjector(
   shape: SliceShape,
   options: {
     pixelSize?: number;
-    /** Where forward and adjoint run. @default "auto" */
+    /** Voxel size `[dz, dy, dx]` in mm, what a cone geometry without its own `voxelSize` uses. @default [1, 1, 1] */
+    spacing?: [number, number, number];
+    /** Where forward and adjoint run (slice geometries; cone beam runs on the CPU). @default "auto" */
     engine?: ProjectorEngine;
   } = {},
 ): Promise<CtProjector> {
+  if (isCone(geometry)) {
+    const px = options.pixelSize ?? 1;
+    return await ConeProjector.create(gpu, geometry, shape, options.spacing ?? [px, px, px]);
+  }
   const A = geometry.angles.length, D = geometry.detectorCount, { H, W } = shape;
   const rays = geometry.type === "fanflat"
     ? fanRays(geometry, H, W, fanPixelSize(geometry, options.pixelSize))
@@ -129,7 +141,16 @@ export function checkAngles(angles: readonly number[]): void {
  * // warning: the detector does not cover the slice: 69.1% of its pixels lie outside every view (…)
  * ```
  */
-export function checkGeometry(geometry: Geometry, shape: SliceShape, pixelSize = 1): string | null {
+export function checkGeometry(
+  geometry: Geometry,
+  shape: SliceShape,
+  pixelSize = 1,
+  spacing: [number, number, number] = [pixelSize, pixelSize, pixelSize],
+): string | null {
+  if (isCone(geometry)) {
+    checkProblemSize(geometry.angles.length, geometry.detectorCount, { ...shape, Z: geometry.detectorRows });
+    return checkConeGeometry(geometry, shape, spacing);
+  }
   checkProblemSize(geometry.angles.length, geometry.detectorCount, shape);
   checkAngles(geometry.angles);
   const { H, W } = shape;

@@ -1,10 +1,12 @@
 /**
- * `--geometry FILE.json`: blendct's own geometry object (parallel or fan beam), a sinogram sidecar that holds
- * one, or ASTRA's `{"vol_geom", "proj_geom"}` dictionaries.
+ * `--geometry FILE.json`: blendct's own geometry object (parallel, fan or cone beam), a sinogram sidecar
+ * that holds one, ASTRA's `{"vol_geom", "proj_geom"}` dictionaries, or TIGRE's geometry (its Python field
+ * names: `DSD`, `DSO`, `nDetector`, …).
  * @module
  */
 import { type AstraGeometry, fromAstra, isAstraGeometry } from "../ct/astra.ts";
 import { type Geometry, geometryZod } from "../ct/geometry.ts";
+import { fromTigre, isTigreGeometry } from "../ct/cone_geometry.ts";
 import { UserError } from "../errors.ts";
 
 /** A geometry read from a file, with what the file says about the image grid. */
@@ -13,10 +15,12 @@ export interface GeometryFile {
   geometry: Geometry;
   /** `[rows, cols]` of the image grid when the file states it (ASTRA's `vol_geom`, a sidecar's `imageShape`). */
   grid?: [number, number];
+  /** Slices, when the file states them (a 3D `vol_geom`, TIGRE's `nVoxel`, a sidecar). */
+  slices?: number;
   /** Pixel size in mm when the file states it. */
   pixelSize?: number;
-  /** `"astra"`, `"blendct"` or `"sidecar"`. */
-  kind: "astra" | "blendct" | "sidecar";
+  /** `"astra"`, `"tigre"`, `"blendct"` or `"sidecar"`. */
+  kind: "astra" | "tigre" | "blendct" | "sidecar";
 }
 
 /** {@linkcode fromAstra} for the dictionaries of the file at `path`, which its errors name. */
@@ -39,7 +43,23 @@ export function parseGeometry(text: string, path: string): GeometryFile {
   }
   if (isAstraGeometry(raw)) {
     const a = astraFromFile(raw, path);
-    return { geometry: a.geometry, grid: a.grid, pixelSize: a.pixelSize, kind: "astra" };
+    return { geometry: a.geometry, grid: a.grid, slices: a.slices, pixelSize: a.pixelSize, kind: "astra" };
+  }
+  if (isTigreGeometry(raw)) {
+    try {
+      const t = fromTigre(raw);
+      const [slices, ...grid] = t.grid;
+      return {
+        geometry: t.geometry,
+        grid: grid as [number, number],
+        slices,
+        pixelSize: t.geometry.voxelSize![2],
+        kind: "tigre",
+      };
+    } catch (e) {
+      if (e instanceof UserError) throw new UserError(`geometry file ${path}: ${e.message}`);
+      throw e;
+    }
   }
   const r = raw as Record<string, unknown>;
   const sidecar = typeof r === "object" && r !== null && "geometry" in r;
@@ -48,7 +68,7 @@ export function parseGeometry(text: string, path: string): GeometryFile {
     const i = parsed.error.issues[0];
     const field = [...(sidecar ? ["geometry"] : []), ...i.path.map(String)].join(".") || "(root)";
     const hint = field.endsWith("type") || field === "(root)"
-      ? ' (a blendct geometry has type "parallel" or "fanflat"; ASTRA\'s dictionaries go under vol_geom and proj_geom)'
+      ? ' (a blendct geometry has type "parallel", "fanflat", "cone" or "cone_vec"; ASTRA\'s dictionaries go under vol_geom and proj_geom; TIGRE\'s geometry has DSD, DSO, nDetector)'
       : "";
     throw new UserError(`geometry file ${path}: field ${field}: ${i.message}${hint}`);
   }
@@ -57,6 +77,7 @@ export function parseGeometry(text: string, path: string): GeometryFile {
   return {
     geometry: parsed.data,
     grid: shape ? [shape[1], shape[2]] : undefined,
+    slices: shape?.[0],
     pixelSize: parsed.data.type === "fanflat" ? parsed.data.pixelSize ?? spacing?.[2] : spacing?.[2],
     kind: sidecar ? "sidecar" : "blendct",
   };

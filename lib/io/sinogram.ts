@@ -8,6 +8,7 @@
 import { z } from "../deps.ts";
 import { type Geometry, geometryZod } from "../ct/geometry.ts";
 import { isAstraGeometry } from "../ct/astra.ts";
+import { fromTigre, isCone, isTigreGeometry } from "../ct/cone_geometry.ts";
 import { astraFromFile } from "./geometry_file.ts";
 import { UserError } from "../errors.ts";
 import type { Schema } from "../schema.ts";
@@ -56,6 +57,19 @@ export function lineIntegralScale(meta: Pick<SinogramMeta, "muWater" | "spacing"
   return meta.muWater * meta.spacing[2];
 }
 
+/**
+ * The array shape of a measurement of `geometry` through an image of `imageShape`: `[slices, views, bins]`
+ * slice by slice, `[detector rows, views, detector columns]` (ASTRA's 3D layout) for cone beam.
+ */
+export function measurementShape(
+  geometry: Geometry,
+  imageShape: readonly number[],
+): [number, number, number] {
+  return isCone(geometry)
+    ? [geometry.detectorRows, geometry.angles.length, geometry.detectorCount]
+    : [imageShape[0], geometry.angles.length, geometry.detectorCount];
+}
+
 /** `a/b/sino.nii.gz` → `a/b/sino.geometry.json`. */
 export function sidecarPath(path: string): string {
   return path.replace(/(\.nii\.gz|\.nii|\.npy)$/i, "") + ".geometry.json";
@@ -68,12 +82,11 @@ export async function writeSinogram(
   meta: SinogramMeta,
   options: { inputs?: string[] } = {},
 ): Promise<void> {
-  const [Z] = meta.imageShape;
-  const A = meta.geometry.angles.length, D = meta.geometry.detectorCount;
+  const shape = measurementShape(meta.geometry, meta.imageShape);
   const k = lineIntegralScale(meta);
   // both refused before either is written: the sidecar may be an input (a --geometry file)
   for (const p of [path, sidecarPath(path)]) await checkOutputPath(p, options.inputs ?? []);
-  await writeVolumeFile(path, makeVolume(y.map((v) => v * k), [Z, A, D], { unit: "attenuation" }), options);
+  await writeVolumeFile(path, makeVolume(y.map((v) => v * k), shape, { unit: "attenuation" }), options);
   await writeJsonAtomic(sidecarPath(path), meta, options);
 }
 
@@ -105,9 +118,10 @@ export async function readSinogram(
   } catch {
     throw new UserError(`geometry file ${gpath} is not valid JSON`);
   }
-  // ASTRA's dictionaries do not say how many slices there are: the sinogram does (read once, here)
+  // ASTRA's 2D dictionaries do not say how many slices there are: the sinogram does (read once, here)
   let vol = isAstraGeometry(raw) ? await readVolumeFile(path, { unit: "attenuation" }) : undefined;
   if (vol) raw = astraSidecar(raw, vol.shape[0], gpath);
+  if (isTigreGeometry(raw)) raw = tigreSidecar(raw, gpath);
   const parsed = SinogramMetaSchema.safeParse(raw);
   if (!parsed.success) {
     const i = parsed.error.issues[0];
@@ -122,16 +136,21 @@ export async function readSinogram(
   vol ??= await readVolumeFile(path, { unit: "attenuation" });
   const [Z, A, D] = vol.shape;
   const g = meta.geometry;
-  if (A !== g.angles.length) {
+  const want = measurementShape(g, meta.imageShape);
+  const axes = isCone(g) ? "detector rows x views x columns, ASTRA's layout" : "slices x views x bins";
+  if (A !== want[1] && !(isCone(g) && Z === want[1])) {
     throw new UserError(
       `sinogram ${path} has ${A} views but the geometry lists ${g.angles.length} angles: use the matching --geometry`,
     );
   }
-  if (D !== g.detectorCount || Z !== meta.imageShape[0]) {
+  if (Z !== want[0] || A !== want[1] || D !== want[2]) {
+    const hint = isCone(g) && Z === want[1] && A === want[0] && D === want[2]
+      ? " (TIGRE's views x rows x columns: transpose its first two axes)"
+      : "";
     throw new UserError(
-      `sinogram ${path} is ${Z}x${A}x${D} (slices x views x bins) but the geometry needs ${
-        meta.imageShape[0]
-      }x${g.angles.length}x${g.detectorCount}`,
+      `${isCone(g) ? "projections" : "sinogram"} ${path} is ${Z}x${A}x${D} (${axes}) but the geometry needs ${
+        want.join("x")
+      }${hint}`,
     );
   }
   const k = lineIntegralScale(meta);
@@ -145,5 +164,19 @@ export async function readSinogram(
 function astraSidecar(raw: unknown, slices: number, gpath: string): unknown {
   const a = astraFromFile(raw, gpath);
   const px = a.pixelSize;
+  if (isCone(a.geometry)) {
+    return { geometry: a.geometry, imageShape: [a.slices ?? 1, ...a.grid], spacing: a.geometry.voxelSize };
+  }
   return { geometry: a.geometry, imageShape: [slices, ...a.grid], spacing: [px, px, px] };
+}
+
+/** A sidecar from TIGRE's geometry: grid and voxel size from it, muWater and unit at their defaults. */
+function tigreSidecar(raw: unknown, gpath: string): unknown {
+  try {
+    const t = fromTigre(raw);
+    return { geometry: t.geometry, imageShape: t.grid, spacing: t.geometry.voxelSize };
+  } catch (e) {
+    if (e instanceof UserError) throw new UserError(`geometry file ${gpath}: ${e.message}`);
+    throw e;
+  }
 }
