@@ -146,11 +146,12 @@ for (const Z of [1, 2, 5, 33]) {
     for (const [rho, circular] of [[0, false], [2, false], [2, true]] as const) {
       const a = start.slice(), c = start.slice();
       const ra = normalCgPixelMajor(h.engine!, shape, a, b, { iterations: 6, rho, circular });
-      const rc = normalCgHost(plain, shape, c, b, { iterations: 6, rho, circular });
+      const rc = await normalCgHost(plain, shape, c, b, { iterations: 6, rho, circular });
       assert.ok(relErr(a, c) < 1e-5, `CG ρ ${rho} circular ${circular}: ${relErr(a, c)}`);
       assert.ok(Math.abs(ra - rc) <= 1e-4 * rc + 1e-7);
     }
-    const steps = tvStepsHost(plain, S.domainSize, S.rangeSize), pm = pixelMajorSteps(h.engine!, Z, steps);
+    const steps = await tvStepsHost(plain, S.domainSize, S.rangeSize),
+      pm = pixelMajorSteps(h.engine!, Z, steps);
     const anchor = truth.map((v) => 0.8 * v);
     const a = new Float32Array(S.domainSize), c = new Float32Array(S.domainSize);
     const o = { lambda: 0.03, iterations: 25, gamma: 0.4, anchor };
@@ -184,7 +185,7 @@ Deno.test("host solvers leave no engine memory behind, and a NaN in the data sta
   const y = new Float32Array(S.rangeSize).fill(1);
   y[7] = NaN;
   const h = hostApply(S)!,
-    steps = tvStepsHost(h, S.domainSize, S.rangeSize),
+    steps = await tvStepsHost(h, S.domainSize, S.rangeSize),
     pm = pixelMajorSteps(E, 3, steps);
   const x = new Float32Array(S.domainSize);
   await tvPdhgPixelMajor(E, shape, x, y, pm, { lambda: 0.01, iterations: 3 });

@@ -361,10 +361,15 @@ Deno.test("ASTRA dictionaries: parallel maps to blendct's angles; unsupported ty
   const s = (i - 11.5) * Math.cos(0.3) + (11.5 - j) * Math.sin(0.3);
   assert.ok(Math.abs(peak - (s + 17)) <= 1, `peak bin ${peak}, ASTRA bin ${s + 17}`);
   P.dispose();
+  // cone is supported now: an incomplete one names its missing field
   assert.throws(
     () => fromAstra({ vol_geom: vol, proj_geom: { type: "cone" } }),
+    (e: Error) => e instanceof UserError && /proj_geom\.DetectorSpacingX/.test(e.message),
+  );
+  assert.throws(
+    () => fromAstra({ vol_geom: vol, proj_geom: { type: "fanflat_vec" } }),
     (e: Error) =>
-      e instanceof UserError && /'cone'|"cone"/.test(e.message) && /not supported/.test(e.message),
+      e instanceof UserError && /"fanflat_vec"/.test(e.message) && /not supported/.test(e.message),
   );
   assert.throws(() => fromAstra({ vol_geom: vol, proj_geom: { type: "parallel3d" } }), /not supported/);
   assert.throws(

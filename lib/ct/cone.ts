@@ -2,21 +2,36 @@
  * The cone-beam projector (flat detector) over a whole volume and its exact adjoint, on the CPU: per view,
  * a linear resampling along z of every pixel column (JavaScript), then the view's fan-beam matrix applied
  * with the detector rows as the vector dimension by the WebAssembly SIMD kernels of the sparse engine
- * (`wasm/spmm.c`). The factorisation and its accuracy are described in `cone_plan.ts`.
+ * (`wasm/spmm.c`). The views are split into two parts (`cone_part.ts`) that run on two worker threads
+ * (or one after the other with `threads: 1`, giving the same bytes). The factorisation and its accuracy are
+ * described in `cone_plan.ts`.
  * @module
  */
 import type { GpuContext } from "../gpu/context.ts";
 import { UserError } from "../errors.ts";
 import type { AnyCone } from "./cone_geometry.ts";
-import { type ConePlan, conePlan, rowRange } from "./cone_plan.ts";
-import { fanRayWeights } from "./fan_ref.ts";
-import type { LinearOperator, SliceShape } from "./operator.ts";
-import { type Kernels, kernelsModule, pixelMajorMatrix } from "./sparse.ts";
+import { type ConePlan, conePlan } from "./cone_plan.ts";
+import { FAN_STRIDE } from "./fan_ref.ts";
+import type { HostProducts, LinearOperator, SliceShape } from "./operator.ts";
+import { ConePart, type PartSpec, rowStride } from "./cone_part.ts";
 
-/** Bytes the per-chunk resampled columns may take in WebAssembly memory. */
-const CHUNK_BYTES = 96 * 2 ** 20;
+/** Bytes the resampled pixel columns of one chunk of views may take in a part's WebAssembly memory. */
+const CHUNK_BYTES = 64 * 2 ** 20;
 
-const align16 = (x: number) => Math.ceil(x / 16) * 16;
+/** Parts the views are split into, whatever the thread count (so that the bytes do not depend on it). */
+const PARTS = 2;
+
+/** A part, local or on a worker thread. */
+interface PartRunner {
+  run(op: "forward" | "adjoint"): Promise<void>;
+  close(): void;
+}
+
+/** Options of {@linkcode ConeProjector.create}. */
+export interface ConeOptions {
+  /** Worker threads (1 runs the parts in this thread). @default min(2, the CPU's cores) */
+  threads?: number;
+}
 
 /**
  * Cone-beam projection of a `[Z][H][W]` volume into `[rows][views][columns]` (ASTRA's 3D layout), line
@@ -42,99 +57,93 @@ export class ConeProjector implements LinearOperator {
   readonly rangeSize: number;
   /** Where forward and adjoint run (always the CPU: there are no cone WGSL kernels yet). */
   readonly engine = "sparse" as const;
-  #k: Kernels;
-  #mem: WebAssembly.Memory;
-  #ptr: number;
-  #col: number;
-  #val: number;
-  #rays: number;
-  #cols: number;
-  #chunk: number;
-  #vp: number;
+  #parts: PartRunner[];
+  #xp: Float32Array;
+  #rays: Float32Array;
+  #acc: Float64Array[];
+  #busy: Promise<unknown> = Promise.resolve();
 
   private constructor(
     readonly gpu: GpuContext | null,
     readonly geometry: AnyCone,
     readonly plan: ConePlan,
-    k: Kernels,
-    mem: WebAssembly.Memory,
-    layout: { ptr: number; col: number; val: number; rays: number; cols: number; chunk: number },
+    parts: PartRunner[],
+    buffers: { xp: Float32Array; rays: Float32Array; acc: Float64Array[] },
   ) {
     const { Z, H, W } = plan.shape;
     this.shape = plan.shape;
     this.rangeShape = [plan.V, plan.A, plan.U];
     this.domainSize = Z * H * W;
     this.rangeSize = plan.V * plan.A * plan.U;
-    this.#k = k;
-    this.#mem = mem;
-    this.#ptr = layout.ptr;
-    this.#col = layout.col;
-    this.#val = layout.val;
-    this.#rays = layout.rays;
-    this.#cols = layout.cols;
-    this.#chunk = layout.chunk;
-    this.#vp = Math.ceil(plan.V / 4) * 4;
+    this.#parts = parts;
+    this.#xp = buffers.xp;
+    this.#rays = buffers.rays;
+    this.#acc = buffers.acc;
   }
 
   /**
    * Builds the projector of `geometry` for a `[Z][H][W]` volume of `spacing` `[dz, dy, dx]` mm (what the
    * geometry's `voxelSize` overrides). `gpu` is where `forward`/`adjoint` read and write their buffers
-   * (`null`: host arrays only, through {@linkcode ConeProjector.project}).
+   * (`null`: host arrays only, through {@linkcode ConeProjector.forwardHost}). Dispose it: it owns threads.
    */
   static async create(
     gpu: GpuContext | null,
     geometry: AnyCone,
     shape: SliceShape,
     spacing: [number, number, number],
+    options: ConeOptions = {},
   ): Promise<ConeProjector> {
     const plan = conePlan(geometry, shape, spacing);
-    const { H, W } = shape, P = H * W, { A, U, V } = plan;
-    const vp = Math.ceil(V / 4) * 4;
-    // the views' fan matrices, stacked: row a·P + p, column a·U + c
-    const parts = Array.from(
-      { length: A },
-      (_, a) => pixelMajorMatrix((_, c, visit) => fanRayWeights(plan.tab, a, c, H, W, visit), 1, U, P),
-    );
-    const nnz = parts.reduce((s, m) => s + m.val.length, 0);
-    const chunk = Math.max(1, Math.min(A, Math.floor(CHUNK_BYTES / (P * vp * 4))));
-    const bytes = 4 * (A * P + 1) + 8 * nnz + 4 * A * U * vp + 4 * chunk * P * vp + (1 << 20);
-    if (bytes > 2 ** 31 - (1 << 20)) {
+    const { Z, H, W } = shape, P = H * W, { A, U, V } = plan, vp = rowStride(V);
+    const estimate = 4 * (2 * A * U * Math.max(H, W) * 2 + A * U * vp + CHUNK_BYTES / 4) +
+      8 * P * (Z + 2) * PARTS;
+    if (estimate > 2 ** 31 * PARTS) {
       throw new UserError(
-        `cone beam: ${A} views of ${U}x${V} over ${shape.Z}x${H}x${W} need ${
-          (bytes / 2 ** 30).toFixed(1)
-        } GiB of projector memory, over 2 GiB: use fewer views or a smaller volume`,
+        `cone beam: ${A} views of ${U}x${V} over ${Z}x${H}x${W} need about ${
+          (estimate / 2 ** 30).toFixed(1)
+        } GiB of projector memory: use fewer views or a smaller volume`,
       );
     }
-    const mem = new WebAssembly.Memory({ initial: 2, maximum: 2 ** 31 / 65536 });
-    const inst = await WebAssembly.instantiate(await kernelsModule(), { env: { memory: mem } });
-    const k = inst.exports as unknown as Kernels;
-    let at = k.heap_start();
-    const take = (floats: number) => {
-      const o = at;
-      at = align16(at + floats * 4);
-      return o;
+    const shared = (bytes: number) => new SharedArrayBuffer(bytes);
+    const xpBuf = shared(P * (Z + 2) * 4), raysBuf = shared(A * U * vp * 4);
+    const n = Math.min(PARTS, A);
+    const accBufs = Array.from({ length: n }, () => shared(P * (Z + 2) * 8));
+    const buffers = {
+      xp: new Float32Array(xpBuf),
+      rays: new Float32Array(raysBuf),
+      acc: accBufs.map((b) => new Float64Array(b)),
     };
-    const layout = {
-      ptr: take(A * P + 1),
-      col: take(nnz),
-      val: take(nnz),
-      rays: take(A * U * vp),
-      cols: take(chunk * P * vp),
-      chunk,
-    };
-    if (at > mem.buffer.byteLength) mem.grow(Math.ceil((at - mem.buffer.byteLength) / 65536));
-    const ptr = new Uint32Array(mem.buffer, layout.ptr, A * P + 1);
-    const col = new Uint32Array(mem.buffer, layout.col, nnz),
-      val = new Float32Array(mem.buffer, layout.val, nnz);
-    let e = 0;
-    parts.forEach((m, a) => {
-      for (let p = 0; p < P; p++) ptr[a * P + p] = e + m.ptr[p];
-      for (let i = 0; i < m.val.length; i++) col[e + i] = m.col[i] + a * U;
-      val.set(m.val, e);
-      e += m.val.length;
+    const threads = Math.max(
+      1,
+      Math.min(n, options.threads ?? Math.min(2, navigator.hardwareConcurrency ?? 1)),
+    );
+    const specs: PartSpec[] = Array.from({ length: n }, (_, i) => {
+      const a0 = Math.floor((i * A) / n), a1 = Math.floor(((i + 1) * A) / n);
+      return {
+        a0,
+        a1,
+        Z,
+        H,
+        W,
+        U,
+        V,
+        tab: plan.tab.slice(a0 * FAN_STRIDE, a1 * FAN_STRIDE),
+        alpha: plan.alpha.slice(a0 * P, a1 * P),
+        beta: plan.beta.slice(a0 * P, a1 * P),
+        chunkBytes: CHUNK_BYTES,
+      };
     });
-    ptr[A * P] = e;
-    return new ConeProjector(gpu, geometry, plan, k, mem, layout);
+    const parts = await Promise.all(
+      specs.map((spec, i) =>
+        threads > 1 ? workerPart(spec, xpBuf, raysBuf, accBufs[i]) : localPart(spec, buffers, i)
+      ),
+    );
+    return new ConeProjector(gpu, geometry, plan, parts, buffers);
+  }
+
+  /** The host products the solvers iterate with (no GPU round trip per product: see `hostProducts`). */
+  get hostProducts(): HostProducts {
+    return this;
   }
 
   /** Notes about the geometry worth printing (an ignored small tilt). */
@@ -143,133 +152,96 @@ export class ConeProjector implements LinearOperator {
   }
 
   /** `A x` of a host volume `[Z][H][W]`, as `[V][A][U]`. */
-  forwardHost(x: Float32Array): Float32Array {
+  forwardHost(x: Float32Array): Promise<Float32Array> {
+    return this.#serial(() => this.#forward(x));
+  }
+
+  /** `Aᵀ y` of host projections `[V][A][U]`, as `[Z][H][W]`. */
+  adjointHost(y: Float32Array): Promise<Float32Array> {
+    return this.#serial(() => this.#adjoint(y));
+  }
+
+  /** Calls run one at a time: they share the staging buffers. */
+  #serial<T>(f: () => Promise<T>): Promise<T> {
+    const next = this.#busy.then(f, f);
+    this.#busy = next.catch(() => {});
+    return next;
+  }
+
+  async #forward(x: Float32Array): Promise<Float32Array> {
     if (x.length !== this.domainSize) {
       throw new RangeError(`cone forward: ${x.length} floats, expected ${this.domainSize}`);
     }
-    const { Z, H, W } = this.shape, P = H * W, { A, U, V, alpha, beta, amp } = this.plan, vp = this.#vp;
-    const zp = Z + 2;
-    const xp = new Float32Array(P * zp);
-    for (let z = 0; z < Z; z++) for (let p = 0; p < P; p++) xp[p * zp + z + 1] = x[z * P + p];
-    const rays = new Float32Array(this.#mem.buffer, this.#rays, A * U * vp);
-    rays.fill(0);
-    for (let a0 = 0; a0 < A; a0 += this.#chunk) {
-      const a1 = Math.min(A, a0 + this.#chunk);
-      const cols = new Float32Array(this.#mem.buffer, this.#cols, (a1 - a0) * P * vp);
-      for (let a = a0; a < a1; a++) {
-        for (let p = 0; p < P; p++) {
-          const k = a * P + p, o = ((a - a0) * P + p) * vp, src = p * zp;
-          const s1 = alpha[k] + 1, b = beta[k];
-          const [lo, hi] = rowRange(s1, b, Z, V);
-          cols.fill(0, o, o + vp);
-          for (let r = lo; r < hi; r++) {
-            const t = s1 + b * r, i = Math.floor(t), f = t - i, x0 = xp[src + i];
-            cols[o + r] = x0 + f * (xp[src + i + 1] - x0);
-          }
-        }
+    const { Z, H, W } = this.shape, P = H * W, { A, U, V, amp } = this.plan, vp = rowStride(V), zp = Z + 2;
+    const xp = this.#xp;
+    // a blocked transpose: 64 pixels at a time keep both sides in cache
+    for (let p0 = 0; p0 < P; p0 += 64) {
+      const p1 = Math.min(P, p0 + 64);
+      for (let z = 0; z < Z; z++) {
+        const s = z * P, d = z + 1;
+        for (let p = p0; p < p1; p++) xp[p * zp + d] = x[s + p];
       }
-      // rows a0·P.. of the stacked matrix read their columns from this chunk: shift the base pointer back
-      this.#k.spmm_t(
-        this.#ptr,
-        this.#col,
-        this.#val,
-        a0 * P,
-        a1 * P,
-        this.#cols - a0 * P * vp * 4,
-        this.#rays,
-        vp,
-      );
     }
-    const y = new Float32Array(V * A * U);
-    const out = new Float32Array(this.#mem.buffer, this.#rays, A * U * vp);
+    await Promise.all(this.#parts.map((part) => part.run("forward")));
+    const y = new Float32Array(V * A * U), rays = this.#rays;
     for (let a = 0; a < A; a++) {
       for (let c = 0; c < U; c++) {
         const o = (a * U + c) * vp, m = (a * U + c) * V;
-        for (let r = 0; r < V; r++) y[(r * A + a) * U + c] = out[o + r] * amp[m + r];
+        for (let r = 0; r < V; r++) y[(r * A + a) * U + c] = rays[o + r] * amp[m + r];
       }
     }
     return y;
   }
 
-  /** `Aᵀ y` of host projections `[V][A][U]`, as `[Z][H][W]`. */
-  adjointHost(y: Float32Array): Float32Array {
+  async #adjoint(y: Float32Array): Promise<Float32Array> {
     if (y.length !== this.rangeSize) {
       throw new RangeError(`cone adjoint: ${y.length} floats, expected ${this.rangeSize}`);
     }
-    const { Z, H, W } = this.shape, P = H * W, { A, U, V, alpha, beta, amp } = this.plan, vp = this.#vp;
-    const zp = Z + 2;
-    const rays = new Float32Array(this.#mem.buffer, this.#rays, A * U * vp);
-    rays.fill(0);
+    const { Z, H, W } = this.shape, P = H * W, { A, U, V, amp } = this.plan, vp = rowStride(V), zp = Z + 2;
+    const rays = this.#rays;
     for (let a = 0; a < A; a++) {
       for (let c = 0; c < U; c++) {
         const o = (a * U + c) * vp, m = (a * U + c) * V;
         for (let r = 0; r < V; r++) rays[o + r] = y[(r * A + a) * U + c] * amp[m + r];
+        for (let r = V; r < vp; r++) rays[o + r] = 0;
       }
     }
-    const acc = new Float64Array(P * zp);
-    for (let a0 = 0; a0 < A; a0 += this.#chunk) {
-      const a1 = Math.min(A, a0 + this.#chunk);
-      this.#k.spmm(
-        this.#ptr,
-        this.#col,
-        this.#val,
-        a0 * P,
-        a1 * P,
-        this.#rays,
-        this.#cols - a0 * P * vp * 4,
-        vp,
-      );
-      const cols = new Float32Array(this.#mem.buffer, this.#cols, (a1 - a0) * P * vp);
-      for (let a = a0; a < a1; a++) {
-        for (let p = 0; p < P; p++) {
-          const k = a * P + p, o = ((a - a0) * P + p) * vp, dst = p * zp;
-          const s1 = alpha[k] + 1, b = beta[k];
-          const [lo, hi] = rowRange(s1, b, Z, V);
-          for (let r = lo; r < hi; r++) {
-            const v = cols[o + r];
-            if (v === 0) continue;
-            const t = s1 + b * r, i = Math.floor(t), f = t - i;
-            acc[dst + i] += v - f * v;
-            acc[dst + i + 1] += f * v;
-          }
-        }
+    await Promise.all(this.#parts.map((part) => part.run("adjoint")));
+    // the parts' sums added in part order: the same bytes on one thread or two
+    const x = new Float32Array(Z * P), acc = this.#acc, a0 = acc[0], a1 = acc.length > 1 ? acc[1] : null;
+    for (let p0 = 0; p0 < P; p0 += 64) {
+      const p1 = Math.min(P, p0 + 64);
+      for (let z = 0; z < Z; z++) {
+        const d = z * P, s = z + 1;
+        if (a1) { for (let p = p0; p < p1; p++) x[d + p] = a0[p * zp + s] + a1[p * zp + s]; }
+        else for (let p = p0; p < p1; p++) x[d + p] = a0[p * zp + s];
       }
     }
-    const x = new Float32Array(Z * P);
-    for (let z = 0; z < Z; z++) for (let p = 0; p < P; p++) x[z * P + p] = acc[p * zp + z + 1];
     return x;
   }
 
   async forward(x: GPUBuffer, y: GPUBuffer): Promise<void> {
     const gpu = this.#gpu();
-    const out = this.forwardHost(await gpu.download(x, this.domainSize));
+    const out = await this.forwardHost(await gpu.download(x, this.domainSize));
     gpu.flush();
     gpu.write(y, out);
   }
 
   async adjoint(y: GPUBuffer, x: GPUBuffer): Promise<void> {
     const gpu = this.#gpu();
-    const out = this.adjointHost(await gpu.download(y, this.rangeSize));
+    const out = await this.adjointHost(await gpu.download(y, this.rangeSize));
     gpu.flush();
     gpu.write(x, out);
   }
 
   /** Host convenience, as the other projectors have it: `A x`. */
   project(volume: Float32Array): Promise<Float32Array> {
-    try {
-      return Promise.resolve(this.forwardHost(volume));
-    } catch (e) {
-      return Promise.reject(e);
-    }
+    return this.forwardHost(volume);
   }
 
   /** Host convenience: `Aᵀ y`. */
   backprojectAdjoint(projections: Float32Array): Promise<Float32Array> {
-    try {
-      return Promise.resolve(this.adjointHost(projections));
-    } catch (e) {
-      return Promise.reject(e);
-    }
+    return this.adjointHost(projections);
   }
 
   #gpu(): GpuContext {
@@ -277,6 +249,62 @@ export class ConeProjector implements LinearOperator {
     return this.gpu;
   }
 
-  /** The WebAssembly memory goes with the object; nothing on the GPU to release. */
-  dispose(): void {}
+  /** Stops the worker threads; the projector is unusable afterwards. */
+  dispose(): void {
+    for (const p of this.#parts) p.close();
+    this.#parts = [];
+  }
+}
+
+function localPart(
+  spec: PartSpec,
+  buffers: { xp: Float32Array; rays: Float32Array; acc: Float64Array[] },
+  i: number,
+): Promise<PartRunner> {
+  return ConePart.create(spec).then((part) => ({
+    run(op) {
+      if (op === "forward") part.forward(buffers.xp, buffers.rays);
+      else {
+        buffers.acc[i].fill(0);
+        part.adjoint(buffers.rays, buffers.acc[i]);
+      }
+      return Promise.resolve();
+    },
+    close() {},
+  }));
+}
+
+async function workerPart(
+  spec: PartSpec,
+  xp: SharedArrayBuffer,
+  rays: SharedArrayBuffer,
+  acc: SharedArrayBuffer,
+): Promise<PartRunner> {
+  const worker = new Worker(new URL("./cone_worker.ts", import.meta.url).href, { type: "module" });
+  let pending: { resolve: () => void; reject: (e: Error) => void } | null = null;
+  worker.onmessage = (e: MessageEvent) => {
+    const p = pending;
+    pending = null;
+    const m = e.data as { ok: boolean; error?: string };
+    if (m.ok) p?.resolve();
+    else p?.reject(new Error(`cone projector worker: ${m.error}`));
+  };
+  worker.onerror = (e: ErrorEvent) => {
+    e.preventDefault();
+    const p = pending;
+    pending = null;
+    p?.reject(new Error(`cone projector worker failed: ${e.message}`));
+  };
+  const ask = (message: unknown) =>
+    new Promise<void>((resolve, reject) => {
+      pending = { resolve, reject };
+      worker.postMessage(message);
+    });
+  try {
+    await ask({ op: "init", spec, xp, rays, acc });
+  } catch (e) {
+    worker.terminate();
+    throw e;
+  }
+  return { run: (op) => ask({ op }), close: () => worker.terminate() };
 }

@@ -58,6 +58,7 @@ export function conePlan(g: AnyCone, shape: SliceShape, spacing: [number, number
   const { Z, H, W } = shape, P = H * W;
   const vecs = coneVectors(g);
   const A = vecs.length, U = g.detectorCount, V = g.detectorRows;
+  if (V > 65535) throw new UserError(`cone geometry: ${V} detector rows: at most 65535 are accepted`);
   const [dz, dy, dx] = g.voxelSize ?? spacing;
   if (Math.abs(dy - dx) > 1e-3 * dx) {
     throw new UserError(
@@ -154,7 +155,19 @@ function checkSources(
  * `lo ≥ hi`. The engine and the reference both use it, so they visit the same rows.
  */
 export function rowRange(a1: number, b: number, Z: number, V: number): [number, number] {
-  if (b === 0) return a1 >= 0 && a1 < Z + 1 ? [0, V] : [0, 0];
+  const out = new Int32Array(2);
+  rowRangeInto(a1, b, Z, V, out);
+  return [out[0], out[1]];
+}
+
+/** {@linkcode rowRange} written into `out` (no allocation: the engine calls it once per view and pixel). */
+export function rowRangeInto(a1: number, b: number, Z: number, V: number, out: Int32Array): void {
+  out[0] = 0;
+  out[1] = 0;
+  if (b === 0) {
+    if (a1 >= 0 && a1 < Z + 1) out[1] = V;
+    return;
+  }
   // solve for the real interval, then tighten to integers that satisfy the strict bounds exactly
   let lo: number, hi: number;
   if (b > 0) {
@@ -168,7 +181,8 @@ export function rowRange(a1: number, b: number, Z: number, V: number): [number, 
   hi = Math.min(V, hi);
   while (lo < hi && !(a1 + b * lo >= 0 && a1 + b * lo < Z + 1)) lo++;
   while (hi > lo && !(a1 + b * (hi - 1) >= 0 && a1 + b * (hi - 1) < Z + 1)) hi--;
-  return [lo, hi];
+  out[0] = lo;
+  out[1] = Math.max(lo, hi);
 }
 
 /**

@@ -8,8 +8,8 @@ import { z } from "../deps.ts";
 import { UserError } from "../errors.ts";
 import type { Schema } from "../schema.ts";
 import {
-  coneGeometryZod,
   type ConeGeometry,
+  coneGeometryZod,
   type ConeVecGeometry,
   coneVecObjectZod,
   withAngles,

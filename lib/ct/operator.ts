@@ -42,9 +42,18 @@ export interface LinearOperator {
 /** An operator applied to host arrays: `[Z][…]` in, a new array out (what the plain host solver loops take). */
 export interface HostProducts {
   /** `A x` of a whole domain-sized array. */
-  forwardHost(x: Float32Array): Float32Array;
+  forwardHost(x: Float32Array): Float32Array | Promise<Float32Array>;
   /** `Aᵀ y` of a whole range-sized array. */
-  adjointHost(y: Float32Array): Float32Array;
+  adjointHost(y: Float32Array): Float32Array | Promise<Float32Array>;
+}
+
+/**
+ * `A`'s host products when it computes on the CPU without a pixel-major engine (the cone projector): the
+ * solvers then iterate on host arrays with the plain loops of `tv_host.ts` and `cg_host.ts`, with no GPU
+ * round trip per product. `null` otherwise.
+ */
+export function hostProducts(A: LinearOperator): HostProducts | null {
+  return (A as { hostProducts?: HostProducts | null }).hostProducts ?? null;
 }
 
 /**
@@ -53,6 +62,10 @@ export interface HostProducts {
  * GPU read-back and write per application.
  */
 export interface HostApply extends HostProducts {
+  /** `A x`, synchronously. */
+  forwardHost(x: Float32Array): Float32Array;
+  /** `Aᵀ y`, synchronously. */
+  adjointHost(y: Float32Array): Float32Array;
   /** The sparse engine behind it. */
   readonly engine: SparseEngine;
 }

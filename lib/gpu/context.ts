@@ -149,7 +149,8 @@ export class GpuContext {
 
   /** Gets an adapter and device, or fails with a one-line explanation when WebGPU is unavailable. */
   static async create(options: GpuContextOptions = {}): Promise<GpuContext> {
-    const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
+    // typed structurally: the same module is type-checked in worker threads, whose navigator has no name
+    const gpu = (globalThis.navigator as { gpu?: GPU } | undefined)?.gpu;
     if (!gpu) {
       throw new UserError(
         "WebGPU is not available in this runtime (navigator.gpu is missing): run blendct with Deno 2 (`deno run -A`)",

@@ -6,8 +6,8 @@
  */
 import type { GpuContext } from "../gpu/context.ts";
 import { VectorOps } from "../gpu/vector.ts";
-import { hostApply, type LinearOperator } from "../ct/operator.ts";
-import { normalCgPixelMajor } from "./cg_host.ts";
+import { hostApply, hostProducts, type LinearOperator } from "../ct/operator.ts";
+import { normalCgHost, normalCgPixelMajor } from "./cg_host.ts";
 import { ZDiff } from "./zdiff.ts";
 
 // scalar slots
@@ -83,6 +83,19 @@ export class NormalCg {
       // the operator runs on the CPU: iterate there, with one read-back of x and b and one write of x
       const xs = await this.gpu.download(x, n), bs = await this.gpu.download(b, n);
       const res = normalCgPixelMajor(host.engine, this.A.shape, xs, bs, {
+        iterations: options.iterations,
+        rho,
+        circular: options.circular,
+      });
+      this.gpu.flush();
+      this.gpu.write(x, xs);
+      return options.readResidual === false ? NaN : res;
+    }
+    const products = hostProducts(this.A);
+    if (products) {
+      // a CPU operator without a pixel-major engine (cone beam): the plain host loops
+      const xs = await this.gpu.download(x, n), bs = await this.gpu.download(b, n);
+      const res = await normalCgHost(products, this.A.shape, xs, bs, {
         iterations: options.iterations,
         rho,
         circular: options.circular,

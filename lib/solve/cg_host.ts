@@ -46,29 +46,29 @@ function dot(a: Float32Array, b: Float32Array): number {
  * // A = 2·I on 4 values: AᵀA x = b is 4x = b
  * const A = { forwardHost: (x: Float32Array) => x.map((v) => 2 * v), adjointHost: (y: Float32Array) => y.map((v) => 2 * v) };
  * const x = new Float32Array(4);
- * normalCgHost(A, { Z: 1, H: 2, W: 2 }, x, new Float32Array([4, 8, 12, 16]), { iterations: 1 });
+ * await normalCgHost(A, { Z: 1, H: 2, W: 2 }, x, new Float32Array([4, 8, 12, 16]), { iterations: 1 });
  * console.log(x); // Float32Array(4) [ 1, 2, 3, 4 ]
  * ```
  */
-export function normalCgHost(
+export async function normalCgHost(
   A: HostProducts,
   shape: SliceShape,
   x: Float32Array,
   b: Float32Array,
   options: { iterations: number; rho?: number; circular?: boolean },
-): number {
+): Promise<number> {
   const rho = options.rho ?? 0, circular = options.circular ?? false, n = x.length;
-  const normal = (v: Float32Array): Float32Array => {
-    const q = A.adjointHost(A.forwardHost(v));
+  const normal = async (v: Float32Array): Promise<Float32Array> => {
+    const q = await A.adjointHost(await A.forwardHost(v));
     if (rho !== 0) addLapZHost(v, q, shape, rho, circular);
     return q;
   };
-  const r = normal(x);
+  const r = await normal(x);
   for (let i = 0; i < n; i++) r[i] = b[i] - r[i];
   const p = r.slice();
   let rr = dot(r, r);
   for (let k = 0; k < options.iterations; k++) {
-    const q = normal(p);
+    const q = await normal(p);
     const pq = dot(p, q);
     const alpha = pq === 0 ? 0 : Math.fround(rr / pq);
     let next = 0;

@@ -6,9 +6,15 @@
  */
 import { type GpuContext, params } from "../gpu/context.ts";
 import { grid } from "../gpu/vector.ts";
-import { hostApply, type LinearOperator } from "../ct/operator.ts";
+import { hostApply, type HostProducts, hostProducts, type LinearOperator } from "../ct/operator.ts";
 import type { SparseEngine } from "../ct/sparse.ts";
-import { type PixelMajorSteps, pixelMajorSteps, tvPdhgPixelMajor, tvStepsHost } from "./tv_host.ts";
+import {
+  type PixelMajorSteps,
+  pixelMajorSteps,
+  tvPdhgHost,
+  tvPdhgPixelMajor,
+  tvStepsHost,
+} from "./tv_host.ts";
 import { METHOD_DEFAULTS } from "../defaults.ts";
 import { axisVariationSum } from "../metrics/tv.ts";
 import { adjointRef, forwardRef, type SliceShape } from "../ct/projector_ref.ts";
@@ -44,6 +50,9 @@ export class TvSolver {
     private readonly tau: GPUBuffer | null,
     private readonly scratch: GPUBuffer[],
     private readonly host: { engine: SparseEngine; steps: PixelMajorSteps } | null = null,
+    private readonly plain:
+      | { products: HostProducts; steps: { sig: Float32Array; tau: Float32Array } }
+      | null = null,
   ) {}
 
   /**
@@ -54,8 +63,15 @@ export class TvSolver {
     const n = A.domainSize, m = A.rangeSize;
     const h = hostApply(A);
     if (h) {
-      const steps = pixelMajorSteps(h.engine, A.shape.Z, tvStepsHost(h, n, m));
+      const steps = pixelMajorSteps(h.engine, A.shape.Z, await tvStepsHost(h, n, m));
       return new TvSolver(gpu, A, null, null, [], { engine: h.engine, steps });
+    }
+    const products = hostProducts(A);
+    if (products) {
+      return new TvSolver(gpu, A, null, null, [], null, {
+        products,
+        steps: await tvStepsHost(products, n, m),
+      });
     }
     const sig = gpu.buffer(m * 4), tau = gpu.buffer(n * 4), ones = gpu.buffer(Math.max(n, m) * 4);
     try {
@@ -80,11 +96,12 @@ export class TvSolver {
     const gamma = options.gamma ?? 0;
     if (gamma > 0 && !options.anchor) throw new RangeError("TV with a proximity term needs its anchor");
     const iterations = options.iterations ?? METHOD_DEFAULTS.tv.iterations;
-    if (this.host) {
+    if (this.host || this.plain) {
       const xs = await gpu.download(x, n), ys = await gpu.download(y, m);
       const anchor = gamma > 0 ? await gpu.download(options.anchor!, n) : undefined;
       const o = { lambda: options.lambda, iterations, gamma, anchor, onIteration: options.onIteration };
-      await tvPdhgPixelMajor(this.host.engine, A.shape, xs, ys, this.host.steps, o);
+      if (this.host) await tvPdhgPixelMajor(this.host.engine, A.shape, xs, ys, this.host.steps, o);
+      else await tvPdhgHost(this.plain!.products, A.shape, xs, ys, this.plain!.steps, o);
       gpu.flush();
       gpu.write(x, xs);
       return;
