@@ -7,7 +7,8 @@
 import { z } from "../lib/deps.ts";
 import { GpuContext } from "../lib/gpu/context.ts";
 import { readVolumeFile, VOLUME_INPUTS } from "../lib/io/files.ts";
-import { writeSinogram } from "../lib/io/sinogram.ts";
+import { measurementShape, writeSinogram } from "../lib/io/sinogram.ts";
+import { isCone } from "../lib/ct/cone_geometry.ts";
 import { DEFAULT_MU_WATER, toU } from "../lib/units.ts";
 import { measure } from "../lib/ct/measure.ts";
 import { geometryForVolume } from "../lib/case.ts";
@@ -98,8 +99,11 @@ if (import.meta.main) {
         noise: f.noise ? { photons: f.noise, seed: f.seed } : null,
         affine: volume.affine,
       }, { inputs: [f.input, ...(f.geometry ? [f.geometry] : [])] });
+      const [n0, n1, n2] = measurementShape(geometry, [Z, H, W]);
       console.log(
-        `wrote ${f.output}: ${Z} slices x ${geometry.angles.length} views x ${geometry.detectorCount} bins`,
+        isCone(geometry)
+          ? `wrote ${f.output}: ${n0} detector rows x ${n1} views x ${n2} columns (ASTRA's layout)`
+          : `wrote ${f.output}: ${n0} slices x ${n1} views x ${n2} bins`,
       );
     } finally {
       gpu.dispose();
