@@ -8,7 +8,9 @@ import type { GpuContext } from "./gpu/context.ts";
 import type { Geometry } from "./ct/geometry.ts";
 import { measure } from "./ct/measure.ts";
 import { checkGeometry } from "./ct/system.ts";
-import { isCone } from "./ct/cone_geometry.ts";
+import { type AnyCone, isCone, toConeVec, withAngles } from "./ct/cone_geometry.ts";
+import { defaultConeGrid } from "./ct/cone_plan.ts";
+import { binVectors, type Correction, readProjectionSet, WALNUT } from "./io/projections.ts";
 import { readGeometryFile } from "./io/geometry_file.ts";
 import { readVolumeFile } from "./io/files.ts";
 import { lineIntegralScale, readSinogram } from "./io/sinogram.ts";
@@ -48,6 +50,20 @@ export interface CaseSpec {
   geometry?: string;
   /** Ground truth for metrics when reconstructing a sinogram. */
   reference?: string;
+  /** Raw cone-beam projections (a TIFF folder, the walnut layout, or a multi-page TIFF) instead of simulating. */
+  projections?: string;
+  /** `projections`: flat-field TIFFs (averaged). */
+  flat?: string[];
+  /** `projections`: dark-field TIFFs (averaged). */
+  dark?: string[];
+  /** `projections`: keep every n-th view. Default 1. */
+  every?: number;
+  /** `projections`: bin detector pixels n × n. Default 1. */
+  bin?: number;
+  /** `projections`: the volume grid `[Z, H, W]` when the geometry states none. */
+  grid?: [number, number, number];
+  /** `projections`: the voxel size `[dz, dxy]` in mm when the geometry states none. */
+  voxelSize?: [number, number];
 }
 
 /** A loaded case: measurements of u, its geometry, and the ground truth when there is one. */
@@ -72,6 +88,8 @@ export interface Case {
   label: string;
   /** One-line notices worth printing (unit guesses, resampling). */
   notices: string[];
+  /** Raw projections: what flat- and dark-field correction did (for the manifest). */
+  measurement?: Correction;
 }
 
 function unitsOf(volume: Volume, muWater: number): UnitMap {
@@ -91,7 +109,104 @@ export async function loadCase(gpu: GpuContext, spec: CaseSpec): Promise<Case> {
   if (!(muWater > 0) || !Number.isFinite(muWater)) {
     throw new UserError(`--mu-water must be a positive number in 1/mm (got ${muWater})`);
   }
+  if (spec.projections) return await loadProjectionsCase(spec, muWater);
   return spec.sinogram ? await loadSinogramCase(spec) : await loadVolumeCase(gpu, spec, muWater);
+}
+
+async function loadProjectionsCase(spec: CaseSpec, muWater: number): Promise<Case> {
+  const every = spec.every ?? 1, bin = spec.bin ?? 1;
+  const set = await readProjectionSet({
+    path: spec.projections!,
+    flat: spec.flat,
+    dark: spec.dark,
+    every,
+    bin,
+  });
+  const { rows: V, cols: U, views: A } = set.correction;
+  let g: AnyCone;
+  let grid: [number, number, number] | undefined;
+  const notices: string[] = [];
+  if (spec.geometry) {
+    const file = await readGeometryFile(spec.geometry);
+    if (!isCone(file.geometry)) {
+      throw new UserError(
+        `--projections needs a cone geometry; ${spec.geometry} is ${file.geometry.type} (2D data go in with --sinogram)`,
+      );
+    }
+    const vec = toConeVec(file.geometry);
+    // --every and --bin act on the file's geometry as they acted on the images
+    const rows = binVectors(
+      vec.vectors.filter((_, i) => i % every === 0),
+      vec.detectorCount,
+      vec.detectorRows,
+      bin,
+    );
+    g = withAngles(rows, Math.floor(vec.detectorRows / bin), Math.floor(vec.detectorCount / bin), vec);
+    if (file.grid && file.slices) grid = [file.slices, ...file.grid];
+  } else if (set.vectors) {
+    g = withAngles(set.vectors, V, U);
+    notices.push(`${spec.projections}: the walnut layout, ${A} views, geometry from its ${WALNUT.geometry}`);
+  } else {
+    throw new UserError(
+      "--projections needs --geometry (cone or cone_vec JSON, ASTRA's dictionaries or TIGRE's geometry)",
+    );
+  }
+  if (g.angles.length !== A || g.detectorRows !== V || g.detectorCount !== U) {
+    throw new UserError(
+      `${spec.projections} holds ${A} views of ${V}x${U} (rows x columns) but the geometry describes ${g.angles.length} views of ${g.detectorRows}x${g.detectorCount}: use the matching --geometry (or the same --every and --bin)`,
+    );
+  }
+  const size = spec.imageSize ?? 256;
+  const fallback = defaultConeGrid(g, size);
+  const shape = spec.grid ?? grid ?? fallback.shape;
+  const spacing: [number, number, number] = spec.voxelSize
+    ? [spec.voxelSize[0], spec.voxelSize[1], spec.voxelSize[1]]
+    : g.voxelSize ?? fallback.spacing;
+  if (!spec.grid && !grid) {
+    notices.push(
+      `note: no volume grid given: ${shape.join("x")} voxels of ${
+        spacing[2].toFixed(3)
+      } mm over the field every view sees (--grid Z,H,W and --voxel-size DZ,DXY to choose)`,
+    );
+  }
+  const geometry: AnyCone = { ...g, voxelSize: spacing };
+  const [Z, H, W] = shape;
+  if (spec.imageSize && (H !== spec.imageSize || W !== spec.imageSize)) {
+    throw new UserError(
+      `the model works on ${spec.imageSize}x${spec.imageSize} slices but --grid asks for ${H}x${W}: use --grid Z,${spec.imageSize},${spec.imageSize} (and a --voxel-size to match)`,
+    );
+  }
+  const warn = checkGeometry(geometry, { Z, H, W }, spacing[2], spacing);
+  if (warn) notices.push(warn);
+  const k = muWater * spacing[2];
+  const c = set.correction;
+  notices.push(
+    `${spec.projections}: ${c.views} views of ${c.rows}x${c.cols}, flat ${c.flatFrames} and dark ${c.darkFrames} frames averaged; ${c.clampedLow} pixels at or below the dark field clamped, ${c.aboveFlat} above the flat field kept`,
+  );
+  let truthU: Float32Array | null = null;
+  const units: UnitMap = { unit: spec.unit ?? "HU", muWater };
+  if (spec.reference) {
+    const ref = await readVolumeFile(spec.reference, { unit: spec.unit });
+    if (ref.shape.join() !== shape.join()) {
+      throw new UserError(
+        `--reference is ${ref.shape.join("x")} but the reconstruction grid is ${shape.join("x")}`,
+      );
+    }
+    truthU = toU(ref.data, unitsOf(ref, muWater));
+  }
+  return {
+    y: set.y.map((v) => v / k),
+    geometry,
+    shape,
+    spacing,
+    affine: makeVolume(new Float32Array(Z * H * W), shape, { spacing }).affine,
+    units,
+    truthU,
+    inputs: [spec.projections!, ...set.files, ...(spec.reference ? [spec.reference] : [])],
+    label: spec.projections!,
+    notices,
+    measurement: set.correction,
+  };
 }
 
 async function loadSinogramCase(spec: CaseSpec): Promise<Case> {

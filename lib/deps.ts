@@ -38,3 +38,4 @@ export const ORT_VERSION = "1.30.0";
 export const CHARLS_SPECIFIER = "npm:@cornerstonejs/codec-charls@1.2.7";
 /** OpenJPEG (JPEG 2000) as WebAssembly, loaded only for JPEG 2000 DICOM series. */
 export const OPENJPEG_SPECIFIER = "npm:@cornerstonejs/codec-openjpeg@1.3.6";
+export { decode as decodeTiff } from "npm:tiff@7.1.3";

@@ -24,7 +24,8 @@ export const FLAGS = {
   },
   geometry: {
     type: "string",
-    help: "Geometry JSON instead of --views (fan or cone beam, ASTRA's dictionaries, TIGRE's geometry); its grid must be the model's",
+    help:
+      "Geometry JSON instead of --views (fan or cone beam, ASTRA's dictionaries, TIGRE's geometry); its grid must be the model's",
   },
   methods: {
     type: "string",

@@ -66,6 +66,7 @@ async function main(): Promise<void> {
       // limited angle: one view per degree unless --views says otherwise (the same in every task)
       views: f.views ?? (f["angle-range"] ? Math.max(1, Math.round(f["angle-range"])) : 8),
       angleRange: f["angle-range"],
+      voxelSize: f["voxel-size"],
       // --resample with a classical method: the prior's grid, so its numbers compare with the prior's runs
       imageSize: prior
         ? prior.card.imageSize
@@ -177,6 +178,7 @@ async function main(): Promise<void> {
         config: { ...f, resolved: samplerConfig(cfg, views) ?? cfg, geometry: c.geometry, units: c.units },
         model: priorSummary(prior),
         inputs: [{ path: c.label, sha256: fingerprint.inputSha256, shape: c.shape }],
+        ...(c.measurement ? { measurement: c.measurement } : {}),
         timings,
         ortVersion: prior?.ortVersion,
         ...(cfg.adapt

@@ -248,7 +248,37 @@ export const FLAGS = {
     help:
       "Geometry JSON: of --sinogram, or to simulate instead of --views (parallel, fanflat, cone, cone_vec; ASTRA's vol_geom/proj_geom; TIGRE's geometry)",
   },
-  reference: { type: "string", help: "Ground truth for metrics when reconstructing a --sinogram" },
+  reference: {
+    type: "string",
+    help: "Ground truth for metrics when reconstructing a --sinogram or --projections",
+  },
+  projections: {
+    type: "string",
+    help:
+      "Raw cone-beam projections: a folder of TIFFs (one per view, sorted by name), a multi-page TIFF, or a walnut data set orbit folder",
+  },
+  flat: {
+    type: "string",
+    help: "--projections: flat-field TIFFs, comma-separated (averaged)",
+    default: "the walnut folder's",
+  },
+  dark: {
+    type: "string",
+    help: "--projections: dark-field TIFFs, comma-separated (averaged)",
+    default: "the walnut folder's",
+  },
+  every: { type: "string", help: "--projections: keep every N-th view", default: "1" },
+  bin: { type: "string", help: "--projections: bin detector pixels N x N", default: "1" },
+  grid: {
+    type: "string",
+    help: "--projections: volume grid Z,H,W when the geometry states none",
+    default: "the model's slice size over the field every view sees",
+  },
+  "voxel-size": {
+    type: "string",
+    help: "--projections: voxel size DZ,DXY in mm (or one number)",
+    default: "from the field",
+  },
   "out-dir": {
     type: "string",
     help: "Output folder (metrics, preview, manifest, state)",
@@ -354,6 +384,19 @@ export const Schema = z.object({
   sinogram: z.string().optional(),
   geometry: z.string().optional(),
   reference: z.string().optional(),
+  projections: z.string().optional(),
+  flat: z.string().transform((v) => v.split(",").filter(Boolean)).optional(),
+  dark: z.string().transform((v) => v.split(",").filter(Boolean)).optional(),
+  every: pos("every").optional(),
+  bin: pos("bin").optional(),
+  grid: z.string().regex(/^\d+,\d+,\d+$/, "must be Z,H,W (three whole numbers)").transform((v) =>
+    v.split(",").map(Number) as [number, number, number]
+  ).refine((v) => v.every((n) => n >= 1), "every size must be at least 1").optional(),
+  "voxel-size": z.string().regex(/^[0-9.eE+-]+(,[0-9.eE+-]+)?$/, "must be DZ,DXY or one number, in mm")
+    .transform((v) => {
+      const n = v.split(",").map(Number);
+      return (n.length === 1 ? [n[0], n[0]] : n) as [number, number];
+    }).refine((v) => v.every((n) => n > 0 && Number.isFinite(n)), "sizes must be positive mm").optional(),
   "out-dir": z.string().optional(),
   output: z.string().optional(),
   force: z.boolean().default(false),
@@ -378,8 +421,21 @@ export const Schema = z.object({
   if (f.factor !== undefined) {
     ctx.addIssue({ code: "custom", path: ["factor"], message: "applies to --task zsr" });
   }
-  if (f.sinogram) {
-    // a measured sinogram fixes the acquisition: flags that would change it are refused, not ignored
+  if (!f.projections) {
+    const k = (["flat", "dark", "every", "bin", "grid", "voxel-size"] as const).find((k) =>
+      f[k] !== undefined
+    );
+    if (k) ctx.addIssue({ code: "custom", path: [k], message: "applies to --projections" });
+  }
+  if (f.projections && f.sinogram) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["projections"],
+      message: "give --projections or --sinogram, not both",
+    });
+  }
+  if (f.sinogram || f.projections) {
+    // measured data fix the acquisition: flags that would change it are refused, not ignored
     const clash = (["views", "angle-range", "noise", "input", "slices", "resample"] as const).find((k) =>
       f[k] !== undefined && f[k] !== false
     );
@@ -387,11 +443,13 @@ export const Schema = z.object({
       ctx.addIssue({
         code: "custom",
         path: [clash],
-        message: "does not apply with --sinogram (the measured data fix the acquisition)",
+        message: `does not apply with --${
+          f.sinogram ? "sinogram" : "projections"
+        } (the measured data fix the acquisition)`,
       });
     }
   }
-  if (f.geometry && !f.sinogram) {
+  if (f.geometry && !f.sinogram && !f.projections) {
     const clash = (["views", "angle-range"] as const).find((k) => f[k] !== undefined);
     if (clash) {
       ctx.addIssue({

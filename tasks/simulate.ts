@@ -23,7 +23,8 @@ const FLAGS = {
   },
   geometry: {
     type: "string",
-    help: "Geometry JSON instead of --views: parallel, fanflat, cone, cone_vec (mm), ASTRA's vol_geom/proj_geom or TIGRE's geometry",
+    help:
+      "Geometry JSON instead of --views: parallel, fanflat, cone, cone_vec (mm), ASTRA's vol_geom/proj_geom or TIGRE's geometry",
   },
   noise: { type: "string", help: "Incident photons per ray (Poisson noise); none if absent" },
   seed: { type: "string", help: "Noise seed", default: "0" },

@@ -252,3 +252,41 @@ export function checkConeGeometry(
     (100 * unseen).toFixed(1)
   }% outside every view): a larger detector, or fewer slices`;
 }
+
+/**
+ * A volume grid for a cone geometry that states none: `size × size` pixels spanning the circle every view
+ * sees in the mid-plane, and as many slices of the same size as the detector's height covers at the
+ * rotation axis.
+ *
+ * @example
+ * ```ts
+ * import { defaultConeGrid } from "./cone_plan.ts";
+ * const g = { type: "cone" as const, angles: [0, 1], detectorCount: 200, detectorRows: 40, detectorSpacing: 1,
+ *   detectorSpacingV: 1, sourceOrigin: 500, originDetector: 500, detectorOffset: 0, detectorOffsetV: 0 };
+ * console.log(defaultConeGrid(g, 64).shape); // [ 40, 64, 64 ]
+ * ```
+ */
+export function defaultConeGrid(g: AnyCone, size: number): {
+  shape: [number, number, number];
+  spacing: [number, number, number];
+} {
+  const vecs = coneVectors(g);
+  let radius = Infinity, height = 0;
+  for (const r of vecs) {
+    const [sx, sy, , dx, dy, , ux, uy, , , , vz] = r;
+    const nu = Math.hypot(ux, uy), dso = Math.hypot(sx, sy);
+    const n = [-uy / nu, ux / nu], dsd = Math.abs(n[0] * (dx - sx) + n[1] * (dy - sy));
+    // the narrower half of the detector sets the circle every view sees
+    const cF = ((sx + dsd * n[0] * Math.sign(n[0] * (dx - sx) + n[1] * (dy - sy)) - dx) * ux +
+      (sy + dsd * n[1] * Math.sign(n[0] * (dx - sx) + n[1] * (dy - sy)) - dy) * uy) / nu;
+    const half = Math.min(g.detectorCount * nu / 2 - cF, g.detectorCount * nu / 2 + cF);
+    radius = Math.min(radius, dso * Math.sin(Math.atan(Math.max(0, half) / dsd)));
+    height = Math.max(height, (g.detectorRows * Math.abs(vz) * dso) / dsd);
+  }
+  const px = (2 * radius) / size;
+  if (!(px > 0)) {
+    throw new UserError("cone geometry: the detector sees no field of view: check its size and offsets");
+  }
+  const slices = Math.max(1, Math.floor(height / px));
+  return { shape: [slices, size, size], spacing: [px, px, px] };
+}
