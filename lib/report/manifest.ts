@@ -28,6 +28,8 @@ export interface ManifestInput {
   ortVersion?: string;
   /** Test-time adaptation: its settings, the adapter's parameter count and the data residual per step. */
   adaptation?: Record<string, unknown>;
+  /** Raw projections: the flat/dark correction's frame counts and clamped pixels. */
+  measurement?: object;
   /** Further fields (e.g. metrics), merged into the manifest's top level. */
   extra?: Record<string, unknown>;
 }
@@ -61,6 +63,7 @@ export function buildManifest(input: ManifestInput): Record<string, unknown> {
     timingsSeconds: input.timings,
     outputs: input.outputs,
     ...(input.adaptation ? { adaptation: input.adaptation } : {}),
+    ...(input.measurement ? { measurement: input.measurement } : {}),
     ...input.extra,
   };
 }
