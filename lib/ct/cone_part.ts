@@ -11,20 +11,25 @@ import { type Kernels, kernelsModule, pixelMajorMatrix } from "./sparse.ts";
 
 /** What a part needs: its views' tables (sliced from the plan) and the sizes. */
 export interface PartSpec {
-  /** First and one-past-last view of the part. */
+  /** First view of the part. */
   a0: number;
+  /** One past the part's last view. */
   a1: number;
-  /** Volume size. */
+  /** Slices. */
   Z: number;
+  /** Rows per slice. */
   H: number;
+  /** Columns per slice. */
   W: number;
-  /** Detector columns and rows. */
+  /** Detector columns. */
   U: number;
+  /** Detector rows. */
   V: number;
   /** The part's fan tables (`FAN_STRIDE` floats per view, from view `a0`). */
   tab: Float32Array;
-  /** The part's `[views][H·W]` slice coordinate of row 0 and slices per row. */
+  /** The part's `[views][H·W]` slice coordinate of detector row 0's ray. */
   alpha: Float32Array;
+  /** The part's `[views][H·W]` slices per detector row. */
   beta: Float32Array;
   /** Bytes the resampled columns of a chunk of views may take. */
   chunkBytes: number;

@@ -1,7 +1,7 @@
 /**
- * `blendct/ct`: geometries (parallel, fan beam, ASTRA dictionaries), the operator seam and its operators
- * (projectors on the WGSL kernels or the sparse CPU engine, slice subsampling, composition), FBP,
- * simulation, phantoms, and the TypeScript references the kernels are tested against.
+ * `blendct/ct`: geometries (parallel, fan and cone beam, ASTRA dictionaries, TIGRE's geometry), the operator
+ * seam and its operators (projectors on the WGSL kernels or the sparse CPU engine, the cone projector, slice
+ * subsampling, composition), FBP and FDK, simulation and phantoms.
  * @module
  */
 export {
@@ -16,8 +16,22 @@ export {
   type ParallelGeometry,
   ParallelGeometrySchema,
   type PresetOptions,
+  type SliceGeometry,
   sparseView,
 } from "./geometry.ts";
+export {
+  type AnyCone,
+  type ConeGeometry,
+  type ConeVecGeometry,
+  coneVectors,
+  fromTigre,
+  isCone,
+  toConeVec,
+  type VolumePlacement,
+} from "./cone_geometry.ts";
+export { type ConeOptions, ConeProjector } from "./cone.ts";
+export { checkConeGeometry, type ConePlan, defaultConeGrid } from "./cone_plan.ts";
+export { fdk } from "./fdk.ts";
 export * from "./operator.ts";
 export { Projector, slabSlices } from "./projector.ts";
 export { adjointRef, backprojectRef, forwardRef, parallelRays, trigTable } from "./projector_ref.ts";

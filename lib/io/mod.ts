@@ -1,6 +1,7 @@
 /**
  * `blendct/io`: NIfTI, npy/npz, DICOM series (with RLE and JPEG lossless), the bundled samples, sinogram
- * files with their sidecars, geometry files, and atomic writes that never replace an input.
+ * files with their sidecars, geometry files, raw TIFF projections with flat and dark fields, and atomic
+ * writes that never replace an input.
  * @module
  */
 export * from "./nifti.ts";
@@ -18,6 +19,7 @@ export * from "./samples.ts";
 export * from "./files.ts";
 export * from "./sinogram.ts";
 export * from "./geometry_file.ts";
+export * from "./projections.ts";
 export type { MakeVolumeOptions } from "../volume.ts";
 export type { SafeParseResult, Schema, SchemaIssue } from "../schema.ts";
 export type { Unit } from "../units.ts";

@@ -87,12 +87,15 @@ export async function averageFrames(paths: string[]): Promise<{ frame: Frame; co
 
 /** What flat- and dark-field correction did. */
 export interface Correction {
-  /** Views, detector rows and columns. */
+  /** Views. */
   views: number;
+  /** Detector rows. */
   rows: number;
+  /** Detector columns. */
   cols: number;
-  /** Flat and dark frames averaged. */
+  /** Flat frames averaged. */
   flatFrames: number;
+  /** Dark frames averaged. */
   darkFrames: number;
   /** Pixels with `I − D ≤ 0`, clamped to {@linkcode MIN_TRANSMISSION}. */
   clampedLow: number;
