@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { decodePng } from "../lib/deps.ts";
 import { FONT_CHARACTERS, midPlanesPng, slicePng } from "../lib/report/png.ts";
 import { makeVolume } from "../lib/volume.ts";
+import { num } from "../lib/report/outputs.ts";
 
 Deno.test("slicePng encodes a windowed 8-bit greyscale image", () => {
   const png = decodePng(slicePng(Float32Array.from([0, 0.5, 1, 2, -1, NaN]), 3, 2, [0, 1]));
@@ -101,4 +102,11 @@ Deno.test("midPlanesPng: plane names, a grey ramp with its window's ends, a scal
     }
   }
   assert.ok(longest >= 20, `longest white run ${longest}`);
+});
+
+Deno.test("the preview's footer writes window bounds as a person would (no float noise)", () => {
+  assert.equal(num(-160.00000000000003), "-160");
+  assert.equal(num(39.999999999999986), "40");
+  assert.equal(num(0.25), "0.25");
+  assert.equal(num(-1024), "-1024");
 });

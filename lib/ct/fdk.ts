@@ -10,7 +10,7 @@
 import { type AnyCone, coneVectors } from "./cone_geometry.ts";
 import { type FanFbpWeights, fanFbpWeights } from "./fan.ts";
 import type { FanGeometry } from "./geometry.ts";
-import { type FbpFilter, filterTaps } from "./fbp.ts";
+import { type FbpFilter, filterTaps } from "./ramp.ts";
 import type { SliceShape } from "./operator.ts";
 
 interface ViewFrame {

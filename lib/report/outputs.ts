@@ -11,6 +11,7 @@ import { defaultMetricRange, displayWindow, uAffine } from "../units.ts";
 import { makeVolume } from "../volume.ts";
 import { displayOriented } from "./orient.ts";
 import { midPlanesPng } from "./png.ts";
+import { isCone } from "../ct/cone_geometry.ts";
 import { buildManifest, type ManifestInput } from "./manifest.ts";
 import type { Sidecars } from "./sidecars.ts";
 
@@ -36,6 +37,11 @@ export interface RunOutputs {
   manifest: Omit<ManifestInput, "outputs" | "extra">;
   /** `performance.now()` when the run started, for the manifest's `total`. */
   startedAt?: number;
+}
+
+/** A window bound as a person writes it: float noise rounded away (−160.00000000000003 → −160, 0.25 kept). */
+export function num(v: number): string {
+  return String(Number(v.toPrecision(6)));
 }
 
 /**
@@ -83,7 +89,10 @@ export async function writeRunOutputs(
   }
   const columns = [
     ...(truth ? [{ label: "ground truth", volume: displayOriented(truth) }] : []),
-    { label: `FBP ${c.geometry.angles.length} views`, volume: displayOriented(fbpVol) },
+    {
+      label: `${isCone(c.geometry) ? "FDK" : "FBP"} ${c.geometry.angles.length} views`,
+      volume: displayOriented(fbpVol),
+    },
     ...(o.method === "fbp" ? [] : [{ label: o.method, volume: displayOriented(recon) }]),
   ];
   const window = displayWindow(c.units, o.displayWindow);
@@ -113,9 +122,9 @@ export async function writeRunOutputs(
     columnWindows,
     rampColumns: Object.keys(columnWindows).map(Number),
     scaleBarMm: 50,
-    footer: `window ${window[0]}..${window[1]} ${unit} (level ${(window[0] + window[1]) / 2}, width ${
-      window[1] - window[0]
-    })`,
+    footer: `window ${num(window[0])}..${num(window[1])} ${unit} (level ${
+      num((window[0] + window[1]) / 2)
+    }, width ${num(window[1] - window[0])})`,
   });
   await writeFileAtomic(f.preview, png, inputs);
   outputs.push(f.preview, f.manifest);
