@@ -48,11 +48,11 @@ export { cgls } from "./lib/solve/cgls.ts";
 export { tvPdhg } from "./lib/solve/tv.ts";
 
 // the prior and the sampler
-export type { EpsModel } from "./lib/diffusion/eps_model.ts";
+export type { EpsModel } from "./lib/prior/eps_model.ts";
 export { type ProgressEvent, runSampler, type SamplerConfig } from "./lib/diffusion/sampler.ts";
-export { loadModel, type ModelCard } from "./lib/diffusion/card.ts";
-export { createDenoiser, type Denoiser } from "./lib/diffusion/denoiser.ts";
-export { openPrior, type Prior } from "./lib/diffusion/prior.ts";
+export { loadModel, type ModelCard } from "./lib/prior/card.ts";
+export { createDenoiser, type Denoiser } from "./lib/prior/denoiser.ts";
+export { openPrior, type Prior } from "./lib/prior/prior.ts";
 export type { AdaptConfig } from "./lib/diffusion/adapt.ts";
 
 // every method of the paper's table, one resolver for their names
@@ -66,13 +66,13 @@ export {
   type ReconstructOptions,
   reconstructWith,
   resolveMethod,
-} from "./lib/reconstruct.ts";
-export { superResolve } from "./lib/zsr.ts";
-export { generateVolume } from "./lib/generate.ts";
+} from "./lib/jobs/reconstruct.ts";
+export { superResolve } from "./lib/jobs/zsr.ts";
+export { generateVolume } from "./lib/jobs/generate.ts";
 
 // units, files, data
 export { fromU, toU, type UnitMap } from "./lib/units.ts";
-export { type Case, loadCase } from "./lib/case.ts";
+export { type Case, loadCase } from "./lib/jobs/case.ts";
 export { readDicomSeries } from "./lib/io/dicom.ts";
 export { loadSample } from "./lib/io/samples.ts";
 export { readVolumeFile, writeVolumeFile } from "./lib/io/files.ts";

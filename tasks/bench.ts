@@ -3,14 +3,14 @@
  * Markdown table for BENCHMARKS.md. Each benchmark lives in its own module.
  * @module
  */
-import { runTask } from "./cli.ts";
+import { runTask } from "./_cli.ts";
 import { UserError } from "../lib/errors.ts";
 
 const BENCHES: Record<string, string> = {
-  projector: "./bench_projector.ts",
-  denoiser: "./bench_denoiser.ts",
-  reconstruct: "./bench_reconstruct.ts",
-  quantized: "./bench_quantized.ts",
+  projector: "./_bench_projector.ts",
+  denoiser: "./_bench_denoiser.ts",
+  reconstruct: "./_bench_reconstruct.ts",
+  quantized: "./_bench_quantized.ts",
 };
 
 const ABOUT: Record<string, string> = {

@@ -18,7 +18,7 @@ import {
 } from "../lib/io/files.ts";
 import { VERSION } from "../lib/version.ts";
 import { UserError } from "../lib/errors.ts";
-import { type FlagSpec, parseFlags, runTask, unitFlag } from "./cli.ts";
+import { type FlagSpec, parseFlags, runTask, unitFlag } from "./_cli.ts";
 
 const USAGE = "Usage: deno task convert --input <DICOM folder | .nii[.gz] | .npy | .npz | sample:NAME> " +
   "--output OUT.nii.gz";

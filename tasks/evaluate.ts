@@ -3,25 +3,25 @@
  * evaluation volumes (PSNR/SSIM per plane, TV, z-consistency, seconds), every method on the same operator
  * and data. TV's λ is tuned on a grid per setting against the ground truth, as hard as the diffusion
  * methods are tuned. Writes results.json, results.md and a picture per case to the output folder.
- * The flags are in tasks/evaluate_flags.ts, the table and the merge of shards in tasks/evaluate_table.ts.
+ * The flags are in tasks/_evaluate_flags.ts, the table and the merge of shards in tasks/_evaluate_table.ts.
  * @module
  */
 import { writeFileAtomic, writeJsonAtomic } from "../lib/io/files.ts";
 import { defaultMetricRange, displayWindow } from "../lib/units.ts";
-import { caseVolume, loadCase } from "../lib/case.ts";
+import { caseVolume, loadCase } from "../lib/jobs/case.ts";
 import { displayOriented } from "../lib/report/orient.ts";
 import { methodMetrics } from "../lib/metrics/index.ts";
 import { midPlanesPng } from "../lib/report/png.ts";
 import { buildManifest } from "../lib/report/manifest.ts";
 import { UserError } from "../lib/errors.ts";
-import { gpuFor, priorSummary } from "../lib/diffusion/prior.ts";
-import { parseFlags, runTask } from "./cli.ts";
-import { EVAL_CASES, FLAGS, Schema } from "./evaluate_flags.ts";
-import { markdownTable, mergeShards, readCaseManifest, type Row } from "./evaluate_table.ts";
-import { openPriors, runMethod } from "./evaluate_methods.ts";
+import { gpuFor, priorSummary } from "../lib/prior/prior.ts";
+import { parseFlags, runTask } from "./_cli.ts";
+import { EVAL_CASES, FLAGS, Schema } from "./_evaluate_flags.ts";
+import { markdownTable, mergeShards, readCaseManifest, type Row } from "./_evaluate_table.ts";
+import { openPriors, runMethod } from "./_evaluate_methods.ts";
 
-export { parseVariant } from "./evaluate_flags.ts";
-export { markdownTable } from "./evaluate_table.ts";
+export { parseVariant } from "./_evaluate_flags.ts";
+export { markdownTable } from "./_evaluate_table.ts";
 
 async function main(): Promise<void> {
   const f = parseFlags(

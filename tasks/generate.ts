@@ -8,10 +8,10 @@
  */
 import { z } from "../lib/deps.ts";
 import { writeFileAtomic, writeJsonAtomic, writeVolumeFile } from "../lib/io/files.ts";
-import { gpuFor, openCoarsePrior, openPrior, type Prior, priorSummary } from "../lib/diffusion/prior.ts";
+import { gpuFor, openCoarsePrior, openPrior, type Prior, priorSummary } from "../lib/prior/prior.ts";
 import type { GpuContext } from "../lib/gpu/context.ts";
-import { modelMap } from "../lib/diffusion/card.ts";
-import { generateVolume } from "../lib/generate.ts";
+import { modelMap } from "../lib/prior/card.ts";
+import { generateVolume } from "../lib/jobs/generate.ts";
 import { DEFAULT_MU_WATER, displayWindow, fromU, type UnitMap } from "../lib/units.ts";
 import { makeVolume } from "../lib/volume.ts";
 import { midPlanesPng } from "../lib/report/png.ts";
@@ -19,7 +19,7 @@ import { displayOriented } from "../lib/report/orient.ts";
 import { createProgress, formatDuration } from "../lib/report/progress.ts";
 import { buildManifest } from "../lib/report/manifest.ts";
 import { UserError } from "../lib/errors.ts";
-import { intFlag, makeOutputFolder, parseFlags, runTask } from "./cli.ts";
+import { intFlag, makeOutputFolder, parseFlags, runTask } from "./_cli.ts";
 import { claimOutputs, type OutputClaim } from "../lib/report/sidecars.ts";
 
 const FLAGS = {

@@ -14,7 +14,7 @@ import { UserError } from "../lib/errors.ts";
 import { readVolumeFile, VOLUME_INPUTS } from "../lib/io/files.ts";
 import { computeMetrics, type Metrics, PLANES } from "../lib/metrics/index.ts";
 import { DEFAULT_MU_WATER, defaultMetricRange } from "../lib/units.ts";
-import { type FlagSpec, parseFlags, rangeFlag, runTask, unitFlag } from "./cli.ts";
+import { type FlagSpec, parseFlags, rangeFlag, runTask, unitFlag } from "./_cli.ts";
 
 const USAGE = "Usage: deno task metrics --reference GROUND_TRUTH --input RECONSTRUCTION " +
   "[--metric-range LO,HI] [--unit hu|mu|image] [--gaussian] [--json]";

@@ -3,26 +3,26 @@
  * the bundled default case (36 slices of the LIDC chest CT, never seen in training) from 8 simulated views
  * and writes the volume `out/recon.nii.gz` and beside it its preview, metrics and manifest
  * (`recon.preview.png`, `recon.metrics.json`, `recon.manifest.json`). `--task zsr` is
- * z-super-resolution (tasks/zsr.ts); the flags live in tasks/reconstruct_flags.ts.
+ * z-super-resolution (tasks/_zsr.ts); the flags live in tasks/_reconstruct_flags.ts.
  * @module
  */
 import { saveState } from "../lib/diffusion/state.ts";
-import { loadCase } from "../lib/case.ts";
-import { isDiffusion, reconstructWith, samplerConfig } from "../lib/reconstruct.ts";
+import { loadCase } from "../lib/jobs/case.ts";
+import { isDiffusion, reconstructWith, samplerConfig } from "../lib/jobs/reconstruct.ts";
 import { createProjector, type CtProjector } from "../lib/ct/system.ts";
 import { writeRunOutputs } from "../lib/report/outputs.ts";
 import { createProgress, formatDuration } from "../lib/report/progress.ts";
 import { sha256Hex } from "../lib/hash.ts";
 import { UserError } from "../lib/errors.ts";
-import { gpuFor, openPrior, priorSummary } from "../lib/diffusion/prior.ts";
-import { loadModel, SHIPPED_MODEL } from "../lib/diffusion/card.ts";
-import { makeOutputFolder, outputPath, parseFlags, runTask } from "./cli.ts";
+import { gpuFor, openPrior, priorSummary } from "../lib/prior/prior.ts";
+import { loadModel, SHIPPED_MODEL } from "../lib/prior/card.ts";
+import { makeOutputFolder, outputPath, parseFlags, runTask } from "./_cli.ts";
 import { claimOutputs, type OutputClaim, sidecarsOf } from "../lib/report/sidecars.ts";
-import { checkBudget, FLAGS, methodConfig, priorBackend, Schema } from "./reconstruct_flags.ts";
-import { printMetrics, readResume } from "./reconstruct_run.ts";
-import { main as zsrMain, taskOf } from "./zsr.ts";
+import { checkBudget, FLAGS, methodConfig, priorBackend, Schema } from "./_reconstruct_flags.ts";
+import { printMetrics, readResume } from "./_reconstruct_run.ts";
+import { main as zsrMain, taskOf } from "./_zsr.ts";
 
-export { CLI_BLEND_DEFAULTS } from "./reconstruct_flags.ts";
+export { CLI_BLEND_DEFAULTS } from "./_reconstruct_flags.ts";
 
 async function main(): Promise<void> {
   if (taskOf(Deno.args) === "zsr") return await zsrMain(Deno.args);

@@ -11,8 +11,8 @@ import { measurementShape, writeSinogram } from "../lib/io/sinogram.ts";
 import { isCone } from "../lib/ct/cone_geometry.ts";
 import { DEFAULT_MU_WATER, toU } from "../lib/units.ts";
 import { measure } from "../lib/ct/measure.ts";
-import { geometryForVolume } from "../lib/case.ts";
-import { intFlag, numberFlag, parseFlags, runTask, unitFlag } from "./cli.ts";
+import { geometryForVolume } from "../lib/jobs/case.ts";
+import { intFlag, numberFlag, parseFlags, runTask, unitFlag } from "./_cli.ts";
 
 const FLAGS = {
   input: { type: "string", help: `Volume to project (${VOLUME_INPUTS})` },

@@ -13,13 +13,13 @@
  */
 import { UserError } from "../lib/errors.ts";
 import { writeJsonAtomic } from "../lib/io/files.ts";
-import { parseFlags, runTask } from "./cli.ts";
-import { checkRunDir, FLAGS, type Flags, Schema, settingsOf } from "./train_flags.ts";
-import { findPython, initCheckpoint, run } from "./train_python.ts";
-import { listInputs, prepare } from "./train_data.ts";
+import { parseFlags, runTask } from "./_cli.ts";
+import { checkRunDir, FLAGS, type Flags, Schema, settingsOf } from "./_train_flags.ts";
+import { findPython, initCheckpoint, run } from "./_train_python.ts";
+import { listInputs, prepare } from "./_train_data.ts";
 
-export { findPython } from "./train_python.ts";
-export { listInputs } from "./train_data.ts";
+export { findPython } from "./_train_python.ts";
+export { listInputs } from "./_train_data.ts";
 
 async function trainOwn(f: Flags, python: string): Promise<void> {
   if (!f.data || !f.out) throw new UserError("--data and --out are both needed (see --help)");

@@ -13,7 +13,7 @@ import { UserError } from "../lib/errors.ts";
 import { loadSample } from "../lib/io/samples.ts";
 import { cropSlices, DEFAULT_CASE } from "../lib/cases.ts";
 import { writeNifti } from "../lib/io/nifti.ts";
-import { intFlag, parseFlags, runTask } from "./cli.ts";
+import { intFlag, parseFlags, runTask } from "./_cli.ts";
 
 const FLAGS = {
   port: { type: "string", help: "Port on 127.0.0.1", default: "8123" },

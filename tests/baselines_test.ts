@@ -18,7 +18,7 @@ import { alphasCumprod, ddimTimes } from "../lib/diffusion/schedule.ts";
 import { adjacentPartition } from "../lib/diffusion/partition.ts";
 import { mbirTimes, runMbir, veSigma } from "../lib/diffusion/mbir.ts";
 import { Rng } from "../lib/random.ts";
-import { reconstructWith, samplerConfig } from "../lib/reconstruct.ts";
+import { reconstructWith, samplerConfig } from "../lib/jobs/reconstruct.ts";
 import { ddsStepRef } from "./dc_ref.ts";
 import { relErr, seededArray, standIn } from "./helpers.ts";
 

@@ -11,7 +11,7 @@ import { fromAstra } from "../lib/ct/astra.ts";
 import { fdk } from "../lib/ct/fdk.ts";
 import { parseGeometry } from "../lib/io/geometry_file.ts";
 import { GpuContext } from "../lib/gpu/context.ts";
-import { reconstructWith } from "../lib/reconstruct.ts";
+import { reconstructWith } from "../lib/jobs/reconstruct.ts";
 import { UserError } from "../lib/errors.ts";
 import { relErr, seededArray } from "./helpers.ts";
 import { type Ellipsoid, phantom, projectEllipsoids, voxelize } from "./cone_fixture.ts";

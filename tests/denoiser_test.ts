@@ -10,7 +10,7 @@ import {
   parseModelCard,
   resolveModelSource,
   SLICE_MODEL,
-} from "../lib/diffusion/card.ts";
+} from "../lib/prior/card.ts";
 import {
   type BackendChoice,
   chooseBackend,
@@ -19,7 +19,7 @@ import {
   type Denoiser,
   probeWebGpu,
   verifyParity,
-} from "../lib/diffusion/denoiser.ts";
+} from "../lib/prior/denoiser.ts";
 
 const TINY = new URL("../fixtures/tiny-prior/tiny.json", import.meta.url);
 const SHIPPED = new URL("../models/blendct-prior.json", import.meta.url);

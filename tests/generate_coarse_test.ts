@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { GpuContext } from "../lib/gpu/context.ts";
 import type { EpsModel } from "../lib/diffusion/sampler.ts";
 import { alphasCumprod } from "../lib/diffusion/schedule.ts";
-import { extendAlongZ, generateVolume, upsampleSlices } from "../lib/generate.ts";
+import { extendAlongZ, generateVolume, upsampleSlices } from "../lib/jobs/generate.ts";
 
 const abar = alphasCumprod();
 

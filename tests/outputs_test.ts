@@ -143,7 +143,7 @@ Deno.test("deno task web's server: only the page's files, this host only, 400 on
       "/.git/config",
       "/deno.json",
       "/models/blendct-prior.ckpt.pt",
-      "/lib/reconstruct.ts",
+      "/lib/jobs/reconstruct.ts",
       "/web/../deno.json",
     ]
   ) {

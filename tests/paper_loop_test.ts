@@ -15,7 +15,7 @@ import { alphasCumprod, ddimTimes } from "../lib/diffusion/schedule.ts";
 import { partitionForStep } from "../lib/diffusion/partition.ts";
 import { METHOD_DEFAULTS } from "../lib/defaults.ts";
 import { Rng } from "../lib/random.ts";
-import { samplerConfig } from "../lib/reconstruct.ts";
+import { samplerConfig } from "../lib/jobs/reconstruct.ts";
 import { relErr, seededArray, standIn } from "./helpers.ts";
 import { ddsStepRef } from "./dc_ref.ts";
 

@@ -13,7 +13,7 @@ import {
 } from "../lib/diffusion/sampler.ts";
 import { alphasCumprod } from "../lib/diffusion/schedule.ts";
 import { ddimRef, ddimUpdate, tweedie, tweedieRef } from "../lib/diffusion/steps.ts";
-import { chainSeed, reconstruct } from "../lib/reconstruct.ts";
+import { chainSeed, reconstruct } from "../lib/jobs/reconstruct.ts";
 import { partitionForStep } from "../lib/diffusion/partition.ts";
 import { Rng } from "../lib/random.ts";
 import { decodeState, encodeState } from "../lib/diffusion/state.ts";
@@ -163,8 +163,8 @@ Deno.test("the same seed gives the same bytes; a resumed run equals the uninterr
 });
 
 Deno.test("on WebGPU the sampler keeps triplets on the device and matches the native back end", async () => {
-  const { createDenoiser } = await import("../lib/diffusion/denoiser.ts");
-  const { loadModel } = await import("../lib/diffusion/card.ts");
+  const { createDenoiser } = await import("../lib/prior/denoiser.ts");
+  const { loadModel } = await import("../lib/prior/card.ts");
   const tiny = await loadModel(new URL("../fixtures/tiny-prior/tiny.json", import.meta.url));
   let web;
   try {

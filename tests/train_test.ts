@@ -4,8 +4,8 @@
  * printed reason where PyTorch is absent (Debian: apt-get install python3-torch python3-onnx).
  */
 import assert from "node:assert/strict";
-import { createDenoiser, verifyParity } from "../lib/diffusion/denoiser.ts";
-import { loadModel } from "../lib/diffusion/card.ts";
+import { createDenoiser, verifyParity } from "../lib/prior/denoiser.ts";
+import { loadModel } from "../lib/prior/card.ts";
 
 const PY = "/usr/bin/python3";
 const root = new URL("../", import.meta.url).pathname;

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { GpuContext } from "../lib/gpu/context.ts";
-import { interpolateSlices, superResolve, thinGrid, zsrOffset } from "../lib/zsr.ts";
+import { interpolateSlices, superResolve, thinGrid, zsrOffset } from "../lib/jobs/zsr.ts";
 import { makeVolume } from "../lib/volume.ts";
 import { readVolumeFile, writeVolumeFile } from "../lib/io/files.ts";
 import { sheppLogan3d } from "../lib/ct/phantom.ts";

@@ -10,11 +10,11 @@
  */
 import { GpuContext } from "../lib/gpu/context.ts";
 import { measure } from "../lib/ct/measure.ts";
-import { reconstruct } from "../lib/reconstruct.ts";
+import { reconstruct } from "../lib/jobs/reconstruct.ts";
 import { readNpy, writeNpy } from "../lib/io/npy.ts";
 import { makeVolume } from "../lib/volume.ts";
 import { writeFileAtomic } from "../lib/io/files.ts";
-import { FBPUNET_SETTINGS, parseFbpunetSetting } from "../lib/fbpunet.ts";
+import { FBPUNET_SETTINGS, parseFbpunetSetting } from "../lib/jobs/fbpunet.ts";
 
 const [dir, ...wanted] = Deno.args;
 if (!dir) {

@@ -1,5 +1,5 @@
 """blendct's PyTorch back end: a worker process that runs a model card's checkpoint for the Deno side
-(`--backend torch`, lib/diffusion/denoiser_torch.ts) and, with `--adapt`, trains adapters on the gradient the
+(`--backend torch`, lib/prior/denoiser_torch.ts) and, with `--adapt`, trains adapters on the gradient the
 Deno side computes with its own operator (test-time adaptation, METHOD.md).
 
 The channel is the process's stdin and stdout, one frame per message in each direction:

@@ -10,9 +10,9 @@
 import { importOrtWeb } from "../lib/deps.ts";
 import { GpuContext } from "../lib/gpu/context.ts";
 import { measure } from "../lib/ct/measure.ts";
-import { reconstruct } from "../lib/reconstruct.ts";
-import { loadModel, modelMap } from "../lib/diffusion/card.ts";
-import { createDenoiser, type Denoiser } from "../lib/diffusion/denoiser.ts";
+import { reconstruct } from "../lib/jobs/reconstruct.ts";
+import { loadModel, modelMap } from "../lib/prior/card.ts";
+import { createDenoiser, type Denoiser } from "../lib/prior/denoiser.ts";
 import { readNifti, writeNifti } from "../lib/io/nifti.ts";
 import { computeMetrics } from "../lib/metrics/index.ts";
 import { midPlanesPng } from "../lib/report/png.ts";

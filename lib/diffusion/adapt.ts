@@ -8,7 +8,7 @@
  */
 import type { SliceShape } from "../ct/operator.ts";
 import { Rng } from "../random.ts";
-import type { Adapter, AdapterKind } from "./denoiser_torch.ts";
+import type { Adapter, AdapterKind } from "../prior/denoiser_torch.ts";
 import type { Partition } from "./partition.ts";
 
 /** Settings of `--adapt`. */

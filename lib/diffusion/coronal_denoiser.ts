@@ -9,7 +9,7 @@
 import type { GpuContext } from "../gpu/context.ts";
 import type { SliceShape } from "../ct/operator.ts";
 import { adjacentPartition } from "./partition.ts";
-import type { EpsModel } from "./eps_model.ts";
+import type { EpsModel } from "../prior/eps_model.ts";
 import type { DenoiseTimes } from "./triplet_denoiser.ts";
 
 /** Host-side coronal ε of a `[Z][H][W]` volume. */

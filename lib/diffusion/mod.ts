@@ -30,7 +30,7 @@ export {
   seenCoronal,
   SHIPPED_MODEL,
   SLICE_MODEL,
-} from "./card.ts";
+} from "../prior/card.ts";
 export {
   type Backend,
   BACKEND_CHOICES,
@@ -49,8 +49,8 @@ export {
   type TripletShape,
   verifyParity,
   type WebGpuReport,
-} from "./denoiser.ts";
-export { openCoarsePrior, openPrior, type OpenPriorOptions, type Prior, priorFor } from "./prior.ts";
+} from "../prior/denoiser.ts";
+export { openCoarsePrior, openPrior, type OpenPriorOptions, type Prior, priorFor } from "../prior/prior.ts";
 export { type FillNormalOptions, Rng } from "../random.ts";
 export {
   type Adapter,
@@ -59,8 +59,8 @@ export {
   type AdapterState,
   TORCH_DEVICES,
   type TorchDevice,
-} from "./denoiser_torch.ts";
+} from "../prior/denoiser_torch.ts";
 export { type AdaptConfig, adaptGroups, type AdaptReport, adaptStep, type DataGradient } from "./adapt.ts";
-export { type Preset, type StartFrom, STARTS } from "../reconstruct.ts";
-export type { SuperResolveOptions } from "../zsr.ts";
-export type { CoarseStage, GenerateOptions } from "../generate.ts";
+export { type Preset, type StartFrom, STARTS } from "../jobs/reconstruct.ts";
+export type { SuperResolveOptions } from "../jobs/zsr.ts";
+export type { CoarseStage, GenerateOptions } from "../jobs/generate.ts";

@@ -25,11 +25,11 @@ import {
 } from "./schedule.ts";
 import { type BlendMode, type Partition, partitionForStep } from "./partition.ts";
 import { type AdaptConfig, adaptStep } from "./adapt.ts";
-import type { AdapterState } from "./denoiser_torch.ts";
-import type { EpsModel } from "./eps_model.ts";
+import type { AdapterState } from "../prior/denoiser_torch.ts";
+import type { EpsModel } from "../prior/eps_model.ts";
 import { UserError } from "../errors.ts";
 
-export type { EpsModel } from "./eps_model.ts";
+export type { EpsModel } from "../prior/eps_model.ts";
 
 /** Sampler settings; the defaults are METHOD.md's except where the README says otherwise. */
 export interface SamplerConfig extends ConsistencyConfig {

@@ -8,7 +8,7 @@ import { type GpuContext, params } from "../gpu/context.ts";
 import { grid } from "../gpu/vector.ts";
 import type { SliceShape } from "../ct/operator.ts";
 import type { Partition } from "./partition.ts";
-import type { EpsModel } from "./eps_model.ts";
+import type { EpsModel } from "../prior/eps_model.ts";
 
 /**
  * A `single` partition ({z, z, z} per group) as a 2D prior reads it: one slice per group, owned by it.

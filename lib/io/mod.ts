@@ -23,5 +23,5 @@ export * from "./projections.ts";
 export type { MakeVolumeOptions } from "../volume.ts";
 export type { SafeParseResult, Schema, SchemaIssue } from "../schema.ts";
 export type { Unit } from "../units.ts";
-export type { CaseSpec } from "../case.ts";
+export type { CaseSpec } from "../jobs/case.ts";
 export type { AdapterSummary, Binding, GpuContextOptions } from "../gpu/context.ts";

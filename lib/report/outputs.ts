@@ -4,7 +4,7 @@
  * against the ground truth (method and FBP), the preview PNG and the manifest.
  * @module
  */
-import { type Case, caseVolume } from "../case.ts";
+import { type Case, caseVolume } from "../jobs/case.ts";
 import { writeFileAtomic, writeJsonAtomic, writeVolumeFile } from "../io/files.ts";
 import { type MethodMetrics, methodMetrics } from "../metrics/index.ts";
 import { defaultMetricRange, displayWindow, uAffine } from "../units.ts";

@@ -14,7 +14,7 @@ import { adjointRef, forwardRef } from "../lib/ct/projector_ref.ts";
 import { fanBeam, sparseView } from "../lib/ct/geometry.ts";
 import { ConeProjector } from "../lib/ct/cone.ts";
 import type { ConeGeometry } from "../lib/ct/cone_geometry.ts";
-import { intFlag, parseFlags } from "./cli.ts";
+import { intFlag, parseFlags } from "./_cli.ts";
 
 const FLAGS = {
   quick: { type: "boolean", help: "Small sizes only (64²×8), for a smoke test" },

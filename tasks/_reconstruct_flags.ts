@@ -6,13 +6,13 @@
 import { z } from "../lib/deps.ts";
 import { VOLUME_INPUTS } from "../lib/io/files.ts";
 import { FBP_FILTERS } from "../lib/ct/fbp.ts";
-import { modelMap, seenCoronal } from "../lib/diffusion/card.ts";
+import { modelMap, seenCoronal } from "../lib/prior/card.ts";
 import { UserError } from "../lib/errors.ts";
-import { isDiffusion, type MethodConfig, METHODS, resolveMethod, STARTS } from "../lib/reconstruct.ts";
+import { isDiffusion, type MethodConfig, METHODS, resolveMethod, STARTS } from "../lib/jobs/reconstruct.ts";
 import { mbirSeconds, METHOD_DEFAULTS, RUN_BUDGET_SECONDS } from "../lib/defaults.ts";
 import { DEFAULT_CASE } from "../lib/cases.ts";
-import type { Prior } from "../lib/diffusion/prior.ts";
-import { displayFlag, intFlag, numberFlag, rangeFlag, unitFlag } from "./cli.ts";
+import type { Prior } from "../lib/prior/prior.ts";
+import { displayFlag, intFlag, numberFlag, rangeFlag, unitFlag } from "./_cli.ts";
 
 const pos = (name: string) => intFlag(name).pipe(z.number().int().min(1, "must be at least 1"));
 

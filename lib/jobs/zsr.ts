@@ -4,13 +4,13 @@
  * consistency keeps the measured ones. Also the interpolation baselines it is compared with.
  * @module
  */
-import type { GpuContext } from "./gpu/context.ts";
-import { SliceSubsample } from "./ct/subsample.ts";
+import type { GpuContext } from "../gpu/context.ts";
+import { SliceSubsample } from "../ct/subsample.ts";
 import { type MethodConfig, type ReconstructOptions, reconstructWith } from "./reconstruct.ts";
-import { makeVolume, type Volume } from "./volume.ts";
-import { UserError } from "./errors.ts";
-import { keptSlices } from "./ct/subsample.ts";
-import { computeMetrics } from "./metrics/index.ts";
+import { makeVolume, type Volume } from "../volume.ts";
+import { UserError } from "../errors.ts";
+import { keptSlices } from "../ct/subsample.ts";
+import { computeMetrics } from "../metrics/index.ts";
 
 /** The first thin slice a thick slice stands for: thick slice k is thin slice `k·factor + zsrOffset(factor)`. */
 export function zsrOffset(factor: number): number {
@@ -24,7 +24,7 @@ export function zsrOffset(factor: number): number {
  *
  * @example
  * ```ts
- * import { makeVolume } from "./volume.ts";
+ * import { makeVolume } from "../volume.ts";
  * import { thinGrid } from "./zsr.ts";
  * const thick = makeVolume(new Float32Array(2 * 4), [2, 2, 2], { spacing: [4, 1, 1] });
  * const thin = thinGrid(thick, 4);
@@ -104,7 +104,7 @@ export interface SuperResolveOptions extends ReconstructOptions {
  *
  * @example
  * ```ts
- * import { GpuContext } from "./gpu/context.ts";
+ * import { GpuContext } from "../gpu/context.ts";
  * import { superResolve } from "./zsr.ts";
  * const gpu = await GpuContext.create();
  * const thin = await superResolve(gpu, Float32Array.from([1, 3]), [2, 1, 1], 2, { method: "cgls", iterations: 2 }, { gpu });

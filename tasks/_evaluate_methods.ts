@@ -6,21 +6,21 @@
  */
 import { METHOD_DEFAULTS } from "../lib/defaults.ts";
 import type { GpuContext } from "../lib/gpu/context.ts";
-import { type Case, caseVolume } from "../lib/case.ts";
+import { type Case, caseVolume } from "../lib/jobs/case.ts";
 import {
   isDiffusion,
   type Method,
   type MethodConfig,
   reconstruct,
   resolveMethod,
-} from "../lib/reconstruct.ts";
+} from "../lib/jobs/reconstruct.ts";
 import { computeMetrics } from "../lib/metrics/index.ts";
 import { createProgress } from "../lib/report/progress.ts";
-import { modelMap } from "../lib/diffusion/card.ts";
-import { openPrior, type Prior, priorFor } from "../lib/diffusion/prior.ts";
-import type { BackendChoice, PrecisionChoice } from "../lib/diffusion/denoiser.ts";
+import { modelMap } from "../lib/prior/card.ts";
+import { openPrior, type Prior, priorFor } from "../lib/prior/prior.ts";
+import type { BackendChoice, PrecisionChoice } from "../lib/prior/denoiser.ts";
 import type { Volume } from "../lib/volume.ts";
-import { parseVariant } from "./evaluate_flags.ts";
+import { parseVariant } from "./_evaluate_flags.ts";
 import { UserError } from "../lib/errors.ts";
 
 /** The priors of an evaluation: the 3-slice prior and, for `dds2d` and `mbir`, the 2D prior. */

@@ -4,10 +4,10 @@
  */
 import { METHOD_DEFAULTS } from "../lib/defaults.ts";
 import { z } from "../lib/deps.ts";
-import { type Method, type MethodConfig, METHODS } from "../lib/reconstruct.ts";
+import { type Method, type MethodConfig, METHODS } from "../lib/jobs/reconstruct.ts";
 import { UserError } from "../lib/errors.ts";
 import { DEFAULT_CASE } from "../lib/cases.ts";
-import { intFlag, numberFlag } from "./cli.ts";
+import { intFlag, numberFlag } from "./_cli.ts";
 
 /** The held-out real CTs of the README's tables: the LIDC chest (default case) and 36 slices of the head. */
 export const EVAL_CASES = [`${DEFAULT_CASE.input}@${DEFAULT_CASE.slices}`, "sample:headsq@30:66"] as const;

@@ -8,19 +8,19 @@
  *
  * @example
  * ```ts
- * import { run } from "./bench_denoiser.ts";
+ * import { run } from "./_bench_denoiser.ts";
  * // The real benchmark takes minutes; this only shows the call.
  * const bench = () => run(["--backends", "native", "--batches", "1", "--no-torch"]);
  * console.log(typeof bench); // function
  * ```
  * @module
  */
-import { intFlag, numberFlag, parseFlags } from "./cli.ts";
+import { intFlag, numberFlag, parseFlags } from "./_cli.ts";
 import { z } from "../lib/deps.ts";
 import { UserError } from "../lib/errors.ts";
 import { Rng } from "../lib/random.ts";
-import { loadModel } from "../lib/diffusion/card.ts";
-import { type Backend, createDenoiser, probeWebGpu } from "../lib/diffusion/denoiser.ts";
+import { loadModel } from "../lib/prior/card.ts";
+import { type Backend, createDenoiser, probeWebGpu } from "../lib/prior/denoiser.ts";
 
 const FLAGS = {
   model: { type: "string", help: "Model card path or URL (default: the shipped prior)" },
@@ -147,7 +147,7 @@ async function torchRows(size: number, batches: number[], seconds: number): Prom
  *
  * @example
  * ```ts
- * import { run } from "./bench_denoiser.ts";
+ * import { run } from "./_bench_denoiser.ts";
  * const quick = () => run(["--size", "64", "--batches", "1", "--backends", "native", "--seconds", "1"]);
  * console.log(typeof quick); // function
  * ```

@@ -7,12 +7,12 @@
 import { z } from "../lib/deps.ts";
 import { loadSample } from "../lib/io/samples.ts";
 import { DEFAULT_MU_WATER, toU } from "../lib/units.ts";
-import { intFlag, parseFlags } from "./cli.ts";
+import { intFlag, parseFlags } from "./_cli.ts";
 import { cropSlices } from "../lib/cases.ts";
 import { measure } from "../lib/ct/measure.ts";
-import { reconstruct } from "../lib/reconstruct.ts";
-import { gpuFor, openPrior } from "../lib/diffusion/prior.ts";
-import { modelMap } from "../lib/diffusion/card.ts";
+import { reconstruct } from "../lib/jobs/reconstruct.ts";
+import { gpuFor, openPrior } from "../lib/prior/prior.ts";
+import { modelMap } from "../lib/prior/card.ts";
 import type { StepTimings } from "../lib/diffusion/sampler.ts";
 
 /** Runs the benchmark and prints a Markdown table. */

@@ -1,7 +1,7 @@
 /** `deno task train`'s flags and their schema. @module */
 import { z } from "../lib/deps.ts";
 import { UserError } from "../lib/errors.ts";
-import { intFlag, numberFlag, unitFlag } from "./cli.ts";
+import { intFlag, numberFlag, unitFlag } from "./_cli.ts";
 
 /** The flags, with help texts. */
 export const FLAGS = {

@@ -4,10 +4,10 @@
  * JSON card each; they run on onnxruntime-node's CPU back end.
  * @module
  */
-import { importOrtNode } from "./deps.ts";
-import { UserError } from "./errors.ts";
-import type { AcquisitionOptions } from "./ct/measure.ts";
-import type { Geometry } from "./ct/geometry.ts";
+import { importOrtNode } from "../deps.ts";
+import { UserError } from "../errors.ts";
+import type { AcquisitionOptions } from "../ct/measure.ts";
+import type { Geometry } from "../ct/geometry.ts";
 
 /** The acquisition settings FBP-UNet networks are trained for: views over 180°, or `la90` (90 views in 90°). */
 export const FBPUNET_SETTINGS = ["4", "6", "8", "la90"] as const;
@@ -35,7 +35,7 @@ export function parseFbpunetSetting(name: string): AcquisitionOptions {
  *
  * @example
  * ```ts
- * import { sparseView } from "./ct/geometry.ts";
+ * import { sparseView } from "../ct/geometry.ts";
  * import { settingOf } from "./fbpunet.ts";
  * console.log(settingOf(sparseView(8, { imageSize: 16 }))); // 8
  * ```

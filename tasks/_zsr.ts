@@ -7,23 +7,23 @@
  */
 import { writeFileAtomic, writeJsonAtomic, writeVolumeFile } from "../lib/io/files.ts";
 import { defaultMetricRange, displayWindow, toU } from "../lib/units.ts";
-import { interpolateSlices, scoreZsr, superResolve, zsrOffset } from "../lib/zsr.ts";
-import { modelMap } from "../lib/diffusion/card.ts";
-import { gpuFor, openPrior, priorSummary } from "../lib/diffusion/prior.ts";
-import { isDiffusion, type MethodConfig } from "../lib/reconstruct.ts";
+import { interpolateSlices, scoreZsr, superResolve, zsrOffset } from "../lib/jobs/zsr.ts";
+import { modelMap } from "../lib/prior/card.ts";
+import { gpuFor, openPrior, priorSummary } from "../lib/prior/prior.ts";
+import { isDiffusion, type MethodConfig } from "../lib/jobs/reconstruct.ts";
 import { midPlanesPng } from "../lib/report/png.ts";
 import { displayOriented } from "../lib/report/orient.ts";
 import { createProgress, formatDuration } from "../lib/report/progress.ts";
 import { buildManifest } from "../lib/report/manifest.ts";
 import type { Volume } from "../lib/volume.ts";
 import { sha256Hex } from "../lib/hash.ts";
-import { caseVolume } from "../lib/case.ts";
-import { makeOutputFolder, outputPath, parseFlags } from "./cli.ts";
-import { adaptConfig, priorBackend } from "./reconstruct_flags.ts";
+import { caseVolume } from "../lib/jobs/case.ts";
+import { makeOutputFolder, outputPath, parseFlags } from "./_cli.ts";
+import { adaptConfig, priorBackend } from "./_reconstruct_flags.ts";
 import { claimOutputs } from "../lib/report/sidecars.ts";
-import { FLAGS, printScores, readZsrInputs, Schema, ZSR_DEFAULTS } from "./zsr_flags.ts";
+import { FLAGS, printScores, readZsrInputs, Schema, ZSR_DEFAULTS } from "./_zsr_flags.ts";
 
-export { taskOf, ZSR_DEFAULTS } from "./zsr_flags.ts";
+export { taskOf, ZSR_DEFAULTS } from "./_zsr_flags.ts";
 
 /** Runs the zsr task on `args`. */
 export async function main(args: string[]): Promise<void> {

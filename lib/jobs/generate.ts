@@ -13,14 +13,14 @@
  * 99.9th percentile of a blended 8-slice sample at 115 HU, of single triplets 200–1260 HU).
  * @module
  */
-import type { GpuContext } from "./gpu/context.ts";
-import { ZeroOperator } from "./ct/operator.ts";
-import type { EpsModel, ProgressEvent } from "./diffusion/sampler.ts";
+import type { GpuContext } from "../gpu/context.ts";
+import { ZeroOperator } from "../ct/operator.ts";
+import type { EpsModel, ProgressEvent } from "../diffusion/sampler.ts";
 import { reconstructWith } from "./reconstruct.ts";
-import { alphasCumprod, ddimTimes, type LinearSchedule } from "./diffusion/schedule.ts";
-import { normalAt } from "./diffusion/sampler.ts";
-import { ddimRef, tweedieRef } from "./diffusion/steps.ts";
-import { UserError } from "./errors.ts";
+import { alphasCumprod, ddimTimes, type LinearSchedule } from "../diffusion/schedule.ts";
+import { normalAt } from "../diffusion/sampler.ts";
+import { ddimRef, tweedieRef } from "../diffusion/steps.ts";
+import { UserError } from "../errors.ts";
 
 /** The coarse (whole-slice) stage of {@linkcode generateVolume}. */
 export interface CoarseStage {
@@ -48,7 +48,7 @@ export interface GenerateOptions {
   eta?: number;
   /** The model's schedule and its map from u to the network's range (from the card). */
   schedule?: LinearSchedule;
-  /** See `modelMap` in `lib/diffusion/card.ts`. */
+  /** See `modelMap` in `lib/prior/card.ts`. */
   modelMap?: [number, number];
   /** Draw the layout with a whole-slice prior first (see the module's note). Default: none. */
   coarse?: CoarseStage;

@@ -20,7 +20,7 @@ import { z } from "../deps.ts";
 import { UserError } from "../errors.ts";
 import type { Schema } from "../schema.ts";
 import { sha256Hex } from "../hash.ts";
-import type { LinearSchedule } from "./schedule.ts";
+import type { LinearSchedule } from "../diffusion/schedule.ts";
 
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex digits");
 const range = z.tuple([z.number(), z.number()]);

@@ -4,30 +4,30 @@
  * (DiffusionMBIR), `tpdm`, `blend` and `blend++`.
  * @module
  */
-import type { GpuContext } from "./gpu/context.ts";
-import type { Geometry } from "./ct/geometry.ts";
-import type { LinearOperator, SliceShape } from "./ct/operator.ts";
-import { FanProjector } from "./ct/fan.ts";
-import { ConeProjector } from "./ct/cone.ts";
-import { Projector } from "./ct/projector.ts";
-import { createProjector } from "./ct/system.ts";
-import type { ProjectorEngine } from "./ct/sparse.ts";
-import { type FbpFilter, fbpOnGpu } from "./ct/fbp.ts";
-import { cgls } from "./solve/cgls.ts";
+import type { GpuContext } from "../gpu/context.ts";
+import type { Geometry } from "../ct/geometry.ts";
+import type { LinearOperator, SliceShape } from "../ct/operator.ts";
+import { FanProjector } from "../ct/fan.ts";
+import { ConeProjector } from "../ct/cone.ts";
+import { Projector } from "../ct/projector.ts";
+import { createProjector } from "../ct/system.ts";
+import type { ProjectorEngine } from "../ct/sparse.ts";
+import { type FbpFilter, fbpOnGpu } from "../ct/fbp.ts";
+import { cgls } from "../solve/cgls.ts";
 import { applyFbpunet } from "./fbpunet.ts";
-import { runMbir } from "./diffusion/mbir.ts";
-import { tvPdhg } from "./solve/tv.ts";
+import { runMbir } from "../diffusion/mbir.ts";
+import { tvPdhg } from "../solve/tv.ts";
 import {
   type EpsModel,
   type ProgressEvent,
   runSampler,
   type SamplerConfig,
   type SamplerState,
-} from "./diffusion/sampler.ts";
-import type { LinearSchedule } from "./diffusion/schedule.ts";
-import { UserError } from "./errors.ts";
-import type { AdaptConfig } from "./diffusion/adapt.ts";
-import { METHOD_DEFAULTS } from "./defaults.ts";
+} from "../diffusion/sampler.ts";
+import type { LinearSchedule } from "../diffusion/schedule.ts";
+import { UserError } from "../errors.ts";
+import type { AdaptConfig } from "../diffusion/adapt.ts";
+import { METHOD_DEFAULTS } from "../defaults.ts";
 
 /** The methods of the evaluation table. */
 export const METHODS = [
@@ -270,8 +270,8 @@ export interface ReconstructOptions {
  *
  * @example
  * ```ts
- * import { GpuContext } from "./gpu/context.ts";
- * import { sparseView } from "./ct/geometry.ts";
+ * import { GpuContext } from "../gpu/context.ts";
+ * import { sparseView } from "../ct/geometry.ts";
  * import { reconstruct } from "./reconstruct.ts";
  * const gpu = await GpuContext.create();
  * const g = sparseView(8, { imageSize: 8 });
@@ -312,8 +312,8 @@ export async function reconstruct(
  *
  * @example
  * ```ts
- * import { GpuContext } from "./gpu/context.ts";
- * import { SliceSubsample } from "./ct/subsample.ts";
+ * import { GpuContext } from "../gpu/context.ts";
+ * import { SliceSubsample } from "../ct/subsample.ts";
  * import { reconstructWith } from "./reconstruct.ts";
  * const gpu = await GpuContext.create();
  * const S = new SliceSubsample(gpu, { Z: 4, H: 2, W: 2 }, 2);

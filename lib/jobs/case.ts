@@ -4,20 +4,20 @@
  * the measurement. Everything downstream works in u; outputs go back to the case's own unit.
  * @module
  */
-import type { GpuContext } from "./gpu/context.ts";
-import type { Geometry } from "./ct/geometry.ts";
-import { measure } from "./ct/measure.ts";
-import { checkGeometry } from "./ct/system.ts";
-import { type AnyCone, isCone, toConeVec, withAngles } from "./ct/cone_geometry.ts";
-import { defaultConeGrid } from "./ct/cone_plan.ts";
-import { binVectors, type Correction, readProjectionSet, WALNUT } from "./io/projections.ts";
-import { readGeometryFile } from "./io/geometry_file.ts";
-import { readVolumeFile } from "./io/files.ts";
-import { lineIntegralScale, readSinogram } from "./io/sinogram.ts";
-import { cropSlices, DEFAULT_CASE, resampleSlices } from "./cases.ts";
-import { DEFAULT_MU_WATER, fromU, toU, type Unit, type UnitMap } from "./units.ts";
-import { makeVolume, type Volume } from "./volume.ts";
-import { UserError } from "./errors.ts";
+import type { GpuContext } from "../gpu/context.ts";
+import type { Geometry } from "../ct/geometry.ts";
+import { measure } from "../ct/measure.ts";
+import { checkGeometry } from "../ct/system.ts";
+import { type AnyCone, isCone, toConeVec, withAngles } from "../ct/cone_geometry.ts";
+import { defaultConeGrid } from "../ct/cone_plan.ts";
+import { binVectors, type Correction, readProjectionSet, WALNUT } from "../io/projections.ts";
+import { readGeometryFile } from "../io/geometry_file.ts";
+import { readVolumeFile } from "../io/files.ts";
+import { lineIntegralScale, readSinogram } from "../io/sinogram.ts";
+import { cropSlices, DEFAULT_CASE, resampleSlices } from "../cases.ts";
+import { DEFAULT_MU_WATER, fromU, toU, type Unit, type UnitMap } from "../units.ts";
+import { makeVolume, type Volume } from "../volume.ts";
+import { UserError } from "../errors.ts";
 
 /** What a case needs from flags. */
 export interface CaseSpec {

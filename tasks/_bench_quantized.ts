@@ -14,13 +14,13 @@
 import { z } from "../lib/deps.ts";
 import { UserError } from "../lib/errors.ts";
 import { Rng } from "../lib/random.ts";
-import { loadModel, modelMap } from "../lib/diffusion/card.ts";
-import { createDenoiser, type Denoiser } from "../lib/diffusion/denoiser.ts";
+import { loadModel, modelMap } from "../lib/prior/card.ts";
+import { createDenoiser, type Denoiser } from "../lib/prior/denoiser.ts";
 import { alphasCumprod } from "../lib/diffusion/schedule.ts";
 import { cropSlices, resampleSlices } from "../lib/cases.ts";
 import { loadSample, type SampleName } from "../lib/io/samples.ts";
 import { DEFAULT_MU_WATER, toU } from "../lib/units.ts";
-import { numberFlag, parseFlags } from "./cli.ts";
+import { numberFlag, parseFlags } from "./_cli.ts";
 
 const FLAGS = {
   model: { type: "string", help: "Model card path or URL (default: the shipped prior)" },

@@ -2,15 +2,15 @@
  * The flags of `deno task reconstruct --task zsr`, their schema, and reading the inputs they name.
  * @module
  */
-import { BACKEND_FLAGS, backendSchema, refineBackend } from "./reconstruct_flags.ts";
+import { BACKEND_FLAGS, backendSchema, refineBackend } from "./_reconstruct_flags.ts";
 import { z } from "../lib/deps.ts";
 import { readVolumeFile, VOLUME_INPUTS } from "../lib/io/files.ts";
 import { cropSlices, resampleSlices } from "../lib/cases.ts";
 import { DEFAULT_MU_WATER, type UnitMap } from "../lib/units.ts";
-import { thinGrid } from "../lib/zsr.ts";
+import { thinGrid } from "../lib/jobs/zsr.ts";
 import type { Volume } from "../lib/volume.ts";
 import { UserError } from "../lib/errors.ts";
-import { intFlag, rangeFlag, unitFlag } from "./cli.ts";
+import { intFlag, rangeFlag, unitFlag } from "./_cli.ts";
 
 export const ZSR_METHODS = ["blend++", "blend", "cgls", "tv", "linear", "cubic"] as const;
 
