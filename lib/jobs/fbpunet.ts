@@ -62,7 +62,7 @@ export interface FbpunetCard {
 }
 
 /** Where the shipped FBP-UNet networks live. */
-export const FBPUNET_DIR: URL = new URL("../models/", import.meta.url);
+export const FBPUNET_DIR: URL = new URL("../../models/", import.meta.url);
 
 /** The settings for which a network ships (cards found in `dir`). */
 export async function availableFbpunet(dir: URL = FBPUNET_DIR): Promise<string[]> {
