@@ -10,6 +10,7 @@ import { saveState } from "../lib/diffusion/state.ts";
 import { loadCase } from "../lib/jobs/case.ts";
 import { isDiffusion, reconstructWith, samplerConfig } from "../lib/jobs/reconstruct.ts";
 import { createProjector, type CtProjector } from "../lib/ct/system.ts";
+import { isCone } from "../lib/ct/cone_geometry.ts";
 import { writeRunOutputs } from "../lib/report/outputs.ts";
 import { createProgress, formatDuration } from "../lib/report/progress.ts";
 import { sha256Hex } from "../lib/hash.ts";
@@ -106,7 +107,10 @@ async function main(): Promise<void> {
     t = performance.now();
     // the problem's operator, built once for the FBP preview and the method (FBP alone needs no sparse copy)
     const classicFbp = f.method === "fbp" || f.method === "fbpunet";
-    A = await createProjector(gpu, c.geometry, shape, { engine: classicFbp ? "wgsl" : f.projector });
+    // (cone beam's FDK runs on the host whatever the engine: keep its operator where --projector says)
+    A = await createProjector(gpu, c.geometry, shape, {
+      engine: classicFbp && !isCone(c.geometry) ? "wgsl" : f.projector,
+    });
     const fbpX = await reconstructWith(A, c.y, { method: "fbp", filter: f.filter }, { gpu });
     lap("fbp", t);
     t = performance.now();

@@ -75,6 +75,36 @@ Deno.test("cone engine equals its float64 reference (offsets, thick slices, off-
   assert.deepEqual(outs[1], outs[3]);
 });
 
+Deno.test("cone WGSL kernels equal the float64 reference (the GPU engine a real GPU gets)", async () => {
+  const gpu = await GpuContext.create();
+  try {
+    const g: ConeGeometry = {
+      ...geometry(circle(5, 300, 0.3), {
+        detectorCount: 30,
+        detectorRows: 14,
+        sourceOrigin: 60,
+        originDetector: 40,
+      }),
+      detectorOffset: 1.3,
+      detectorOffsetV: -2,
+      volumeCenter: [0.7, -1, 2],
+    };
+    const A = await ConeProjector.create(gpu, g, { Z: 7, H: 12, W: 13 }, [1.2, 1, 1], { engine: "wgsl" });
+    assert.equal(A.engine, "wgsl");
+    assert.equal(A.hostProducts, null);
+    const x = seededArray(A.domainSize, 3), y = seededArray(A.rangeSize, 4);
+    assert.ok(relErr(await A.forwardHost(x), coneForwardRef(x, A.plan)) < 1e-5);
+    assert.ok(relErr(await A.adjointHost(y), coneAdjointRef(y, A.plan)) < 1e-5);
+    A.dispose();
+    // auto keeps the CPU engine on a software adapter (this machine's llvmpipe) and without a GPU context
+    const B = await ConeProjector.create(null, g, { Z: 7, H: 12, W: 13 }, [1.2, 1, 1]);
+    assert.equal(B.engine, "sparse");
+    B.dispose();
+  } finally {
+    gpu.dispose();
+  }
+});
+
 Deno.test("cone projector matches analytic chord lengths of ellipsoids", async () => {
   const g = geometry(circle(8));
   const A = await ConeProjector.create(null, g, shape, unit);

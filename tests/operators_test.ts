@@ -97,6 +97,10 @@ const operators: [string, () => LinearOperator | Promise<LinearOperator>][] = [
         [1, 1, 1],
       ),
   ],
+  [
+    "cone, WGSL kernels",
+    () => ConeProjector.create(gpu, coneSmall, { Z: 7, H: 12, W: 13 }, [1.2, 1, 1], { engine: "wgsl" }),
+  ],
   ["z-subsampling x3 offset 1", () => new SliceSubsample(gpu, { Z: 10, H: 5, W: 4 }, 3, 1)],
   ["Dz", () => new ZDiff(gpu, { Z: 6, H: 4, W: 5 })],
   ["Dz circular", () => new ZDiff(gpu, { Z: 6, H: 4, W: 5 }, true)],

@@ -7,11 +7,13 @@
  * described in `cone_plan.ts`.
  * @module
  */
-import type { GpuContext } from "../gpu/context.ts";
+import { type GpuContext, params } from "../gpu/context.ts";
+import { grid } from "../gpu/vector.ts";
 import { UserError } from "../errors.ts";
 import type { AnyCone } from "./cone_geometry.ts";
 import { type ConePlan, conePlan } from "./cone_plan.ts";
-import { FAN_STRIDE } from "./fan_ref.ts";
+import { FAN_STRIDE, fanRayWeights } from "./fan_ref.ts";
+import { isSoftwareAdapter, pixelMajorMatrix, type ProjectorEngine } from "./sparse.ts";
 import type { HostProducts, LinearOperator, SliceShape } from "./operator.ts";
 import { ConePart, type PartSpec, rowStride } from "./cone_part.ts";
 
@@ -29,8 +31,22 @@ interface PartRunner {
 
 /** Options of {@linkcode ConeProjector.create}. */
 export interface ConeOptions {
-  /** Worker threads (1 runs the parts in this thread). @default min(2, the CPU's cores) */
+  /** Worker threads of the CPU engine (1 runs the parts in this thread). @default min(2, the CPU's cores) */
   threads?: number;
+  /**
+   * Where forward and adjoint run: `sparse` (the CPU engine), `wgsl` (the GPU kernels of
+   * `shaders/cone.wgsl`), `auto` (the CPU on a software adapter or without a GPU context, else the GPU).
+   * @default "auto"
+   */
+  engine?: ProjectorEngine;
+}
+
+/** The WGSL engine's buffers: the weights ray-major (forward) and pixel-major (adjoint), α/β, the factors. */
+interface GpuTables {
+  ray: [GPUBuffer, GPUBuffer, GPUBuffer];
+  pixel: [GPUBuffer, GPUBuffer, GPUBuffer];
+  ab: GPUBuffer;
+  amp: GPUBuffer;
 }
 
 /**
@@ -55,9 +71,10 @@ export class ConeProjector implements LinearOperator {
   readonly rangeShape: readonly number[];
   readonly domainSize: number;
   readonly rangeSize: number;
-  /** Where forward and adjoint run (always the CPU: there are no cone WGSL kernels yet). */
-  readonly engine = "sparse" as const;
+  /** Where forward and adjoint run: the CPU engine or the WGSL kernels. */
+  readonly engine: "sparse" | "wgsl";
   #parts: PartRunner[];
+  #tables: GpuTables | null;
   #xp: Float32Array;
   #rays: Float32Array;
   #acc: Float64Array[];
@@ -69,7 +86,10 @@ export class ConeProjector implements LinearOperator {
     readonly plan: ConePlan,
     parts: PartRunner[],
     buffers: { xp: Float32Array; rays: Float32Array; acc: Float64Array[] },
+    tables: GpuTables | null = null,
   ) {
+    this.engine = tables ? "wgsl" : "sparse";
+    this.#tables = tables;
     const { Z, H, W } = plan.shape;
     this.shape = plan.shape;
     this.rangeShape = [plan.V, plan.A, plan.U];
@@ -95,6 +115,12 @@ export class ConeProjector implements LinearOperator {
   ): Promise<ConeProjector> {
     const plan = conePlan(geometry, shape, spacing);
     const { Z, H, W } = shape, P = H * W, { A, U, V } = plan, vp = rowStride(V);
+    const engine = options.engine ?? "auto";
+    if (engine === "wgsl" && !gpu) throw new Error("the cone projector's WGSL engine needs a GPU context");
+    if (gpu && (engine === "wgsl" || (engine === "auto" && !isSoftwareAdapter(gpu.adapter)))) {
+      const empty = { xp: new Float32Array(0), rays: new Float32Array(0), acc: [] };
+      return new ConeProjector(gpu, geometry, plan, [], empty, gpuTables(gpu, plan));
+    }
     const estimate = 4 * (2 * A * U * Math.max(H, W) * 2 + A * U * vp + CHUNK_BYTES / 4) +
       8 * P * (Z + 2) * PARTS;
     if (estimate > 2 ** 31 * PARTS) {
@@ -141,9 +167,12 @@ export class ConeProjector implements LinearOperator {
     return new ConeProjector(gpu, geometry, plan, parts, buffers);
   }
 
-  /** The host products the solvers iterate with (no GPU round trip per product: see `hostProducts`). */
-  get hostProducts(): HostProducts {
-    return this;
+  /**
+   * The host products the solvers iterate with on the CPU engine (no GPU round trip per product: see
+   * `hostProducts`); `null` on the WGSL engine, whose solvers stay on the GPU.
+   */
+  get hostProducts(): HostProducts | null {
+    return this.#tables ? null : this;
   }
 
   /** Notes about the geometry worth printing (an ignored small tilt). */
@@ -172,6 +201,7 @@ export class ConeProjector implements LinearOperator {
     if (x.length !== this.domainSize) {
       throw new RangeError(`cone forward: ${x.length} floats, expected ${this.domainSize}`);
     }
+    if (this.#tables) return await this.#onGpu(x, "forward");
     const { Z, H, W } = this.shape, P = H * W, { A, U, V, amp } = this.plan, vp = rowStride(V), zp = Z + 2;
     const xp = this.#xp;
     // a blocked transpose: 64 pixels at a time keep both sides in cache
@@ -197,6 +227,7 @@ export class ConeProjector implements LinearOperator {
     if (y.length !== this.rangeSize) {
       throw new RangeError(`cone adjoint: ${y.length} floats, expected ${this.rangeSize}`);
     }
+    if (this.#tables) return await this.#onGpu(y, "adjoint");
     const { Z, H, W } = this.shape, P = H * W, { A, U, V, amp } = this.plan, vp = rowStride(V), zp = Z + 2;
     const rays = this.#rays;
     for (let a = 0; a < A; a++) {
@@ -222,6 +253,7 @@ export class ConeProjector implements LinearOperator {
 
   async forward(x: GPUBuffer, y: GPUBuffer): Promise<void> {
     const gpu = this.#gpu();
+    if (this.#tables) return await this.#dispatch("forward", x, y);
     const out = await this.forwardHost(await gpu.download(x, this.domainSize));
     gpu.flush();
     gpu.write(y, out);
@@ -229,6 +261,7 @@ export class ConeProjector implements LinearOperator {
 
   async adjoint(y: GPUBuffer, x: GPUBuffer): Promise<void> {
     const gpu = this.#gpu();
+    if (this.#tables) return await this.#dispatch("adjoint", y, x);
     const out = await this.adjointHost(await gpu.download(y, this.rangeSize));
     gpu.flush();
     gpu.write(x, out);
@@ -244,16 +277,86 @@ export class ConeProjector implements LinearOperator {
     return this.adjointHost(projections);
   }
 
+  /** Queues the WGSL kernel of `entry` from `src` into `dst`. */
+  async #dispatch(entry: "forward" | "adjoint", src: GPUBuffer, dst: GPUBuffer): Promise<void> {
+    const t = this.#tables!, { Z, H, W } = this.shape, { A, U, V } = this.plan;
+    const [ptr, col, val] = entry === "forward" ? t.ray : t.pixel;
+    await this.#gpu().run(
+      "cone",
+      entry,
+      params(H * W, Z, A, U, V, 0, 0, 0),
+      [ptr, col, val, t.ab, t.amp, src, dst],
+      grid(entry === "forward" ? this.rangeSize : this.domainSize),
+    );
+  }
+
+  /** A host array through the WGSL kernels (upload, dispatch, read back). */
+  async #onGpu(input: Float32Array, entry: "forward" | "adjoint"): Promise<Float32Array> {
+    const gpu = this.#gpu(), n = entry === "forward" ? this.rangeSize : this.domainSize;
+    const src = gpu.upload(input), dst = gpu.buffer(n * 4);
+    try {
+      await this.#dispatch(entry, src, dst);
+      return await gpu.download(dst, n);
+    } finally {
+      gpu.release(src, dst);
+    }
+  }
+
   #gpu(): GpuContext {
     if (!this.gpu) throw new Error("this cone projector was built without a GPU context: use forwardHost");
     return this.gpu;
   }
 
-  /** Stops the worker threads; the projector is unusable afterwards. */
+  /** Stops the worker threads or releases the GPU tables; the projector is unusable afterwards. */
   dispose(): void {
     for (const p of this.#parts) p.close();
     this.#parts = [];
+    const t = this.#tables;
+    if (t && this.gpu) this.gpu.release(...t.ray, ...t.pixel, t.ab, t.amp);
+    this.#tables = null;
   }
+}
+
+/** The WGSL engine's tables: the plan's fan weights ray-major and pixel-major, α/β interleaved, the factors. */
+function gpuTables(gpu: GpuContext, plan: ConePlan): GpuTables {
+  const { H, W } = plan.shape, P = H * W, { A, U } = plan;
+  const rays = (a: number, c: number, visit: (p: number, w: number) => void) =>
+    fanRayWeights(plan.tab, a, c, H, W, visit);
+  // ray-major: two sweeps (count, fill) in (view, column) order
+  const ptr = new Uint32Array(A * U + 1);
+  for (let a = 0; a < A; a++) {
+    for (let c = 0; c < U; c++) {
+      rays(a, c, (_, w) => w !== 0 && ptr[a * U + c + 1]++);
+    }
+  }
+  for (let i = 0; i < A * U; i++) ptr[i + 1] += ptr[i];
+  const col = new Uint32Array(ptr[A * U]), val = new Float32Array(ptr[A * U]);
+  let e = 0;
+  for (let a = 0; a < A; a++) {
+    for (let c = 0; c < U; c++) {
+      rays(a, c, (p, w) => {
+        if (w === 0) return;
+        col[e] = p;
+        val[e++] = w;
+      });
+    }
+  }
+  const pm = pixelMajorMatrix(rays, A, U, P);
+  const ab = new Float32Array(2 * A * P);
+  for (let i = 0; i < A * P; i++) {
+    ab[2 * i] = plan.alpha[i];
+    ab[2 * i + 1] = plan.beta[i];
+  }
+  return {
+    ray: [gpu.upload(ptr, "cone ray ptr"), gpu.upload(col, "cone ray col"), gpu.upload(val, "cone ray val")],
+    pixel: [
+      gpu.upload(pm.ptr, "cone pixel ptr"),
+      gpu.upload(pm.col, "cone pixel col"),
+      gpu.upload(pm.val, "cone pixel val"),
+    ],
+    ab: gpu.upload(ab, "cone alpha beta"),
+    amp: gpu.upload(plan.amp, "cone amp"),
+  };
 }
 
 function localPart(

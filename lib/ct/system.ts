@@ -54,7 +54,9 @@ export async function createProjector(
 ): Promise<CtProjector> {
   if (isCone(geometry)) {
     const px = options.pixelSize ?? 1;
-    return await ConeProjector.create(gpu, geometry, shape, options.spacing ?? [px, px, px]);
+    return await ConeProjector.create(gpu, geometry, shape, options.spacing ?? [px, px, px], {
+      engine: options.engine,
+    });
   }
   const A = geometry.angles.length, D = geometry.detectorCount, { H, W } = shape;
   const rays = geometry.type === "fanflat"

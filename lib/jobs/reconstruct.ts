@@ -9,6 +9,7 @@ import type { Geometry } from "../ct/geometry.ts";
 import type { LinearOperator, SliceShape } from "../ct/operator.ts";
 import { FanProjector } from "../ct/fan.ts";
 import { ConeProjector } from "../ct/cone.ts";
+import { isCone } from "../ct/cone_geometry.ts";
 import { Projector } from "../ct/projector.ts";
 import { createProjector } from "../ct/system.ts";
 import type { ProjectorEngine } from "../ct/sparse.ts";
@@ -291,7 +292,9 @@ export async function reconstruct(
   const A = await createProjector(options.gpu, geometry, shape, {
     pixelSize: options.pixelSize,
     // FBP (and FBP-UNet) run only the back-projection kernel: a sparse copy of A would go unused
-    engine: config.method === "fbp" || config.method === "fbpunet" ? "wgsl" : options.projector,
+    engine: (config.method === "fbp" || config.method === "fbpunet") && !isCone(geometry)
+      ? "wgsl"
+      : options.projector,
   });
   try {
     if (y.length !== A.rangeSize) {
