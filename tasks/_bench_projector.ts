@@ -16,6 +16,9 @@ import { ConeProjector } from "../lib/ct/cone.ts";
 import type { ConeGeometry } from "../lib/ct/cone_geometry.ts";
 import { intFlag, parseFlags } from "./_cli.ts";
 
+/** Three significant digits: small sizes run in microseconds, which "0.000" would hide. */
+const sig = (v: number) => String(Number(v.toPrecision(3)));
+
 const FLAGS = {
   quick: { type: "boolean", help: "Small sizes only (64²×8), for a smoke test" },
   views: { type: "string", help: "Views", default: "8" },
@@ -113,12 +116,12 @@ export async function run(args: string[]): Promise<void> {
           rates[key] = { A: tf, At: ta };
           const ref = refs[beam] ?? ["–", "–"];
           rows.push(
-            `| ${N}²×${Z} | ${beam} | ${label} | A | ${tf.toFixed(3)} | ${(work / tf).toFixed(3)} | ${
+            `| ${N}²×${Z} | ${beam} | ${label} | A | ${sig(tf)} | ${sig(work / tf)} | ${
               ref[0]
             } | SK_A_${key} |`,
           );
           rows.push(
-            `| ${N}²×${Z} | ${beam} | ${label} | Aᵀ | ${ta.toFixed(3)} | ${(work / ta).toFixed(3)} | ${
+            `| ${N}²×${Z} | ${beam} | ${label} | Aᵀ | ${sig(ta)} | ${sig(work / ta)} | ${
               ref[1]
             } | SK_T_${key} |`,
           );
@@ -149,8 +152,8 @@ export async function run(args: string[]): Promise<void> {
       C.dispose();
       for (const [op, t] of [["A", tf], ["Aᵀ", ta]] as const) {
         rows.push(
-          `| ${N}²×${Z} | cone | ${threads} thread(s), host arrays | ${op} | ${t.toFixed(3)} | ${
-            (work / t).toFixed(3)
+          `| ${N}²×${Z} | cone | ${threads} thread(s), host arrays | ${op} | ${sig(t)} | ${
+            sig(work / t)
           } | – | – |`,
         );
       }

@@ -64,7 +64,8 @@ export async function run(args: string[]): Promise<void> {
       },
     });
     const total = (performance.now() - t0) / 1000;
-    const per = (s: number) => (s / steps).toFixed(3);
+    // three significant digits: a phase of a few microseconds per step reads as such, not as "0.000"
+    const per = (s: number) => String(Number((s / steps).toPrecision(3)));
     const rest = timings.cg + timings.blend + timings.transfer;
     console.log(
       `adapter: ${gpu.adapter.description}; denoiser: ${prior.denoiser.backend}; projector: ${values.projector}; ${Z}x${H}x${W}, 8 views`,
@@ -72,11 +73,14 @@ export async function run(args: string[]): Promise<void> {
     console.log("| phase | s/step | share |");
     console.log("|---|---|---|");
     const sum = timings.network + rest;
+    const skipped: string[] = [];
     for (const [k, v] of Object.entries(timings)) {
-      console.log(`| ${k} | ${per(v)} | ${(100 * v / sum).toFixed(1)}% |`);
+      if (v === 0) skipped.push(k); // a phase this run has not got (adaptation; transfers in one process)
+      else console.log(`| ${k} | ${per(v)} | ${(100 * v / sum).toFixed(1)}% |`);
     }
     console.log(`| all but network | ${per(rest)} | ${(100 * rest / sum).toFixed(1)}% |`);
-    console.log(`| wall (incl. setup) | ${(total / steps).toFixed(3)} | |`);
+    console.log(`| wall (incl. setup) | ${per(total)} | |`);
+    if (skipped.length) console.log(`(not in this run: ${skipped.join(", ")})`);
   } finally {
     await prior.dispose();
     gpu.dispose();

@@ -5,6 +5,7 @@
 import { writeFileAtomic } from "../lib/io/files.ts";
 import { UserError } from "../lib/errors.ts";
 import type { MethodMetrics } from "../lib/metrics/index.ts";
+import { linePlotPng, type PlotSeries } from "../lib/report/plot.ts";
 
 /** One row of the evaluation table. */
 export interface Row extends MethodMetrics {
@@ -23,6 +24,36 @@ export interface Row extends MethodMetrics {
 const num = (v: number | null, d: number) => (typeof v === "number" ? v.toFixed(d) : "NaN");
 const fmt = (r: Record<string, number>, d: number) =>
   `${num(r.axial, d)} / ${num(r.coronal, d)} / ${num(r.sagittal, d)}`;
+
+/** The worst plane's PSNR of a row (NaN reads back from results.json as null and is left out). */
+export function worstPsnr(r: Pick<Row, "psnr">): number {
+  const v = [r.psnr.axial, r.psnr.coronal, r.psnr.sagittal].filter((x) =>
+    typeof x === "number" && isFinite(x)
+  );
+  return v.length ? Math.min(...v) : NaN;
+}
+
+/**
+ * One plot per case evaluated at two or more view counts (full-angle settings): the worst plane's PSNR
+ * against views, a line per method. Returns `[file name, PNG]` pairs.
+ */
+export function viewsPlots(rows: Row[]): [string, Uint8Array][] {
+  const out: [string, Uint8Array][] = [];
+  for (const c of [...new Set(rows.map((r) => r.case))]) {
+    const sparse = rows.filter((r) => r.case === c && /^\d+ views$/.test(r.setting));
+    if (new Set(sparse.map((r) => r.setting)).size < 2) continue;
+    const series: PlotSeries[] = [...new Set(sparse.map((r) => r.method))].map((m) => ({
+      label: m,
+      points: sparse.filter((r) => r.method === m).map((r) =>
+        [parseInt(r.setting), worstPsnr(r)] as [number, number]
+      )
+        .sort((a, b) => a[0] - b[0]),
+    }));
+    const png = linePlotPng(series, { title: c, xLabel: "views", yLabel: "PSNR (dB), worst plane" });
+    out.push([`${c.replace(/[^a-z0-9]+/gi, "_")}_psnr_vs_views.png`, png]);
+  }
+  return out;
+}
 
 /** The Markdown table of the results. */
 export function markdownTable(rows: Row[]): string {
@@ -104,6 +135,7 @@ export async function mergeShards(parts: string[], out: string): Promise<void> {
     writeFileAtomic(`${out}/${name}`, new TextEncoder().encode(text));
   await write("results.json", JSON.stringify(rows, null, 2) + "\n");
   await write("results.md", markdownTable(rows) + "\n");
+  for (const [name, png] of viewsPlots(rows)) await writeFileAtomic(`${out}/${name}`, png);
   await write(
     "shard.json",
     JSON.stringify(

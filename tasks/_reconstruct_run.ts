@@ -1,10 +1,16 @@
 /**
- * The parts of `reconstruct`'s run around the method: reading the state of an interrupted run, and the
- * metrics line printed at the end.
+ * The parts of `reconstruct`'s run around the method: reading the state of an interrupted run, the number
+ * each sampler step is plotted by, and the metrics line printed at the end.
  * @module
  */
 import { decodeState } from "../lib/diffusion/state.ts";
 import { UserError } from "../lib/errors.ts";
+import type { Case } from "../lib/jobs/case.ts";
+import type { LinearOperator } from "../lib/ct/operator.ts";
+import type { GpuContext } from "../lib/gpu/context.ts";
+import { caseVolume } from "../lib/jobs/case.ts";
+import { toUnitRange } from "../lib/metrics/index.ts";
+import { psnr2d } from "../lib/metrics/psnr.ts";
 
 /** The saved state of an interrupted run, checked against this run's configuration. */
 export async function readResume(
@@ -49,4 +55,42 @@ export function printMetrics(
       "n/a: SSIM's 7x7 window does not fit a plane with fewer than 7 pixels on a side (too few slices)",
     );
   }
+}
+
+/**
+ * What a step's estimate (in u) is scored by: with a reference, the whole volume's PSNR on the metrics'
+ * range (clipped as the metrics clip); without one, the relative data residual ‖A x − y‖ / ‖y‖, one
+ * forward projection per step.
+ */
+export function stepScore(
+  gpu: GpuContext,
+  c: Case,
+  A: LinearOperator,
+  range: [number, number],
+): { metric: "psnr" | "residual"; score: (u: Float32Array) => Promise<number> } {
+  if (c.truthU) {
+    const truth = toUnitRange(caseVolume(c, c.truthU), { range }).data;
+    return {
+      metric: "psnr",
+      score: (u) => Promise.resolve(psnr2d(toUnitRange(caseVolume(c, u), { range }).data, truth)),
+    };
+  }
+  let yy = 0;
+  for (const v of c.y) yy += v * v;
+  return {
+    metric: "residual",
+    score: async (u) => {
+      const x = gpu.buffer(A.domainSize * 4, "step x"), r = gpu.buffer(A.rangeSize * 4, "step Ax");
+      try {
+        gpu.write(x, u);
+        await A.forward(x, r);
+        const ax = await gpu.download(r, A.rangeSize);
+        let rr = 0;
+        for (let i = 0; i < ax.length; i++) rr += (ax[i] - c.y[i]) ** 2;
+        return Math.sqrt(rr / (yy || 1));
+      } finally {
+        gpu.release(x, r);
+      }
+    },
+  };
 }

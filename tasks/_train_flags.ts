@@ -104,3 +104,51 @@ export async function checkRunDir(out: string, f: Flags): Promise<boolean> {
   }
   return true;
 }
+
+/**
+ * `deno task export`'s flags: checked here, with blendct's help and one-line errors, then passed on to
+ * `train/export.py` unchanged.
+ */
+export const EXPORT_FLAGS = {
+  ckpt: {
+    type: "string",
+    help: "Training checkpoint to export (train.py's ckpt.pt)",
+    default: "$BLENDCT_CACHE/train/ckpt.pt ($BLENDCT_CACHE: ~/.cache/blendct)",
+  },
+  out: {
+    type: "string",
+    help: "Folder for NAME.onnx, NAME.json (the card), NAME.parity.json and NAME.loss.png",
+    default: "models",
+  },
+  name: { type: "string", help: "File name stem of the exported prior", default: "blendct-prior" },
+  force: { type: "boolean", help: "Write even if the held-out x0 RMSE did not improve on the card there" },
+  "ckpt-copy": { type: "string", help: "Also copy a compact resumable checkpoint to this path" },
+  volumes: {
+    type: "string",
+    help: "volumes.json of a `deno task train` run: evaluate on its validation volumes",
+  },
+  "eval-on": {
+    type: "string",
+    help: "With --volumes: the run's validation volumes (run) or blendct's held-out CTs (held-out)",
+    default: "run",
+  },
+  "eval-count": { type: "string", help: "Held-out triplets the x0 RMSE is measured on", default: "8" },
+  "eval-size": {
+    type: "string",
+    help: "Crop size of those triplets in pixels (a whole-slice prior is evaluated at its own size)",
+    default: "256",
+  },
+} as const;
+
+/** Their validation. */
+export const ExportSchema = z.object({
+  ckpt: z.string().optional(),
+  out: z.string().optional(),
+  name: z.string().regex(/^[\w.-]+$/, "must be a file name stem (letters, digits, _ . -)").optional(),
+  force: z.boolean().default(false),
+  "ckpt-copy": z.string().optional(),
+  volumes: z.string().optional(),
+  "eval-on": z.enum(["run", "held-out"], { error: "must be run or held-out" }).optional(),
+  "eval-count": pos("eval-count").optional(),
+  "eval-size": pos("eval-size").pipe(z.number().min(16, "must be at least 16")).optional(),
+});

@@ -67,6 +67,7 @@ async function main(): Promise<void> {
   }
   const volume = await readVolumeFile(flags.input, { unit: flags.unit, spacing: flags.spacing });
   if (volume.unitNotice) console.error(`note: ${volume.unitNotice}`);
+  if (volume.spacingNotice) console.error(`note: ${volume.spacingNotice}`);
   await writeVolumeFile(flags.output, volume, { inputs: [flags.input], datatype: flags.dtype });
   // a BIDS-style sidecar next to the output, as dcm2niix writes one: what downstream tools read
   const sidecar = flags.output.replace(/(\.nii\.gz|\.nii|\.npy)$/i, "") + ".json";

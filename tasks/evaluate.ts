@@ -17,7 +17,7 @@ import { UserError } from "../lib/errors.ts";
 import { gpuFor, priorSummary } from "../lib/prior/prior.ts";
 import { parseFlags, runTask } from "./_cli.ts";
 import { EVAL_CASES, FLAGS, Schema } from "./_evaluate_flags.ts";
-import { markdownTable, mergeShards, readCaseManifest, type Row } from "./_evaluate_table.ts";
+import { markdownTable, mergeShards, readCaseManifest, type Row, viewsPlots } from "./_evaluate_table.ts";
 import { openPriors, runMethod } from "./_evaluate_methods.ts";
 
 export { parseVariant } from "./_evaluate_flags.ts";
@@ -126,6 +126,8 @@ async function main(): Promise<void> {
     }
     await writeJsonAtomic(`${out}/results.json`, rows);
     await writeFileAtomic(`${out}/results.md`, new TextEncoder().encode(markdownTable(rows) + "\n"));
+    const plots = viewsPlots(rows);
+    for (const [name, png] of plots) await writeFileAtomic(`${out}/${name}`, png);
     await writeFileAtomic(`${out}/shard.json`, shardInfo(true));
     const manifest = buildManifest({
       command: ["deno", "task", "evaluate", ...Deno.args],
@@ -135,7 +137,7 @@ async function main(): Promise<void> {
       model: priorSummary(prior),
       inputs: cases.map((c) => ({ path: c.spec, sha256: "" })),
       timings: {},
-      outputs: [`${out}/results.json`, `${out}/results.md`],
+      outputs: [`${out}/results.json`, `${out}/results.md`, ...plots.map(([name]) => `${out}/${name}`)],
       ortVersion: prior?.ortVersion,
     });
     await writeJsonAtomic(`${out}/manifest.json`, manifest);

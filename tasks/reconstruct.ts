@@ -20,7 +20,9 @@ import { loadModel, SHIPPED_MODEL } from "../lib/prior/card.ts";
 import { makeOutputFolder, outputPath, parseFlags, runTask } from "./_cli.ts";
 import { claimOutputs, type OutputClaim, sidecarsOf } from "../lib/report/sidecars.ts";
 import { checkBudget, FLAGS, methodConfig, priorBackend, Schema } from "./_reconstruct_flags.ts";
-import { printMetrics, readResume } from "./_reconstruct_run.ts";
+import { printMetrics, readResume, stepScore } from "./_reconstruct_run.ts";
+import { defaultMetricRange } from "../lib/units.ts";
+import type { StepCurve } from "../lib/report/outputs.ts";
 import { main as zsrMain, taskOf } from "./_zsr.ts";
 
 export { CLI_BLEND_DEFAULTS } from "./_reconstruct_flags.ts";
@@ -119,13 +121,20 @@ async function main(): Promise<void> {
     const adaptation: { step: number; t: number; residuals: number[] }[] = [];
     let adapterParameters = 0;
     let stdU: Float32Array | null = null;
+    const metricRange = f["metric-range"] ?? defaultMetricRange(c.units);
+    const scored = diffusion ? stepScore(gpu, c, A, metricRange) : null;
+    const steps: StepCurve | undefined = scored ? { metric: scored.metric, points: [] } : undefined;
     const x = f.method === "fbp" ? fbpX : await reconstructWith(A, c.y, cfg, {
       gpu,
       model: prior?.denoiser,
       resume,
       signal: controller.signal,
-      onProgress: (done, total, e) => {
+      onProgress: async (done, total, e, estimate) => {
         if (e) stepTimings = { ...e.timings };
+        if (e && estimate && scored) {
+          const value = await scored.score(await estimate.get());
+          steps!.points.push({ chain: estimate.chain, step: e.step, value: +value.toPrecision(6) });
+        }
         if (e?.adapt) {
           adapterParameters = e.adapt.parameters;
           adaptation.push({
@@ -171,6 +180,7 @@ async function main(): Promise<void> {
       x,
       fbp: fbpX,
       std: stdU,
+      steps,
       files: claim.files,
       metricRange: f["metric-range"],
       displayWindow: f["display-window"],

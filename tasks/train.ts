@@ -14,7 +14,15 @@
 import { UserError } from "../lib/errors.ts";
 import { writeJsonAtomic } from "../lib/io/files.ts";
 import { parseFlags, runTask } from "./_cli.ts";
-import { checkRunDir, FLAGS, type Flags, Schema, settingsOf } from "./_train_flags.ts";
+import {
+  checkRunDir,
+  EXPORT_FLAGS,
+  ExportSchema,
+  FLAGS,
+  type Flags,
+  Schema,
+  settingsOf,
+} from "./_train_flags.ts";
 import { findPython, initCheckpoint, run } from "./_train_python.ts";
 import { listInputs, prepare } from "./_train_data.ts";
 
@@ -114,6 +122,12 @@ if (import.meta.main) {
   runTask(async () => {
     const [first, ...rest] = Deno.args;
     if (first === "export") {
+      parseFlags(
+        rest,
+        "Usage: deno task export [--ckpt FILE] [--out DIR] [--name NAME] [flags]",
+        EXPORT_FLAGS,
+        ExportSchema,
+      );
       const python = await findPython();
       const root = new URL("../", import.meta.url).pathname;
       Deno.exit(

@@ -20,6 +20,9 @@ const CASES: [string, string[], RegExp][] = [
     /^error: --views: must be at least 1/,
   ],
   ["generate", ["--steps", "5000"], /^error: --steps: must be <= 1000/],
+  // deno task export: checked in Deno before any Python starts
+  ["train", ["export", "--eval-on", "all"], /^error: --eval-on: must be run or held-out \(got "all"\)$/],
+  ["train", ["export", "--eval-size", "8"], /^error: --eval-size: must be at least 16/],
 ];
 
 Deno.test("bad flags: one line naming the flag in blendct's words, exit 2", async () => {
@@ -51,6 +54,28 @@ Deno.test("the README's method defaults and reconstruct --help are rendered from
       `cgls / tv iterations \\(default: ${METHOD_DEFAULTS.cgls.iterations} / ${METHOD_DEFAULTS.tv.iterations}\\)`,
     ),
   );
+});
+
+Deno.test("export --help is blendct's help, every flag explained, without Python", async () => {
+  const help = await runTaskFile("train", ["export", "--help"], ".", { PATH: "/nonexistent" });
+  assert.equal(help.code, 0, help.stderr);
+  assert.match(help.stdout, /^Usage: deno task export /);
+  for (
+    const flag of [
+      "ckpt",
+      "out",
+      "name",
+      "force",
+      "ckpt-copy",
+      "volumes",
+      "eval-on",
+      "eval-count",
+      "eval-size",
+    ]
+  ) {
+    assert.match(help.stdout, new RegExp(`\\n  --${flag}\\b.* [A-Z(a-z]`), `--${flag} has no help`);
+  }
+  assert.doesNotMatch(help.stdout, /argparse|show this help message/);
 });
 
 Deno.test("tpdm refuses a prior that has not seen coronal triplets, naming the fix", async () => {

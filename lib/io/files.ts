@@ -32,6 +32,8 @@ export interface ReadVolumeFileOptions {
   array?: string;
   /** Passed to {@linkcode loadSample} for `sample:NAME` inputs. Default `{}`. */
   sample?: LoadSampleOptions;
+  /** Read 2D `.npy` / `.npz` / NIfTI data (a 2D sinogram of views x bins) as one slice. Default `false`. */
+  planar?: boolean;
 }
 
 /** Files in a DICOM folder that are certainly something else (exports often add a report or a preview). */
@@ -72,11 +74,15 @@ async function readByKind(path: string, options: ReadVolumeFileOptions): Promise
   if (info.isDirectory) return await readDicomFolder(file);
   const lower = file.toLowerCase();
   if (lower.endsWith(".nii") || lower.endsWith(".nii.gz")) {
-    return readNifti(await readInput(file), { name: file, unit: options.unit });
+    return readNifti(await readInput(file), { name: file, unit: options.unit, planar: options.planar });
   }
   if (lower.endsWith(".npy")) {
     return withInferredUnit(
-      npyToVolume(readNpy(await readInput(file), { name: file }), { name: file, spacing: options.spacing }),
+      npyToVolume(readNpy(await readInput(file), { name: file }), {
+        name: file,
+        spacing: options.spacing,
+        planar: options.planar,
+      }),
       file,
       options,
     );
@@ -102,7 +108,11 @@ async function readNpzVolume(file: string, member: string | undefined, options: 
     throw new UserError(`${file}: has no array "${chosen}"; it holds ${names.join(", ")}`);
   }
   const name = `${file}:${chosen}`;
-  return withInferredUnit(npyToVolume(arrays[chosen], { name, spacing: options.spacing }), name, options);
+  return withInferredUnit(
+    npyToVolume(arrays[chosen], { name, spacing: options.spacing, planar: options.planar }),
+    name,
+    options,
+  );
 }
 
 /** `.npy` / `.npz` store no unit: the values decide, unless `--unit` does. */

@@ -24,6 +24,8 @@ export interface ReadNiftiOptions {
    * error asking for `--unit hu|mu|image`.
    */
   unit?: Volume["unit"];
+  /** Read 2D data (one image, or a 2D sinogram of views x bins) as one slice. Default `false`. */
+  planar?: boolean;
 }
 
 /** Options for {@linkcode writeNifti}. */
@@ -96,7 +98,7 @@ export function readNifti(bytes: Uint8Array, options: ReadNiftiOptions = {}): Vo
   const name = options.name ?? "NIfTI data";
   const raw = decompressIfGzipped(bytes, name);
   const header = parseHeader(raw, name);
-  const shape = niftiShape(header, name);
+  const shape = niftiShape(header, name, options.planar ?? false);
   const type = DATATYPES[header.datatypeCode];
   if (!type) {
     const typeName = DATATYPE_NAMES[header.datatypeCode] ?? "unknown";
@@ -209,14 +211,23 @@ function parseHeader(raw: Uint8Array, name: string): Header {
 }
 
 /** `[Z, Y, X]` from NIfTI's `dim`, which lists x first; anything beyond 3 axes must have size 1. */
-function niftiShape(header: Header, name: string): [number, number, number] {
+function niftiShape(header: Header, name: string, planar: boolean): [number, number, number] {
   const dims = header.dims;
   const rank = dims[0];
   if (!(rank >= 1 && rank <= 7)) {
     throw new UserError(`${name}: the header's dim[0] is ${rank}, not 1..7; the file is damaged`);
   }
   const axes = dims.slice(1, rank + 1);
-  if (rank < 3 || axes.slice(3).some((n) => n !== 1)) {
+  if (planar && rank === 2) axes.push(1);
+  if (rank === 2 && !planar) {
+    throw new UserError(
+      `${name}: holds 2D data (${
+        axes.join("x")
+      }, x first), but blendct needs a volume: give it a third axis ` +
+        `of size 1 (one slice; nibabel: img[..., None])`,
+    );
+  }
+  if (axes.length < 3 || axes.slice(3).some((n) => n !== 1)) {
     throw new UserError(
       `${name}: holds ${rank}D data (${axes.join("x")}, x first), but blendct needs one 3D volume; ` +
         `extract a single 3D volume first (e.g. fslroi in.nii.gz out.nii.gz 0 1)`,

@@ -170,6 +170,8 @@ export interface NpyToVolumeOptions {
   spacing?: [number, number, number];
   /** Unit of the values. Default `"image"`. */
   unit?: Volume["unit"];
+  /** Read a 2D array (one image, or a 2D sinogram of views x bins) as one slice. Default `false`. */
+  planar?: boolean;
 }
 
 /**
@@ -187,7 +189,10 @@ export interface NpyToVolumeOptions {
  */
 export function npyToVolume(array: NpyArray, options: NpyToVolumeOptions = {}): Volume {
   const name = options.name ?? "npy data";
-  const shape = volumeShape(array.shape, name);
+  const shape = volumeShape(
+    options.planar && array.shape.length === 2 ? [1, ...array.shape] : array.shape,
+    name,
+  );
   const data = toFloat32(array.data);
   assertFinite(data, shape, name);
   return makeVolume(data, shape, { spacing: options.spacing, unit: options.unit ?? "image" });

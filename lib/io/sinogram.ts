@@ -119,7 +119,7 @@ export async function readSinogram(
     throw new UserError(`geometry file ${gpath} is not valid JSON`);
   }
   // ASTRA's 2D dictionaries do not say how many slices there are: the sinogram does (read once, here)
-  let vol = isAstraGeometry(raw) ? await readVolumeFile(path, { unit: "attenuation" }) : undefined;
+  let vol = isAstraGeometry(raw) ? await readVolumeFile(path, SINOGRAM_READ) : undefined;
   if (vol) raw = astraSidecar(raw, vol.shape[0], gpath);
   if (isTigreGeometry(raw)) raw = tigreSidecar(raw, gpath);
   const parsed = SinogramMetaSchema.safeParse(raw);
@@ -133,7 +133,7 @@ export async function readSinogram(
     throw new UserError(`geometry file ${gpath}: field ${field}: ${message}`);
   }
   const meta = parsed.data;
-  vol ??= await readVolumeFile(path, { unit: "attenuation" });
+  vol ??= await readVolumeFile(path, SINOGRAM_READ);
   const [Z, A, D] = vol.shape;
   const g = meta.geometry;
   const want = measurementShape(g, meta.imageShape);
@@ -161,6 +161,9 @@ export async function readSinogram(
  * A sidecar from ASTRA's dictionaries: the grid and pixel size from `vol_geom`, the slice count from the
  * sinogram itself, slices as thick as the pixels are wide, muWater and unit at their defaults.
  */
+// a 2D sinogram (views x bins, as ASTRA's 2D tools write it) is one slice
+const SINOGRAM_READ = { unit: "attenuation", planar: true } as const;
+
 function astraSidecar(raw: unknown, slices: number, gpath: string): unknown {
   const a = astraFromFile(raw, gpath);
   const px = a.pixelSize;

@@ -246,8 +246,16 @@ export interface ReconstructOptions {
   projector?: ProjectorEngine;
   /** `fbpunet`: the folder of its networks. Default blendct's `models/`. */
   fbpunetDir?: URL;
-  /** Progress of iterative methods: `done` of `total` units. */
-  onProgress?: (done: number, total: number, event?: ProgressEvent) => void | Promise<void>;
+  /**
+   * Progress of iterative methods: `done` of `total` units. Diffusion steps add their event and a download
+   * of the step's estimate (in u; `chain` counts from 0 with `samples` > 1).
+   */
+  onProgress?: (
+    done: number,
+    total: number,
+    event?: ProgressEvent,
+    estimate?: { chain: number; get: () => Promise<Float32Array> },
+  ) => void | Promise<void>;
   /** Diffusion: periodic state for `--resume`. */
   onState?: (state: SamplerState) => Promise<void>;
   /** Diffusion: save state every this many steps. Default 10. */
@@ -449,8 +457,8 @@ export async function reconstructWith(
             resume: k === first ? options.resume : undefined,
             signal: options.signal,
             init,
-            onStep: async (e, state) => {
-              await options.onProgress?.(k * e.steps + e.step, K * e.steps, e);
+            onStep: async (e, state, get) => {
+              await options.onProgress?.(k * e.steps + e.step, K * e.steps, e, { chain: k, get });
               const done = e.step === e.steps;
               if (options.onState && !done && (e.step % every === 0 || options.signal?.aborted)) {
                 const s = await state();

@@ -11,6 +11,7 @@ import { defaultMetricRange, displayWindow, uAffine } from "../units.ts";
 import { makeVolume } from "../volume.ts";
 import { displayOriented } from "./orient.ts";
 import { midPlanesPng } from "./png.ts";
+import { linePlotPng, type PlotSeries } from "./plot.ts";
 import { isCone } from "../ct/cone_geometry.ts";
 import { buildManifest, type ManifestInput } from "./manifest.ts";
 import type { Sidecars } from "./sidecars.ts";
@@ -37,6 +38,16 @@ export interface RunOutputs {
   manifest: Omit<ManifestInput, "outputs" | "extra">;
   /** `performance.now()` when the run started, for the manifest's `total`. */
   startedAt?: number;
+  /** Diffusion: a number per sampler step, plotted against step (`NAME.steps.png`) and kept in the manifest. */
+  steps?: StepCurve;
+}
+
+/** One number per sampler step and chain: PSNR against the reference, or the relative data residual. */
+export interface StepCurve {
+  /** What the values are. */
+  metric: "psnr" | "residual";
+  /** The values, in the order the steps ran. */
+  points: { chain: number; step: number; value: number }[];
 }
 
 /** A window bound as a person writes it: float noise rounded away (−160.00000000000003 → −160, 0.25 kept). */
@@ -127,15 +138,34 @@ export async function writeRunOutputs(
     }, width ${num(window[1] - window[0])})`,
   });
   await writeFileAtomic(f.preview, png, inputs);
-  outputs.push(f.preview, f.manifest);
+  outputs.push(f.preview);
+  if (o.steps?.points.length) {
+    await writeFileAtomic(f.steps, stepsPng(o.steps, o.method), inputs);
+    outputs.push(f.steps);
+  }
+  outputs.push(f.manifest);
   const timings: Record<string, number> = { ...o.manifest.timings, write: (performance.now() - t0) / 1000 };
   if (o.startedAt !== undefined) timings.total = (performance.now() - o.startedAt) / 1000;
   const manifest = buildManifest({
     ...o.manifest,
     timings,
     outputs,
-    extra: { metrics: metricsFile },
+    extra: { metrics: metricsFile, ...(o.steps?.points.length ? { steps: o.steps } : {}) },
   });
   await writeJsonAtomic(f.manifest, manifest, inputs);
   return { outputs, metrics };
+}
+
+/** The step curve as a plot: one line per chain. */
+function stepsPng(curve: StepCurve, method: string): Uint8Array {
+  const chains = [...new Set(curve.points.map((p) => p.chain))].sort((a, b) => a - b);
+  const series: PlotSeries[] = chains.map((k) => ({
+    label: chains.length > 1 ? `chain ${k + 1}` : method,
+    points: curve.points.filter((p) => p.chain === k).map((p) => [p.step, p.value]),
+  }));
+  return linePlotPng(series, {
+    title: `${method}: each step's estimate after data consistency`,
+    xLabel: "sampler step",
+    yLabel: curve.metric === "psnr" ? "PSNR (dB), whole volume" : "data residual |Ax - y| / |y|",
+  });
 }

@@ -129,12 +129,41 @@ interface Canvas {
   data: Uint8Array;
 }
 
-/** Width in pixels of `text` at `scale` (no trailing gap). */
-function textWidth(text: string, scale: number): number {
+/**
+ * Width in pixels of `text` in the built-in font at `scale` (no trailing gap).
+ *
+ * @example
+ * ```ts
+ * import { textWidth } from "./png.ts";
+ * console.log(textWidth("dB", 2)); // 22
+ * ```
+ */
+export function textWidth(text: string, scale: number): number {
   return text.length === 0 ? 0 : (text.length * ADVANCE - 1) * scale;
 }
 
-function drawText(c: Canvas, text: string, x0: number, y0: number, scale: number, grey: number): void {
+/** Height in pixels of a line of the built-in font at scale 1. */
+export const TEXT_HEIGHT = GLYPH_H;
+
+/**
+ * Calls `dot(x, y)` for every pixel of `text` in the built-in 5×7 font at integer `scale`, its top left at
+ * `(x0, y0)`: how any raster (grey previews, colour plots) draws its labels.
+ *
+ * @example
+ * ```ts
+ * import { textPixels } from "./png.ts";
+ * let n = 0;
+ * textPixels("-", 0, 0, 1, () => n++);
+ * console.log(n); // 5
+ * ```
+ */
+export function textPixels(
+  text: string,
+  x0: number,
+  y0: number,
+  scale: number,
+  dot: (x: number, y: number) => void,
+): void {
   let x = x0;
   for (const ch of text) {
     const rows = glyphRows(ch);
@@ -142,15 +171,18 @@ function drawText(c: Canvas, text: string, x0: number, y0: number, scale: number
       for (let b = 0; b < GLYPH_W; b++) {
         if (!((rows[r] >> (GLYPH_W - 1 - b)) & 1)) continue;
         for (let sy = 0; sy < scale; sy++) {
-          for (let sx = 0; sx < scale; sx++) {
-            const px = x + b * scale + sx, py = y0 + r * scale + sy;
-            if (px >= 0 && py >= 0 && px < c.width && py < c.height) c.data[py * c.width + px] = grey;
-          }
+          for (let sx = 0; sx < scale; sx++) dot(x + b * scale + sx, y0 + r * scale + sy);
         }
       }
     }
     x += ADVANCE * scale;
   }
+}
+
+function drawText(c: Canvas, text: string, x0: number, y0: number, scale: number, grey: number): void {
+  textPixels(text, x0, y0, scale, (px, py) => {
+    if (px >= 0 && py >= 0 && px < c.width && py < c.height) c.data[py * c.width + px] = grey;
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 /**
  * A run's files are named after its output, BIDS-style: `--output D/NAME.nii.gz` writes `D/NAME.nii.gz`
- * and beside it `NAME.manifest.json`, `NAME.metrics.json`, `NAME.preview.png`, `NAME.std.nii.gz` and, while
+ * and beside it `NAME.manifest.json`, `NAME.metrics.json`, `NAME.preview.png`, `NAME.steps.png`,
+ * `NAME.std.nii.gz` and, while
  * it runs, `NAME.state.bin` and the lock `NAME.lock`. Two runs with different outputs in one folder never
  * touch each other's files; two runs onto the same output are kept apart by the lock; a file that exists is
  * replaced only with `--force`, and a `--force` rerun removes the earlier run's sidecars it does not write
@@ -20,6 +21,8 @@ export interface Sidecars {
   metrics: string;
   /** The preview picture. */
   preview: string;
+  /** PSNR (or the data residual) against sampler step. */
+  steps: string;
   /** The per-voxel std of K chains. */
   std: string;
   /** The resumable sampler state. */
@@ -45,6 +48,7 @@ export function sidecarsOf(output: string): Sidecars {
     manifest: `${stem}.manifest.json`,
     metrics: `${stem}.metrics.json`,
     preview: `${stem}.preview.png`,
+    steps: `${stem}.steps.png`,
     std: `${stem}.std.nii.gz`,
     state: `${stem}.state.bin`,
     lock: `${stem}.lock`,
@@ -89,7 +93,7 @@ export async function claimOutputs(
   const files = sidecarsOf(output);
   // the folder, links, devices and inputs are refused by the one output check every write makes; here it
   // runs for every file of the run before the lock is taken and anything is computed
-  for (const path of [files.volume, files.manifest, files.metrics, files.preview, files.std]) {
+  for (const path of [files.volume, files.manifest, files.metrics, files.preview, files.steps, files.std]) {
     await checkOutputPath(path, options.inputs ?? []);
   }
   // the lock appears with its pid in it, atomically (a hard link of a written file), so no run ever reads
@@ -133,7 +137,9 @@ export async function claimOutputs(
           `${files.state} holds an interrupted run: --resume to continue it, --force to start over`,
         );
       }
-      for (const path of [files.volume, files.manifest, files.metrics, files.preview, files.std]) {
+      for (
+        const path of [files.volume, files.manifest, files.metrics, files.preview, files.steps, files.std]
+      ) {
         if (await Deno.stat(path).catch(() => null)) {
           const ours = earlier.includes(path) || path === files.manifest;
           throw new UserError(
