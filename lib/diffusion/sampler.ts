@@ -24,10 +24,11 @@ import {
   type LinearSchedule,
 } from "./schedule.ts";
 import { type BlendMode, type Partition, partitionForStep } from "./partition.ts";
-import { type AdaptConfig, adaptStep } from "./adapt.ts";
+import type { AdaptConfig } from "./adapt.ts";
+import { Adaptation } from "./adaptation.ts";
+import { UserError } from "../errors.ts";
 import type { AdapterState } from "../prior/denoiser_torch.ts";
 import type { EpsModel } from "../prior/eps_model.ts";
-import { UserError } from "../errors.ts";
 
 export type { EpsModel } from "../prior/eps_model.ts";
 
@@ -195,6 +196,23 @@ export function normalAt(seed: number, stream: number, i: number): number {
 
 export { INIT_STREAM } from "./steps.ts";
 
+/** Per-step phase times: a lap waits for the device, so a phase's kernels count where they ran. */
+class StepClock {
+  #gpu: GpuContext;
+  #last = performance.now();
+  readonly start = this.#last;
+  constructor(gpu: GpuContext) {
+    this.#gpu = gpu;
+  }
+  /** Seconds since the previous lap, after the device has finished what was queued. */
+  async lap(): Promise<number> {
+    await this.#gpu.sync();
+    const now = performance.now(), d = (now - this.#last) / 1000;
+    this.#last = now;
+    return d;
+  }
+}
+
 /**
  * Runs the sampler and returns the reconstruction in attenuation units u (`A.domainSize` floats): a short
  * loop over the triplet denoiser, Tweedie's estimate, data consistency and the DDIM update, with a
@@ -212,156 +230,143 @@ export async function runSampler(
   options: RunOptions = {},
 ): Promise<Float32Array> {
   const { gpu, A, model, y } = inputs;
-  const { Z, H, W } = A.shape;
-  const layout = { n: A.domainSize, hw: H * W }, n = layout.n;
-  const schedule = config.schedule ?? DEFAULT_SCHEDULE;
-  const abar = alphasCumprod(schedule);
-  const times = config.t0 !== undefined
-    ? ddimTimesFrom(config.steps, config.t0)
-    : ddimTimes(config.steps, schedule.T);
-  const seed = config.seed >>> 0;
-  const map = config.modelMap ?? [2, -1];
+  if (config.adapt && config.adapt.iters > 0 && !model.adapter) {
+    throw new UserError("--adapt needs a back end with gradients: --backend torch");
+  }
+  const n = A.domainSize, layout = { n, hw: A.shape.H * A.shape.W };
+  const { times, abar, seed, map } = samplerPlan(config);
+  const nonNegative = config.nonNegative !== false;
   const x = gpu.buffer(n * 4, "x_t"), v = gpu.buffer(n * 4, "x0 in u"), eps = gpu.buffer(n * 4, "eps");
   const denoiser = new TripletDenoiser(gpu, model, A.shape);
   const coronal = config.auxEvery ? new CoronalDenoiser(gpu, model, A.shape, config.sizeMultiple ?? 8) : null;
   const dc = await DataConsistency.create(gpu, A, y, config);
-  const timings: StepTimings = { network: 0, transfer: 0, cg: 0, blend: 0, adapt: 0 };
-  const adapt = config.adapt && config.adapt.iters > 0 ? config.adapt : null;
-  if (adapt && !model.adapter) {
-    throw new UserError("--adapt needs a back end with gradients: --backend torch");
-  }
-  let estimate: Float32Array | null = null, adapterSize = 0;
-  const scratch = adapt
-    ? { u: gpu.buffer(n * 4, "adapt u"), r: gpu.buffer(A.rangeSize * 4, "adapt r") }
+  const init = options.init && config.t0 !== undefined ? options.init : undefined;
+  const adaptation = config.adapt && config.adapt.iters > 0
+    ? await Adaptation.open(gpu, A, y, model, config.adapt, { map, seed, nonNegative }, init)
     : null;
-  const yHost = adapt ? await gpu.download(y, A.rangeSize) : null;
-  let yNorm = 0;
-  if (yHost) { for (const v of yHost) yNorm += v * v; }
-  const dataGradient = async (u: Float32Array) => {
-    gpu.write(scratch!.u, u);
-    await A.forward(scratch!.u, scratch!.r);
-    const r = await gpu.download(scratch!.r, A.rangeSize);
-    let rr = 0;
-    for (let i = 0; i < r.length; i++) {
-      r[i] -= yHost![i];
-      rr += r[i] * r[i];
-    }
-    gpu.write(scratch!.r, r);
-    await A.adjoint(scratch!.r, scratch!.u);
-    const grad = await gpu.download(scratch!.u, n);
-    for (let i = 0; i < n; i++) grad[i] *= 2;
-    return { grad, residual: Math.sqrt(rr / (yNorm || 1)) };
-  };
+  const timings: StepTimings = { network: 0, transfer: 0, cg: 0, blend: 0, adapt: 0 };
   try {
-    let done = 0;
-    if (adapt) {
-      adapterSize = await model.adapter!.reset({
-        kind: adapt.layers,
-        rank: adapt.rank,
-        lr: adapt.lr,
-        seed,
-      });
-    }
-    if (options.resume) {
-      done = options.resume.step;
-      gpu.write(x, options.resume.x);
-      dc.restore(options.resume);
-      if (adapt) {
-        if (!options.resume.adapter || !options.resume.estimate) {
-          throw new UserError("--resume: the state was saved without --adapt; rerun with the same flags");
-        }
-        await model.adapter!.load(options.resume.adapter);
-        estimate = options.resume.estimate;
-      }
-    } else {
-      await initialNoise(gpu, x, layout, seed);
-      if (options.init && config.t0 !== undefined) {
-        gpu.write(v, options.init);
-        await noiseEstimate(gpu, v, eps, x, layout, { abar: abar[times[0]], map, seed });
-      }
-    }
-    if (adapt && !estimate) {
-      estimate = options.init && config.t0 !== undefined ? options.init : new Float32Array(n);
-    }
+    let done = await begin(
+      gpu,
+      { x, v, eps },
+      layout,
+      dc,
+      adaptation,
+      options.resume,
+      init,
+      abar[times[0]],
+      map,
+      seed,
+    );
     const state = async (): Promise<SamplerState> => ({
       step: done,
       x: await gpu.download(x, n),
       ...await dc.state(),
-      ...(adapt ? { estimate: estimate!, adapter: await model.adapter!.save() } : {}),
+      ...(adaptation ? await adaptation.state() : {}),
     });
     for (let i = done; i < times.length; i++) {
-      const t = times[i], tStep = performance.now();
+      const t = times[i], last = i === times.length - 1, clock = new StepClock(gpu);
       const rng = new Rng(`${seed}:partition:${i}`);
-      const aux = i < times.length - 1 && isAuxiliaryStep(config.auxEvery, i, seed); // the last step sees the data
-      const part = aux ? null : partitionForStep(config.mode, i, Z, rng, config.jumpEvery);
-      let adapted: ProgressEvent["adapt"];
-      if (adapt && part) {
-        const ta = performance.now();
-        const report = await adaptStep(
-          model.adapter!,
-          dataGradient,
-          A.shape,
-          await gpu.download(x, n),
-          estimate!,
-          part,
-          t,
-          abar[t],
-          map,
-          adapt,
-          seed,
-          i,
-          config.nonNegative !== false,
-        );
-        adapted = { residuals: report.residuals, parameters: adapterSize };
-        timings.adapt += (performance.now() - ta) / 1000;
-      }
-      const t0 = performance.now();
+      const aux = !last && isAuxiliaryStep(config.auxEvery, i, seed); // the last step sees the data
+      const part = aux ? null : partitionForStep(config.mode, i, A.shape.Z, rng, config.jumpEvery);
+      const adapted = part && adaptation ? await adaptation.step(x, part, t, abar[t], i) : undefined;
+      timings.adapt += adapted ? await clock.lap() : 0;
       const net = aux ? await coronal!.eps(x, t, rng.int(3), eps) : await denoiser.eps(x, part!, t, eps);
-      await tweedie(gpu, x, eps, v, layout, {
-        abar: abar[t],
-        map,
-        nonNegative: config.nonNegative !== false,
-      });
-      await gpu.sync();
-      const t1 = performance.now();
-      if (!aux) await dc.apply(v, t);
-      await gpu.sync();
-      if (adapt && !aux) estimate = await gpu.download(v, n);
-      const t2 = performance.now();
-      if (i === times.length - 1) gpu.copy(v, x, n * 4); // the last estimate is the answer
-      else {await ddimUpdate(gpu, v, eps, x, layout, {
-          abarNext: abar[times[i + 1]],
-          map,
-          eta: config.eta,
-          seed,
-          step: i,
-        });}
-      await gpu.sync();
-      const t3 = performance.now();
-      timings.network += net.network / 1000;
-      timings.transfer += net.transfer / 1000;
-      timings.cg += (t2 - t1) / 1000;
-      timings.blend += (t1 - t0 - net.network - net.transfer + (t3 - t2)) / 1000;
+      await tweedie(gpu, x, eps, v, layout, { abar: abar[t], map, nonNegative });
+      const denoise = await clock.lap();
+      if (part) await dc.apply(v, t);
+      if (part) await adaptation?.remember(v);
+      timings.cg += await clock.lap();
+      const next = last ? null : { abarNext: abar[times[i + 1]], map, eta: config.eta, seed, step: i };
+      if (next) await ddimUpdate(gpu, v, eps, x, layout, next);
+      else gpu.copy(v, x, n * 4); // the last estimate is the answer
+      addNetwork(timings, net, denoise + await clock.lap());
       done = i + 1;
-      const e = {
-        step: i + 1,
-        steps: times.length,
-        t,
-        partition: part?.kind ?? "coronal" as const,
-        seconds: (t3 - tStep) / 1000,
-        ...(adapted ? { adapt: adapted } : {}),
-      };
-      await options.onStep?.({ ...e, timings: { ...timings } }, state, () => gpu.download(v, n));
-      if (options.signal?.aborted && i < times.length - 1) {
-        throw new DOMException(`interrupted after step ${i + 1}`, "AbortError");
+      const e = stepEvent(done, times.length, t, part, clock, timings, adapted);
+      await options.onStep?.(e, state, () => gpu.download(v, n));
+      if (options.signal?.aborted && !last) {
+        throw new DOMException(`interrupted after step ${done}`, "AbortError");
       }
     }
     return await gpu.download(v, n);
   } finally {
-    // adaptation is per run: the model leaves as it came (a worker that died has nothing to clear)
-    if (adapt) await model.adapter!.clear().catch(() => {});
+    await adaptation?.dispose(); // adaptation is per run: the model leaves as it came
     denoiser.dispose();
     dc.dispose();
-    gpu.release(x, v, eps, scratch?.u, scratch?.r);
+    gpu.release(x, v, eps);
   }
+}
+
+/** The run's timesteps, ᾱ, seed and model map, from its configuration (pure). */
+function samplerPlan(config: SamplerConfig) {
+  const schedule = config.schedule ?? DEFAULT_SCHEDULE;
+  const times = config.t0 !== undefined
+    ? ddimTimesFrom(config.steps, config.t0)
+    : ddimTimes(config.steps, schedule.T);
+  return {
+    times,
+    abar: alphasCumprod(schedule),
+    seed: config.seed >>> 0,
+    map: config.modelMap ?? [2, -1] as [number, number],
+  };
+}
+
+/**
+ * Puts the run's first x_t on the device: a saved state's (with its data-consistency and adaptation
+ * variables), else noise, forward-noised from `init` when the run starts from an estimate. Returns the
+ * step to run next.
+ */
+async function begin(
+  gpu: GpuContext,
+  b: { x: GPUBuffer; v: GPUBuffer; eps: GPUBuffer },
+  layout: { n: number; hw: number },
+  dc: DataConsistency,
+  adaptation: Adaptation | null,
+  resume: SamplerState | undefined,
+  init: Float32Array | undefined,
+  abar0: number,
+  map: [number, number],
+  seed: number,
+): Promise<number> {
+  if (resume) {
+    gpu.write(b.x, resume.x);
+    dc.restore(resume);
+    await adaptation?.restore(resume);
+    return resume.step;
+  }
+  await initialNoise(gpu, b.x, layout, seed);
+  if (init) {
+    gpu.write(b.v, init);
+    await noiseEstimate(gpu, b.v, b.eps, b.x, layout, { abar: abar0, map, seed });
+  }
+  return 0;
+}
+
+/** The event a step reports. */
+function stepEvent(
+  step: number,
+  steps: number,
+  t: number,
+  part: Partition | null,
+  clock: StepClock,
+  timings: StepTimings,
+  adapted: ProgressEvent["adapt"],
+): ProgressEvent {
+  const seconds = (performance.now() - clock.start) / 1000;
+  const e: ProgressEvent = {
+    step,
+    steps,
+    t,
+    partition: part?.kind ?? "coronal",
+    seconds,
+    timings: { ...timings },
+  };
+  return adapted ? { ...e, adapt: adapted } : e;
+}
+
+/** Adds one step's denoising time: the network's and the transfers' as the denoiser measured them, the rest as blending. */
+function addNetwork(timings: StepTimings, net: { network: number; transfer: number }, seconds: number): void {
+  timings.network += net.network / 1000;
+  timings.transfer += net.transfer / 1000;
+  timings.blend += seconds - (net.network + net.transfer) / 1000;
 }
