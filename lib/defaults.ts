@@ -48,6 +48,15 @@ export const METHOD_DEFAULTS = {
    * rate, slices per Adam step, LoRA rank, adapted layers. Measured on the held-out chest (README).
    */
   adapt: { iters: 3, lr: 3e-4, slices: 6, rank: 4, layers: "lora" as "lora" | "norm" },
+  /**
+   * `--finish tv`: min ½‖Ax − y‖² + λ TV(x) + (γ/2)‖x − d‖² from the sampler's output d, with TV's λ (or
+   * `--dc tv`'s) and this anchor weight γ and iteration count.
+   */
+  finish: { gamma: 0.5, iterations: 100 },
+  /** `--dc tv`: the per-step TV-regularised data consistency's λ (x in u) and anchor weight γ. */
+  dcTv: { lambda: 0.005, gamma: 0.1 },
+  /** Diffusion runs save a resumable state every this many steps (and on an interrupt). */
+  stateEvery: 10,
 } as const;
 
 /**
@@ -98,6 +107,7 @@ export function defaultsTable(): string[] {
     `fbpunet: FBP + a residual 2D UNet per setting (models/fbpunet-*.json)`,
     `dds: ${d.dds.steps} steps, eta ${d.dds.eta}, CG ${d.dds.cgIters}, rho ${d.dds.referenceRho} / lambda ${d.dds.referenceLambda} (reference units)`,
     `--adapt (blend++, blend, dds; torch back end): ${d.adapt.iters} Adam steps per step, lr ${d.adapt.lr}, ${d.adapt.slices} slices, ${d.adapt.layers} rank ${d.adapt.rank} on every convolution`,
+    `--finish tv: anchor gamma ${d.finish.gamma}, ${d.finish.iterations} iterations; --dc tv: lambda ${d.dcTv.lambda}, gamma ${d.dcTv.gamma}; diffusion state saved every ${d.stateEvery} steps`,
     `blend, blend++ (default preset, in every entry point): start ${d.cliBlend.start} (${d.cliBlend.startIters} iterations) at t0 ${d.cliBlend.t0}, ${d.cliBlend.steps} steps, finish ${d.cliBlend.finish}, eta ${d.blend.eta}, CG ${d.blend.cgIters}, jump every ${d.blend.jumpEvery}; --start noise: ${d.blend.steps} steps; --preset paper: ${d.paper.steps} steps from noise`,
   ];
 }

@@ -312,8 +312,16 @@ export const FLAGS = {
     help: "Diffusion data consistency: cg or tv (PDHG with a proximity term)",
     default: "cg",
   },
-  "dc-lambda": { type: "string", help: "--dc tv: TV weight (attenuation units)", default: "0.005" },
-  "dc-gamma": { type: "string", help: "--dc tv: proximity weight to Tweedie's estimate", default: "0.1" },
+  "dc-lambda": {
+    type: "string",
+    help: "--dc tv: TV weight (attenuation units)",
+    default: String(METHOD_DEFAULTS.dcTv.lambda),
+  },
+  "dc-gamma": {
+    type: "string",
+    help: "--dc tv: proximity weight to Tweedie's estimate",
+    default: String(METHOD_DEFAULTS.dcTv.gamma),
+  },
   finish: {
     type: "string",
     help: "Diffusion: tv adds a final TV solve anchored to the output (weight --finish-gamma); none",
@@ -322,7 +330,7 @@ export const FLAGS = {
   "finish-gamma": {
     type: "string",
     help: "--finish tv: anchor weight γ (γ → 0 gives TV back)",
-    default: "0.5",
+    default: String(METHOD_DEFAULTS.finish.gamma),
   },
   "ztv-from": {
     type: "string",

@@ -5,6 +5,7 @@
  * `Aᵀy`, the ADMM state and the solvers' scratch.
  * @module
  */
+import { METHOD_DEFAULTS } from "../defaults.ts";
 import type { GpuContext } from "../gpu/context.ts";
 import type { LinearOperator } from "../ct/operator.ts";
 import { NormalCg } from "../solve/cg.ts";
@@ -28,9 +29,9 @@ export interface ConsistencyConfig {
    * 3D anisotropic TV with non-negativity and a proximity term to Tweedie's estimate). Default `cg`.
    */
   dc?: "cg" | "tv";
-  /** `dc: tv`: TV weight λ (x in u). Default 0.005. */
+  /** `dc: tv`: TV weight λ (x in u). Default `METHOD_DEFAULTS.dcTv.lambda` (0.005). */
   dcLambda?: number;
-  /** `dc: tv`: weight γ of the proximity term (γ/2)‖x − x̂₀‖². Default 0.1. */
+  /** `dc: tv`: weight γ of the proximity term (γ/2)‖x − x̂₀‖². Default `METHOD_DEFAULTS.dcTv.gamma` (0.1). */
   dcGamma?: number;
   /** `dc: tv`: PDHG iterations per step. Default `cgIters`. */
   dcIters?: number;
@@ -110,8 +111,8 @@ export class DataConsistency {
     if (this.#tv) {
       gpu.copy(v, this.#anchor!, n * 4);
       await this.#tv.solve(v, this.y, {
-        lambda: c.dcLambda ?? 0.005,
-        gamma: c.dcGamma ?? 0.1,
+        lambda: c.dcLambda ?? METHOD_DEFAULTS.dcTv.lambda,
+        gamma: c.dcGamma ?? METHOD_DEFAULTS.dcTv.gamma,
         anchor: this.#anchor,
         iterations: c.dcIters ?? c.cgIters,
       });

@@ -13,6 +13,7 @@
  * 99.9th percentile of a blended 8-slice sample at 115 HU, of single triplets 200–1260 HU).
  * @module
  */
+import { METHOD_DEFAULTS } from "../defaults.ts";
 import type { GpuContext } from "../gpu/context.ts";
 import { ZeroOperator } from "../ct/operator.ts";
 import type { EpsModel, ProgressEvent } from "../diffusion/sampler.ts";
@@ -191,7 +192,7 @@ export async function extendAlongZ(
 ): Promise<Float32Array> {
   if (!Number.isInteger(Z) || Z < 3) throw new UserError(`--slices must be a whole number >= 3 (got ${Z})`);
   const hw = size * size, abar = alphasCumprod(o.schedule), map = o.modelMap ?? [2, -1];
-  const times = ddimTimes(o.steps, o.schedule?.T ?? 1000), eta = o.eta ?? 0.85;
+  const times = ddimTimes(o.steps, o.schedule?.T ?? 1000), eta = o.eta ?? METHOD_DEFAULTS.blend.eta;
   const out = new Float32Array(Z * hw);
   const k = Float32Array.of(1);
   // triplet 0..2 all free, then z = 3..Z−1 with the two slices before it fixed

@@ -90,17 +90,17 @@ export interface MethodConfig {
   samples?: number;
   /** Diffusion: data consistency `cg` (default) or `tv` (see `SamplerConfig.dc`). */
   dc?: "cg" | "tv";
-  /** `dc: tv`: TV weight. Default 0.005. */
+  /** `dc: tv`: TV weight. Default `METHOD_DEFAULTS.dcTv.lambda` (0.005). */
   dcLambda?: number;
-  /** `dc: tv`: proximity weight γ. Default 0.1. */
+  /** `dc: tv`: proximity weight γ. Default `METHOD_DEFAULTS.dcTv.gamma` (0.1). */
   dcGamma?: number;
   /** Diffusion: `tv` ends with a TV solve anchored to the diffusion output (λ = `dcLambda` or `tvLambda`). */
   finish?: "tv" | "none";
-  /** `finish: tv`: weight γ of the anchor (γ → 0 gives plain TV). Default 0.5. */
+  /** `finish: tv`: weight γ of the anchor (γ → 0 gives plain TV). Default `METHOD_DEFAULTS.finish.gamma` (0.5). */
   finishGamma?: number;
   /** Iterations of a classical `start` (CGLS or TV). Default: that method's own default. */
   startIters?: number;
-  /** `finish: tv`: PDHG iterations. Default 100. */
+  /** `finish: tv`: PDHG iterations. Default `METHOD_DEFAULTS.finish.iterations` (100). */
   finishIters?: number;
   /** `dds`: run its z-TV ADMM only once t ≤ this (a labelled variant; the reference runs it at every step). */
   ztvFrom?: number;
@@ -258,7 +258,7 @@ export interface ReconstructOptions {
   ) => void | Promise<void>;
   /** Diffusion: periodic state for `--resume`. */
   onState?: (state: SamplerState) => Promise<void>;
-  /** Diffusion: save state every this many steps. Default 10. */
+  /** Diffusion: save state every this many steps. Default `METHOD_DEFAULTS.stateEvery` (10). */
   stateEvery?: number;
   /** Diffusion: continue from this state. */
   resume?: SamplerState;
@@ -352,10 +352,12 @@ export async function reconstructWith(
     try {
       gpu.write(x, d);
       await tvPdhg(gpu, A, x, yb, {
-        lambda: config.dc === "tv" ? config.dcLambda ?? 0.005 : config.tvLambda ?? DEFAULT_TV_LAMBDA,
-        gamma: config.finishGamma ?? 0.5,
+        lambda: config.dc === "tv"
+          ? config.dcLambda ?? METHOD_DEFAULTS.dcTv.lambda
+          : config.tvLambda ?? DEFAULT_TV_LAMBDA,
+        gamma: config.finishGamma ?? METHOD_DEFAULTS.finish.gamma,
         anchor,
-        iterations: config.finishIters ?? 100,
+        iterations: config.finishIters ?? METHOD_DEFAULTS.finish.iterations,
       });
       return await gpu.download(x, A.domainSize);
     } finally {
@@ -435,7 +437,7 @@ export async function reconstructWith(
       default: {
         if (!options.model) throw new UserError(`method ${config.method} needs a model (the learned prior)`);
         const sc = samplerConfig(config, A.rangeShape.length === 3 ? A.rangeShape[1] : 1)!;
-        const every = options.stateEvery ?? 10;
+        const every = options.stateEvery ?? METHOD_DEFAULTS.stateEvery;
         const start = config.start ?? "noise";
         if ((start !== "noise" || options.startEstimate) && config.t0 === undefined) {
           throw new UserError(`--start ${start} needs --t0 (the timestep the estimate is noised to)`);
