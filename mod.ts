@@ -72,7 +72,7 @@ export { generateVolume } from "./lib/jobs/generate.ts";
 
 // units, files, data
 export { fromU, toU, type UnitMap } from "./lib/units.ts";
-export { type Case, loadCase } from "./lib/jobs/case.ts";
+export { openProblem, type Problem } from "./lib/jobs/problem.ts";
 export { readDicomSeries } from "./lib/io/dicom.ts";
 export { loadSample } from "./lib/io/samples.ts";
 export { readVolumeFile, writeVolumeFile } from "./lib/io/files.ts";

@@ -5,12 +5,9 @@
  * @module
  */
 import { z } from "../lib/deps.ts";
-import { loadSample } from "../lib/io/samples.ts";
-import { DEFAULT_MU_WATER, toU } from "../lib/units.ts";
 import { intFlag, parseFlags } from "./_cli.ts";
-import { cropSlices } from "../lib/cases.ts";
-import { measure } from "../lib/ct/measure.ts";
-import { reconstruct } from "../lib/jobs/reconstruct.ts";
+import { openProblem, type Problem } from "../lib/jobs/problem.ts";
+import { reconstructWith } from "../lib/jobs/reconstruct.ts";
 import { gpuFor, openPrior } from "../lib/prior/prior.ts";
 import { modelMap } from "../lib/prior/card.ts";
 import type { StepTimings } from "../lib/diffusion/sampler.ts";
@@ -39,15 +36,16 @@ export async function run(args: string[]): Promise<void> {
   const steps = values.steps;
   const prior = await openPrior({ backend: values.backend });
   const gpu = await gpuFor(prior);
+  let problem: Problem | null = null;
   try {
-    const vol = cropSlices(await loadSample("lidc"), values.slices);
-    const [Z, H, W] = vol.shape;
-    // the measurement is of attenuation u, as in every task (LIDC reads as HU)
-    const u = toU(vol.data, { unit: vol.unit ?? "image", muWater: DEFAULT_MU_WATER, imageHu: vol.imageHu });
-    const { y, geometry } = await measure(gpu, u, { Z, H, W }, { views: 8 });
+    // the one case loader, as every task: LIDC's slices in u, 8 simulated views, one operator
+    problem = await openProblem(gpu, { input: "sample:lidc", slices: values.slices, views: 8 }, {
+      engine: values.projector,
+    });
+    const [Z, H, W] = problem.case.shape;
     let timings: StepTimings = { network: 0, transfer: 0, cg: 0, blend: 0, adapt: 0 };
     const t0 = performance.now();
-    await reconstruct(y, geometry, { Z, H, W }, {
+    await reconstructWith(problem.operator, problem.y, {
       method: "blend++",
       // the sampler's steps alone (the default preset would add a TV start and finish)
       start: "noise",
@@ -58,7 +56,6 @@ export async function run(args: string[]): Promise<void> {
     }, {
       gpu,
       model: prior.denoiser,
-      projector: values.projector,
       onProgress: (_d, _t, e) => {
         if (e) timings = e.timings;
       },
@@ -82,6 +79,7 @@ export async function run(args: string[]): Promise<void> {
     console.log(`| wall (incl. setup) | ${per(total)} | |`);
     if (skipped.length) console.log(`(not in this run: ${skipped.join(", ")})`);
   } finally {
+    problem?.dispose();
     await prior.dispose();
     gpu.dispose();
   }

@@ -7,11 +7,12 @@
 import { METHOD_DEFAULTS } from "../lib/defaults.ts";
 import type { GpuContext } from "../lib/gpu/context.ts";
 import { type Case, caseVolume } from "../lib/jobs/case.ts";
+import type { Problem } from "../lib/jobs/problem.ts";
 import {
   isDiffusion,
   type Method,
   type MethodConfig,
-  reconstruct,
+  reconstructWith,
   resolveMethod,
 } from "../lib/jobs/reconstruct.ts";
 import { computeMetrics } from "../lib/metrics/index.ts";
@@ -74,6 +75,8 @@ export interface MethodRun {
 /** The case-wide inputs of {@linkcode runMethod}. */
 export interface MethodContext {
   gpu: GpuContext;
+  /** The case's problem: one operator and `y` on the device for every method and every λ of the grid. */
+  problem: Problem;
   c: Case;
   priors: EvalPriors;
   /** The ground truth in the case's unit, and the metric range, for tuning TV. */
@@ -88,17 +91,16 @@ export interface MethodContext {
 /** Runs `spec` (a method, or `method/key=value,…`) on the case; classical results are kept in the context. */
 export async function runMethod(spec: string, ctx: MethodContext): Promise<MethodRun> {
   const { method, options: variant } = parseVariant(spec);
-  const { gpu, c, flags: f } = ctx;
-  const [Z, H, W] = c.shape;
+  const { gpu, flags: f } = ctx;
   if (method === "tv") {
-    const best = await tunedTv(gpu, c, f["tv-lambdas"], f["tv-iterations"], ctx.truth, ctx.range);
+    const best = await tunedTv(gpu, ctx.problem, f["tv-lambdas"], f["tv-iterations"], ctx.truth, ctx.range);
     ctx.classical.set("tv", best.x);
     return { x: best.x, note: `λ=${best.lam} (best of ${f["tv-lambdas"].join(",")})`, calls: 0 };
   }
   const prior = ctx.priors.of(method);
   const progress = createProgress(`${ctx.label} ${method}`);
   let calls = 0;
-  const x = await reconstruct(c.y, c.geometry, { Z, H, W }, {
+  const x = await reconstructWith(ctx.problem.operator, ctx.problem.y, {
     method,
     steps: method === "blend" || method === "blend++" ? f.steps : undefined,
     seed: f.seed,
@@ -123,17 +125,17 @@ export async function runMethod(spec: string, ctx: MethodContext): Promise<Metho
 /** TV at each λ of the grid; the one with the best mean PSNR over the planes. */
 export async function tunedTv(
   gpu: GpuContext,
-  c: Case,
+  problem: Problem,
   lambdas: number[],
   iterations: number | undefined,
   truth: Volume,
   range: [number, number],
 ): Promise<{ x: Float32Array; lam: number; score: number }> {
-  const [Z, H, W] = c.shape;
+  const c = problem.case;
   let best: { x: Float32Array; lam: number; score: number } | null = null;
   for (const lam of lambdas) {
     const tv = { method: "tv" as const, tvLambda: lam, iterations };
-    const cand = await reconstruct(c.y, c.geometry, { Z, H, W }, tv, { gpu });
+    const cand = await reconstructWith(problem.operator, problem.y, tv, { gpu });
     const p = computeMetrics(caseVolume(c, cand), truth, { range }).psnr;
     const score = (p.axial + p.coronal + p.sagittal) / 3;
     console.error(`  tv λ=${lam}: mean PSNR ${score.toFixed(2)} dB`);

@@ -5,7 +5,7 @@
 import { BACKEND_FLAGS, backendSchema, refineBackend } from "./_reconstruct_flags.ts";
 import { z } from "../lib/deps.ts";
 import { readVolumeFile, VOLUME_INPUTS } from "../lib/io/files.ts";
-import { cropSlices, resampleSlices } from "../lib/cases.ts";
+import { readCaseVolume } from "../lib/jobs/case.ts";
 import { DEFAULT_MU_WATER, type UnitMap } from "../lib/units.ts";
 import { thinGrid } from "../lib/jobs/zsr.ts";
 import type { Volume } from "../lib/volume.ts";
@@ -105,22 +105,21 @@ export async function readZsrInputs(f: Flags, imageSize?: number): Promise<{
   grid: Volume;
   units: UnitMap;
 }> {
-  let thick = await readVolumeFile(f.input, { unit: f.unit });
-  if (thick.unitNotice) console.error(`note: ${thick.unitNotice}`);
-  if (f.slices) thick = cropSlices(thick, f.slices);
+  // the one case reader (unit, slices, resampling), as reconstruct reads its input
+  const read = await readCaseVolume({
+    input: f.input,
+    unit: f.unit,
+    slices: f.slices,
+    imageSize,
+    resample: f.resample,
+  });
+  for (const line of read.notices) console.error(line);
+  const thick = read.volume;
   const [Zt, H0, W0] = thick.shape;
   if (Zt * f.factor * H0 * W0 > MAX_THIN_VOXELS) {
     throw new UserError(
       `--factor ${f.factor}: ${Zt} slices x ${f.factor} of ${H0}x${W0} exceed ${MAX_THIN_VOXELS} voxels: use --slices A:B or a smaller factor`,
     );
-  }
-  if (imageSize && (H0 !== imageSize || W0 !== imageSize)) {
-    if (!f.resample) {
-      throw new UserError(
-        `the model works on ${imageSize}x${imageSize} slices but ${f.input} has ${H0}x${W0}: pass --resample, or use a matching model`,
-      );
-    }
-    thick = resampleSlices(thick, imageSize);
   }
   const units: UnitMap = { unit: thick.unit ?? "image", muWater: DEFAULT_MU_WATER, imageHu: thick.imageHu };
   const grid = thinGrid(thick, f.factor);

@@ -8,7 +8,8 @@
  */
 import { writeFileAtomic, writeJsonAtomic } from "../lib/io/files.ts";
 import { defaultMetricRange, displayWindow } from "../lib/units.ts";
-import { caseVolume, loadCase } from "../lib/jobs/case.ts";
+import { caseVolume } from "../lib/jobs/case.ts";
+import { openProblem } from "../lib/jobs/problem.ts";
 import { displayOriented } from "../lib/report/orient.ts";
 import { methodMetrics } from "../lib/metrics/index.ts";
 import { midPlanesPng } from "../lib/report/png.ts";
@@ -71,7 +72,7 @@ async function main(): Promise<void> {
     for (const { spec: caseSpec, index: caseIndex } of cases) {
       const [path, range] = caseSpec.split("@");
       for (const s of settings) {
-        const c = await loadCase(gpu, {
+        const problem = await openProblem(gpu, {
           input: path,
           slices: range,
           muWater: f["mu-water"],
@@ -82,6 +83,7 @@ async function main(): Promise<void> {
           // the model works on its own slice size; smaller scans (headsq's 64x64) are resampled, as said
           resample: true,
         });
+        const c = problem.case;
         const metricRange = defaultMetricRange(c.units);
         const own = (u: Float32Array) => caseVolume(c, u);
         const truthV = own(c.truthU!);
@@ -91,6 +93,7 @@ async function main(): Promise<void> {
           const t0 = performance.now();
           const { x, note, calls } = await runMethod(spec, {
             gpu,
+            problem,
             c,
             priors,
             truth: truthV,
@@ -117,6 +120,7 @@ async function main(): Promise<void> {
           await writeJsonAtomic(`${out}/results.json`, rows);
           await writeFileAtomic(`${out}/results.md`, new TextEncoder().encode(markdownTable(rows) + "\n"));
         }
+        problem.dispose();
         const name = `${path.replace(/[^a-z0-9]+/gi, "_")}_${s.label.replace(/[^a-z0-9]+/gi, "_")}.png`;
         await writeFileAtomic(`${out}/${name}`, midPlanesPng(columns, { window: displayWindow(c.units) }));
       }

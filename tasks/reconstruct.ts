@@ -7,9 +7,8 @@
  * @module
  */
 import { saveState } from "../lib/diffusion/state.ts";
-import { loadCase } from "../lib/jobs/case.ts";
+import { openProblem, type Problem } from "../lib/jobs/problem.ts";
 import { isDiffusion, reconstructWith, samplerConfig } from "../lib/jobs/reconstruct.ts";
-import { createProjector, type CtProjector } from "../lib/ct/system.ts";
 import { isCone } from "../lib/ct/cone_geometry.ts";
 import { writeRunOutputs } from "../lib/report/outputs.ts";
 import { createProgress, formatDuration } from "../lib/report/progress.ts";
@@ -38,7 +37,7 @@ async function main(): Promise<void> {
   const output = outputPath(f, "recon.nii.gz");
   const statePath = sidecarsOf(output).state;
   let claim: OutputClaim | null = null;
-  let A: CtProjector | null = null;
+  let problem: Problem | null = null;
   const timings: Record<string, number> = {};
   const t0 = performance.now();
   const diffusion = isDiffusion(f.method);
@@ -63,7 +62,10 @@ async function main(): Promise<void> {
   try {
     lap("setup", t0);
     let t = performance.now();
-    const c = await loadCase(gpu, {
+    // the problem, built once: the operator that measured the case reconstructs it, y on the device once
+    // (FBP alone needs no sparse copy; cone beam's FDK runs on the host whatever the engine)
+    const classicFbp = f.method === "fbp" || f.method === "fbpunet";
+    problem = await openProblem(gpu, {
       ...f,
       muWater: f["mu-water"],
       // limited angle: one view per degree unless --views says otherwise (the same in every task)
@@ -76,7 +78,8 @@ async function main(): Promise<void> {
         : f.resample
         ? (await loadModel(f.model ?? SHIPPED_MODEL)).card.imageSize
         : null,
-    });
+    }, { engine: (g) => (classicFbp && !isCone(g) ? "wgsl" : f.projector) });
+    const c = problem.case, A = problem.operator;
     for (const line of c.notices) console.error(line);
     const cfg = methodConfig(f, prior);
     checkBudget(f, cfg, c.shape);
@@ -84,7 +87,7 @@ async function main(): Promise<void> {
     // exist already (as for any output file), an explicit --out-dir is made
     if (f["out-dir"] || !f.output) await makeOutputFolder(output);
     claim = await claimOutputs(output, { force: f.force, resume: f.resume, inputs: c.inputs });
-    const [Z, H, W] = c.shape, shape = { Z, H, W };
+    const [Z] = c.shape;
     if (diffusion && Z < 3) {
       throw new UserError(`the 3-slice prior needs at least 3 slices (the input has ${Z})`);
     }
@@ -107,13 +110,7 @@ async function main(): Promise<void> {
     };
     const resume = f.resume ? await readResume(statePath, fingerprint, diffusion, f.method) : undefined;
     t = performance.now();
-    // the problem's operator, built once for the FBP preview and the method (FBP alone needs no sparse copy)
-    const classicFbp = f.method === "fbp" || f.method === "fbpunet";
-    // (cone beam's FDK runs on the host whatever the engine: keep its operator where --projector says)
-    A = await createProjector(gpu, c.geometry, shape, {
-      engine: classicFbp && !isCone(c.geometry) ? "wgsl" : f.projector,
-    });
-    const fbpX = await reconstructWith(A, c.y, { method: "fbp", filter: f.filter }, { gpu });
+    const fbpX = await reconstructWith(A, problem.y, { method: "fbp", filter: f.filter }, { gpu });
     lap("fbp", t);
     t = performance.now();
     const progress = createProgress(f.method, { unit: diffusion ? "step" : "iter" });
@@ -124,7 +121,7 @@ async function main(): Promise<void> {
     const metricRange = f["metric-range"] ?? defaultMetricRange(c.units);
     const scored = diffusion ? stepScore(gpu, c, A, metricRange) : null;
     const steps: StepCurve | undefined = scored ? { metric: scored.metric, points: [] } : undefined;
-    const x = f.method === "fbp" ? fbpX : await reconstructWith(A, c.y, cfg, {
+    const x = f.method === "fbp" ? fbpX : await reconstructWith(A, problem.y, cfg, {
       gpu,
       model: prior?.denoiser,
       resume,
@@ -205,7 +202,7 @@ async function main(): Promise<void> {
     printMetrics(metrics);
     console.log(`wrote ${outputs.join(", ")} in ${formatDuration((performance.now() - t0) / 1000)}`);
   } finally {
-    A?.dispose();
+    problem?.dispose();
     await claim?.release();
     Deno.removeSignalListener("SIGINT", onSigint);
     await prior?.dispose();

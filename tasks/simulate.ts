@@ -6,12 +6,10 @@
  */
 import { z } from "../lib/deps.ts";
 import { GpuContext } from "../lib/gpu/context.ts";
-import { readVolumeFile, VOLUME_INPUTS } from "../lib/io/files.ts";
+import { VOLUME_INPUTS } from "../lib/io/files.ts";
 import { measurementShape, writeSinogram } from "../lib/io/sinogram.ts";
 import { isCone } from "../lib/ct/cone_geometry.ts";
-import { DEFAULT_MU_WATER, toU } from "../lib/units.ts";
-import { measure } from "../lib/ct/measure.ts";
-import { geometryForVolume } from "../lib/jobs/case.ts";
+import { loadCase } from "../lib/jobs/case.ts";
 import { intFlag, numberFlag, parseFlags, runTask, unitFlag } from "./_cli.ts";
 
 const FLAGS = {
@@ -69,36 +67,30 @@ if (import.meta.main) {
       FLAGS,
       Schema,
     );
-    const volume = await readVolumeFile(f.input, { unit: f.unit });
-    if (volume.unitNotice) console.error(`note: ${volume.unitNotice}`);
-    if (volume.spacingNotice) console.error(`note: ${volume.spacingNotice}`);
-    const muWater = f["mu-water"] ?? DEFAULT_MU_WATER;
-    const units = { unit: volume.unit ?? "image", muWater, imageHu: volume.imageHu } as const;
-    const [Z, H, W] = volume.shape;
-    const notices: string[] = [];
-    const given = f.geometry
-      ? await geometryForVolume(f.geometry, [Z, H, W], volume.spacing[2], notices, volume.spacing)
-      : undefined;
-    for (const line of notices) console.error(line);
     const gpu = await GpuContext.create();
     try {
-      const { y, geometry } = await measure(gpu, toU(volume.data, units), { Z, H, W }, {
-        geometry: given,
+      // the one case loader: read, unit, geometry and measurement exactly as reconstruct simulates them
+      const c = await loadCase(gpu, {
+        input: f.input,
+        unit: f.unit,
+        muWater: f["mu-water"],
         views: f.views ?? (f["angle-range"] ? Math.max(1, Math.round(f["angle-range"])) : 8),
         angleRange: f["angle-range"],
-        photons: f.noise,
+        noise: f.noise,
         seed: f.seed,
-        attenuationPerPixel: muWater * volume.spacing[2],
+        geometry: f.geometry,
       });
+      for (const line of c.notices) console.error(line);
+      const { y, geometry, units } = c, [Z, H, W] = c.shape;
       await writeSinogram(f.output, y, {
         geometry,
         imageShape: [Z, H, W],
-        spacing: volume.spacing,
-        muWater,
+        spacing: c.spacing,
+        muWater: units.muWater,
         unit: units.unit,
         ...(units.imageHu ? { imageHu: units.imageHu } : {}),
         noise: f.noise ? { photons: f.noise, seed: f.seed } : null,
-        affine: volume.affine,
+        affine: c.affine,
       }, { inputs: [f.input, ...(f.geometry ? [f.geometry] : [])] });
       const [n0, n1, n2] = measurementShape(geometry, [Z, H, W]);
       console.log(

@@ -108,6 +108,7 @@ Deno.test("mod.ts is a script's front door: at most 60 names, no test references
       "runSampler",
       "loadSample",
       "computeMetrics",
+      "openProblem",
     ]
   ) {
     assert.ok(names.includes(n), n);

@@ -10,7 +10,8 @@
 import { importOrtWeb } from "../lib/deps.ts";
 import { GpuContext } from "../lib/gpu/context.ts";
 import { measure } from "../lib/ct/measure.ts";
-import { reconstruct } from "../lib/jobs/reconstruct.ts";
+import { reconstructWith } from "../lib/jobs/reconstruct.ts";
+import { createProjector, type CtProjector } from "../lib/ct/system.ts";
 import { loadModel, modelMap } from "../lib/prior/card.ts";
 import { createDenoiser, type Denoiser } from "../lib/prior/denoiser.ts";
 import { readNifti, writeNifti } from "../lib/io/nifti.ts";
@@ -87,17 +88,21 @@ async function run(): Promise<void> {
       `the volume (${volume.shape.join("x")}) is too large for this adapter's buffers (${limit} bytes)`,
     );
   }
+  let A: CtProjector | null = null, yb: GPUBuffer | undefined;
   try {
     const units: UnitMap = { unit: volume.unit ?? "image", muWater: 0.0193, imageHu: volume.imageHu };
     const [Z, H, W] = volume.shape;
     const truthU = toU(volume.data, units);
     const t0 = performance.now();
-    const { y, geometry } = await measure(gpu, truthU, { Z, H, W }, {
+    // one problem, as in the tasks: the operator that measures reconstructs, y crosses to the device once
+    const { y } = await measure(gpu, truthU, { Z, H, W }, {
       views,
       attenuationPerPixel: 0.0193 * volume.spacing[2],
+      openOperator: async (g, shape) => (A = await createProjector(gpu, g, shape)),
     });
-    const fbp = await reconstruct(y, geometry, { Z, H, W }, { method: "fbp" }, { gpu });
-    const x = method === "fbp" ? fbp : await reconstruct(y, geometry, { Z, H, W }, {
+    yb = gpu.upload(y, "y");
+    const fbp = await reconstructWith(A!, yb, { method: "fbp" }, { gpu });
+    const x = method === "fbp" ? fbp : await reconstructWith(A!, yb, {
       method,
       steps,
       seed,
@@ -144,6 +149,8 @@ async function run(): Promise<void> {
       backend: denoiser ? backend : "webgpu kernels",
     });
   } finally {
+    gpu.release(yb);
+    (A as CtProjector | null)?.dispose();
     gpu.dispose();
     await denoiser?.dispose();
   }

@@ -6,7 +6,7 @@
 import type { GpuContext } from "../gpu/context.ts";
 import { type Geometry, limitedAngle, sparseView } from "./geometry.ts";
 import type { SliceShape } from "./operator.ts";
-import { checkAngles, checkProblemSize, createProjector } from "./system.ts";
+import { checkAngles, checkProblemSize, createProjector, type CtProjector } from "./system.ts";
 import { memoryBudget } from "../io/gzip.ts";
 import { addPoissonNoise } from "./simulate.ts";
 import { isCone } from "./cone_geometry.ts";
@@ -30,6 +30,11 @@ export interface AcquisitionOptions {
   geometry?: Geometry;
   /** Pixel size in mm (what a fan geometry without its own is applied with). Default 1. */
   pixelSize?: number;
+  /**
+   * Builds the operator to measure with and keeps it: the caller owns what it returns and reconstructs
+   * with the same operator (`openProblem`). Default: a projector built here and released after measuring.
+   */
+  openOperator?: (geometry: Geometry, shape: SliceShape) => Promise<CtProjector>;
 }
 
 /** The geometry that `views` / `angleRange` describe, for slices `size` pixels wide. */
@@ -65,7 +70,9 @@ export async function measure(
   const rows = isCone(geometry) ? geometry.detectorRows : shape.Z;
   checkProblemSize(geometry.angles.length, geometry.detectorCount, { ...shape, Z: rows }, memoryBudget());
   if (!isCone(geometry)) checkAngles(geometry.angles);
-  const A = await createProjector(gpu, geometry, shape, { pixelSize: o.pixelSize });
+  const A = o.openOperator
+    ? await o.openOperator(geometry, shape)
+    : await createProjector(gpu, geometry, shape, { pixelSize: o.pixelSize });
   try {
     let y = await A.project(unit);
     if (o.photons) {
@@ -73,6 +80,6 @@ export async function measure(
     }
     return { y, geometry };
   } finally {
-    A.dispose();
+    if (!o.openOperator) A.dispose();
   }
 }

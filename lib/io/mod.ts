@@ -23,5 +23,6 @@ export * from "./projections.ts";
 export type { MakeVolumeOptions } from "../volume.ts";
 export type { SafeParseResult, Schema, SchemaIssue } from "../schema.ts";
 export type { Unit } from "../units.ts";
-export type { CaseSpec } from "../jobs/case.ts";
+export type { Case, CaseSpec, LoadCaseOptions } from "../jobs/case.ts";
+export type { OpenProblemOptions } from "../jobs/problem.ts";
 export type { AdapterSummary, Binding, GpuContextOptions } from "../gpu/context.ts";

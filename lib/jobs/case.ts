@@ -7,7 +7,8 @@
 import type { GpuContext } from "../gpu/context.ts";
 import type { Geometry } from "../ct/geometry.ts";
 import { measure } from "../ct/measure.ts";
-import { checkGeometry } from "../ct/system.ts";
+import { checkGeometry, type CtProjector } from "../ct/system.ts";
+import type { SliceShape } from "../ct/operator.ts";
 import { type AnyCone, isCone, toConeVec, withAngles } from "../ct/cone_geometry.ts";
 import { defaultConeGrid } from "../ct/cone_plan.ts";
 import { binVectors, type Correction, readProjectionSet, WALNUT } from "../io/projections.ts";
@@ -92,6 +93,15 @@ export interface Case {
   measurement?: Correction;
 }
 
+/** Options for {@linkcode loadCase}. */
+export interface LoadCaseOptions {
+  /**
+   * A simulated case measures with the operator this builds, which the caller keeps for the
+   * reconstruction (`openProblem`). Default: measure with a projector of its own.
+   */
+  openOperator?: (geometry: Geometry, shape: SliceShape) => Promise<CtProjector>;
+}
+
 function unitsOf(volume: Volume, muWater: number): UnitMap {
   return { unit: volume.unit ?? "image", muWater, imageHu: volume.imageHu };
 }
@@ -104,13 +114,17 @@ function unitsOf(volume: Volume, muWater: number): UnitMap {
  * const c = await loadCase(gpu, { input: "ct.nii.gz", views: 8 });
  * ```
  */
-export async function loadCase(gpu: GpuContext, spec: CaseSpec): Promise<Case> {
+export async function loadCase(
+  gpu: GpuContext,
+  spec: CaseSpec,
+  options: LoadCaseOptions = {},
+): Promise<Case> {
   const muWater = spec.muWater ?? DEFAULT_MU_WATER;
   if (!(muWater > 0) || !Number.isFinite(muWater)) {
     throw new UserError(`--mu-water must be a positive number in 1/mm (got ${muWater})`);
   }
   if (spec.projections) return await loadProjectionsCase(spec, muWater);
-  return spec.sinogram ? await loadSinogramCase(spec) : await loadVolumeCase(gpu, spec, muWater);
+  return spec.sinogram ? await loadSinogramCase(spec) : await loadVolumeCase(gpu, spec, muWater, options);
 }
 
 async function loadProjectionsCase(spec: CaseSpec, muWater: number): Promise<Case> {
@@ -308,7 +322,19 @@ export async function geometryForVolume(
   return g;
 }
 
-async function loadVolumeCase(gpu: GpuContext, spec: CaseSpec, muWater: number): Promise<Case> {
+/**
+ * The volume of a case as every task reads it: the file (or `sample:NAME`) in its unit, the slice range
+ * (the default case's when no input is given), resampled to the model's slice size where allowed; with
+ * the notices worth printing. `reconstruct`, `evaluate`, `simulate` and z-super-resolution all read here.
+ *
+ * @example
+ * ```ts ignore
+ * const { volume, notices } = await readCaseVolume({ input: "ct.nii.gz", slices: "10:46" });
+ * ```
+ */
+export async function readCaseVolume(
+  spec: Pick<CaseSpec, "input" | "unit" | "slices" | "imageSize" | "resample">,
+): Promise<{ volume: Volume; notices: string[]; input: string; range?: string }> {
   const input = spec.input ?? DEFAULT_CASE.input;
   const notices: string[] = [];
   let volume = await readVolumeFile(input, { unit: spec.unit });
@@ -316,7 +342,7 @@ async function loadVolumeCase(gpu: GpuContext, spec: CaseSpec, muWater: number):
   if (volume.spacingNotice) notices.push(`note: ${volume.spacingNotice}`);
   const range = spec.slices ?? (spec.input ? undefined : DEFAULT_CASE.slices);
   if (range) volume = cropSlices(volume, range);
-  let [Z, H, W] = volume.shape;
+  const [, H, W] = volume.shape;
   const size = spec.imageSize;
   if (size && (H !== size || W !== size)) {
     if (!spec.resample) {
@@ -326,8 +352,18 @@ async function loadVolumeCase(gpu: GpuContext, spec: CaseSpec, muWater: number):
     }
     volume = resampleSlices(volume, size);
     notices.push(`note: resampled ${H}x${W} slices to ${size}x${size} (--resample)`);
-    [Z, H, W] = volume.shape;
   }
+  return { volume, notices, input, ...(range ? { range } : {}) };
+}
+
+async function loadVolumeCase(
+  gpu: GpuContext,
+  spec: CaseSpec,
+  muWater: number,
+  options: LoadCaseOptions,
+): Promise<Case> {
+  const { volume, notices, input, range } = await readCaseVolume(spec);
+  const [Z, H, W] = volume.shape;
   if (Math.abs(volume.spacing[1] - volume.spacing[2]) > 1e-3 * volume.spacing[2]) {
     notices.push(
       `note: pixels are ${volume.spacing[2]} x ${
@@ -347,6 +383,7 @@ async function loadVolumeCase(gpu: GpuContext, spec: CaseSpec, muWater: number):
     photons: spec.noise,
     seed: spec.seed,
     attenuationPerPixel: muWater * volume.spacing[2],
+    openOperator: options.openOperator,
   });
   return {
     y,

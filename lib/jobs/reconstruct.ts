@@ -318,8 +318,9 @@ export async function reconstruct(
 
 /**
  * {@linkcode reconstruct} on any {@linkcode LinearOperator} `A` (a projector, slice subsampling for
- * z-super-resolution, a composition): `y` holds `A.rangeSize` floats. FBP needs a CT projector; the other
- * methods only use `A`'s forward and adjoint. `A` stays the caller's.
+ * z-super-resolution, a composition): `y` holds `A.rangeSize` floats, on the host or already on the device
+ * (a run's `openProblem`). FBP needs a CT projector; the other methods only use `A`'s forward and
+ * adjoint. `A` and a device `y` stay the caller's.
  *
  * @example
  * ```ts
@@ -335,16 +336,19 @@ export async function reconstruct(
  */
 export async function reconstructWith(
   A: LinearOperator,
-  y: Float32Array,
+  y: Float32Array | GPUBuffer,
   config: MethodConfig,
   options: ReconstructOptions,
 ): Promise<Float32Array> {
   const { gpu } = options;
   config = resolveMethod(config);
-  if (y.length !== A.rangeSize) {
-    throw new UserError(`measurement has ${y.length} values but the operator's range needs ${A.rangeSize}`);
+  const given = !(y instanceof Float32Array);
+  const values = given ? Math.floor(y.size / 4) : y.length;
+  if (given ? values < A.rangeSize : values !== A.rangeSize) {
+    throw new UserError(`measurement has ${values} values but the operator's range needs ${A.rangeSize}`);
   }
-  const yb = gpu.upload(y, "y");
+  // measurements already on the device (a run's problem) are used in place and stay the caller's
+  const yb = given ? y : gpu.upload(y, "y");
   const x = gpu.buffer(A.domainSize * 4, "recon");
   // min ½‖Ax − y‖² + λ TV(x) + (γ/2)‖x − d‖², x ≥ 0, from d: the diffusion output d as an anchor
   const finishTv = async (d: Float32Array): Promise<Float32Array> => {
@@ -442,7 +446,7 @@ export async function reconstructWith(
         if ((start !== "noise" || options.startEstimate) && config.t0 === undefined) {
           throw new UserError(`--start ${start} needs --t0 (the timestep the estimate is noised to)`);
         }
-        const init = options.startEstimate ?? (start === "noise" ? undefined : await reconstructWith(A, y, {
+        const init = options.startEstimate ?? (start === "noise" ? undefined : await reconstructWith(A, yb, {
           method: start,
           tvLambda: config.tvLambda,
           iterations: config.startIters,
@@ -487,6 +491,6 @@ export async function reconstructWith(
     }
     return await gpu.download(x, A.domainSize);
   } finally {
-    gpu.release(yb, x);
+    gpu.release(given ? undefined : yb, x);
   }
 }
