@@ -15,63 +15,82 @@
  * ```
  * @module
  */
-import { intFlag, numberFlag, parseFlags } from "./_cli.ts";
+import { flagSchema, intFlag, numberFlag, parseFlags } from "./_cli.ts";
 import { z } from "../lib/deps.ts";
 import { UserError } from "../lib/errors.ts";
 import { Rng } from "../lib/random.ts";
 import { loadModel } from "../lib/prior/card.ts";
 import { type Backend, createDenoiser, probeWebGpu } from "../lib/prior/denoiser.ts";
 
+const batchList = (name: string) =>
+  z.string().regex(/^\d+(,\d+)*$/, `${name} must be comma-separated whole numbers, e.g. 1,4,8`)
+    .transform((s) => s.split(",").map(Number))
+    .refine((l) => l.every((b) => b >= 1 && b <= 256), `${name} values must be 1..256`);
 const FLAGS = {
-  model: { type: "string", help: "Model card path or URL (default: the shipped prior)" },
-  size: { type: "string", help: "Slice size H = W", default: "256" },
-  batches: { type: "string", help: "Comma-separated batch sizes", default: "1,4,8" },
+  model: {
+    type: "string",
+    help: "Model card path or URL (default: the shipped prior)",
+    schema: z.string().optional(),
+  },
+  size: {
+    type: "string",
+    help: "Slice size H = W",
+    default: "256",
+    schema: intFlag("size").pipe(z.number().int().min(16).max(2048)).default(256),
+  },
+  batches: {
+    type: "string",
+    help: "Comma-separated batch sizes",
+    default: "1,4,8",
+    schema: batchList("batches").default([1, 4, 8]),
+  },
   backends: {
     type: "string",
     help:
       "Comma-separated back ends to try (torch: the card's checkpoint in the PyTorch worker, and one adaptation step)",
     default: "native,wasm,webgpu",
+    schema: z.string().default("native,wasm,webgpu").transform((s) => s.split(",").map((b) => b.trim()))
+      .refine(
+        (l) => l.every((b) => ["native", "wasm", "webgpu", "torch"].includes(b)),
+        "backends must be a comma-separated subset of native, wasm, webgpu, torch",
+      ),
   },
-  seconds: { type: "string", help: "Minimum timed seconds per CPU measurement", default: "3" },
+  seconds: {
+    type: "string",
+    help: "Minimum timed seconds per CPU measurement",
+    default: "3",
+    schema: numberFlag("seconds").pipe(z.number().positive().max(600)).default(3),
+  },
   "webgpu-batches": {
     type: "string",
     help: "Batch sizes for webgpu (default: --batches on a real GPU, 1 on a software adapter)",
+    schema: batchList("webgpu-batches").optional(),
   },
   "webgpu-iters": {
     type: "string",
     help: "Timed calls per webgpu batch size on a software adapter",
     default: "1",
+    schema: intFlag("webgpu-iters").pipe(z.number().int().min(1).max(1000)).default(1),
   },
-  threads: { type: "string", help: "Native intra-op threads (default: onnxruntime's choice)" },
-  "no-torch": { type: "boolean", help: "Skip the PyTorch row (train/bench_torch.py)" },
+  threads: {
+    type: "string",
+    help: "Native intra-op threads (default: onnxruntime's choice)",
+    schema: intFlag("threads").pipe(z.number().int().min(1).max(256)).optional(),
+  },
+  "no-torch": {
+    type: "boolean",
+    help: "Skip the PyTorch row (train/bench_torch.py)",
+    schema: z.boolean().optional(),
+  },
   "session-sweep": {
     type: "boolean",
     help:
       "Native only: also time threads 1/2 × graph optimisation basic/all × memory arena on/off at batch 4",
+    schema: z.boolean().default(false),
   },
 } as const;
 
-const batchList = (name: string) =>
-  z.string().regex(/^\d+(,\d+)*$/, `${name} must be comma-separated whole numbers, e.g. 1,4,8`)
-    .transform((s) => s.split(",").map(Number))
-    .refine((l) => l.every((b) => b >= 1 && b <= 256), `${name} values must be 1..256`);
-
-const Schema = z.object({
-  model: z.string().optional(),
-  size: intFlag("size").pipe(z.number().int().min(16).max(2048)).default(256),
-  batches: batchList("batches").default([1, 4, 8]),
-  backends: z.string().default("native,wasm,webgpu").transform((s) => s.split(",").map((b) => b.trim()))
-    .refine(
-      (l) => l.every((b) => ["native", "wasm", "webgpu", "torch"].includes(b)),
-      "backends must be a comma-separated subset of native, wasm, webgpu, torch",
-    ),
-  seconds: numberFlag("seconds").pipe(z.number().positive().max(600)).default(3),
-  "webgpu-batches": batchList("webgpu-batches").optional(),
-  "webgpu-iters": intFlag("webgpu-iters").pipe(z.number().int().min(1).max(1000)).default(1),
-  threads: intFlag("threads").pipe(z.number().int().min(1).max(256)).optional(),
-  "no-torch": z.boolean().optional(),
-  "session-sweep": z.boolean().default(false),
-});
+const Schema = flagSchema(FLAGS);
 
 /** One measured configuration. */
 interface Row {

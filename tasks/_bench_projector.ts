@@ -14,19 +14,25 @@ import { adjointRef, forwardRef } from "../lib/ct/projector_ref.ts";
 import { fanBeam, sparseView } from "../lib/ct/geometry.ts";
 import { ConeProjector } from "../lib/ct/cone.ts";
 import type { ConeGeometry } from "../lib/ct/cone_geometry.ts";
-import { intFlag, parseFlags } from "./_cli.ts";
+import { flagSchema, intFlag, parseFlags } from "./_cli.ts";
 
 /** Three significant digits: small sizes run in microseconds, which "0.000" would hide. */
 const sig = (v: number) => String(Number(v.toPrecision(3)));
 
 const FLAGS = {
-  quick: { type: "boolean", help: "Small sizes only (64²×8), for a smoke test" },
-  views: { type: "string", help: "Views", default: "8" },
+  quick: {
+    type: "boolean",
+    help: "Small sizes only (64²×8), for a smoke test",
+    schema: z.boolean().default(false),
+  },
+  views: {
+    type: "string",
+    help: "Views",
+    default: "8",
+    schema: intFlag("views").pipe(z.number().int().min(1, "must be at least 1")).default(8),
+  },
 } as const;
-const Schema = z.object({
-  quick: z.boolean().default(false),
-  views: intFlag("views").pipe(z.number().int().min(1, "must be at least 1")).default(8),
-});
+const Schema = flagSchema(FLAGS);
 
 async function time(fn: () => Promise<unknown>, repeats: number): Promise<number> {
   await fn(); // warm-up: pipeline compilation

@@ -20,31 +20,40 @@ import { alphasCumprod } from "../lib/diffusion/schedule.ts";
 import { cropSlices, resampleSlices } from "../lib/cases.ts";
 import { loadSample, type SampleName } from "../lib/io/samples.ts";
 import { DEFAULT_MU_WATER, toU } from "../lib/units.ts";
-import { numberFlag, parseFlags } from "./_cli.ts";
+import { flagSchema, numberFlag, parseFlags } from "./_cli.ts";
 
 const FLAGS = {
-  model: { type: "string", help: "Model card path or URL (default: the shipped prior)" },
+  model: {
+    type: "string",
+    help: "Model card path or URL (default: the shipped prior)",
+    schema: z.string().optional(),
+  },
   cases: {
     type: "string",
     help: "Held-out sample:NAME@A:B volumes the triplets come from",
     default: "sample:lidc@57:75,sample:headsq@39:57",
+    schema: z.string().default("sample:lidc@57:75,sample:headsq@39:57"),
   },
   "bound-db": {
     type: "string",
     help: "Largest Tweedie PSNR loss (dB) that keeps the quality",
     default: "0.2",
+    schema: numberFlag("bound-db").pipe(z.number().positive().max(10)).default(0.2),
   },
-  seconds: { type: "string", help: "Minimum timed seconds per precision", default: "6" },
-  record: { type: "boolean", help: "Write the verdict and the numbers into the card's quantized section" },
+  seconds: {
+    type: "string",
+    help: "Minimum timed seconds per precision",
+    default: "6",
+    schema: numberFlag("seconds").pipe(z.number().positive().max(600)).default(6),
+  },
+  record: {
+    type: "boolean",
+    help: "Write the verdict and the numbers into the card's quantized section",
+    schema: z.boolean().default(false),
+  },
 } as const;
 
-const Schema = z.object({
-  model: z.string().optional(),
-  cases: z.string().default("sample:lidc@57:75,sample:headsq@39:57"),
-  "bound-db": numberFlag("bound-db").pipe(z.number().positive().max(10)).default(0.2),
-  seconds: numberFlag("seconds").pipe(z.number().positive().max(600)).default(6),
-  record: z.boolean().default(false),
-});
+const Schema = flagSchema(FLAGS);
 
 const TIMES = [100, 200, 300, 500, 700, 900];
 const BATCH = 4;

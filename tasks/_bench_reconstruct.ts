@@ -5,33 +5,43 @@
  * @module
  */
 import { z } from "../lib/deps.ts";
-import { intFlag, parseFlags } from "./_cli.ts";
+import { flagSchema, intFlag, parseFlags } from "./_cli.ts";
 import { openProblem, type Problem } from "../lib/jobs/problem.ts";
 import { reconstructWith } from "../lib/jobs/reconstruct.ts";
 import { gpuFor, openPrior } from "../lib/prior/prior.ts";
 import { modelMap } from "../lib/prior/card.ts";
 import type { StepTimings } from "../lib/diffusion/sampler.ts";
 
+const BENCH_FLAGS = {
+  steps: {
+    type: "string",
+    help: "Sampler steps from noise",
+    default: "6",
+    schema: intFlag("steps").pipe(z.number().int().min(1, "must be at least 1")).default(6),
+  },
+  backend: {
+    type: "string",
+    help: "Denoiser back end: auto, webgpu, wasm, native",
+    default: "auto",
+    schema: z.enum(["auto", "webgpu", "wasm", "native"], { error: "must be auto, webgpu, wasm or native" })
+      .default("auto"),
+  },
+  slices: { type: "string", help: "LIDC slices A:B", default: "48:84", schema: z.string().default("48:84") },
+  projector: {
+    type: "string",
+    help: "Projector engine: auto, wgsl, sparse",
+    default: "auto",
+    schema: z.enum(["auto", "wgsl", "sparse"], { error: "must be auto, wgsl or sparse" }).default("auto"),
+  },
+} as const;
+
 /** Runs the benchmark and prints a Markdown table. */
 export async function run(args: string[]): Promise<void> {
   const values = parseFlags(
     args,
     "Usage: deno task bench reconstruct [--steps 6] [--backend auto] [--slices 48:84] [--projector auto]",
-    {
-      steps: { type: "string", help: "Sampler steps from noise", default: "6" },
-      backend: { type: "string", help: "Denoiser back end: auto, webgpu, wasm, native", default: "auto" },
-      slices: { type: "string", help: "LIDC slices A:B", default: "48:84" },
-      projector: { type: "string", help: "Projector engine: auto, wgsl, sparse", default: "auto" },
-    },
-    z.object({
-      steps: intFlag("steps").pipe(z.number().int().min(1, "must be at least 1")).default(6),
-      backend: z.enum(["auto", "webgpu", "wasm", "native"], { error: "must be auto, webgpu, wasm or native" })
-        .default("auto"),
-      slices: z.string().default("48:84"),
-      projector: z.enum(["auto", "wgsl", "sparse"], { error: "must be auto, wgsl or sparse" }).default(
-        "auto",
-      ),
-    }),
+    BENCH_FLAGS,
+    flagSchema(BENCH_FLAGS),
   );
   const steps = values.steps;
   const prior = await openPrior({ backend: values.backend });

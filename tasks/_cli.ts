@@ -8,12 +8,35 @@ import { parseArgs } from "node:util";
 import { z } from "../lib/deps.ts";
 import { UserError } from "../lib/errors.ts";
 
-/** One flag: its parseArgs type, help text, and optional default shown in `--help`. */
+/**
+ * One flag, declared once: its parseArgs type, its help text and the default `--help` shows, and its
+ * validation (`schema`), from which {@linkcode flagSchema} makes the task's zod object.
+ */
 export interface FlagSpec {
   type: "string" | "boolean";
   help: string;
   default?: string | boolean;
   short?: string;
+  schema: z.ZodType;
+}
+
+/**
+ * The zod object of a flag set, from each flag's own `schema` (combinations are refined on top of it).
+ *
+ * @example
+ * ```ts
+ * import { flagSchema } from "./_cli.ts";
+ * import { z } from "../lib/deps.ts";
+ * const FLAGS = { force: { type: "boolean", help: "Replace", schema: z.boolean().default(false) } } as const;
+ * console.log(flagSchema(FLAGS).parse({})); // { force: false }
+ * ```
+ */
+export function flagSchema<const F extends Readonly<Record<string, { readonly schema: z.ZodType }>>>(
+  flags: F,
+): z.ZodObject<{ -readonly [K in keyof F]: F[K]["schema"] }> {
+  const shape: Record<string, z.ZodType> = {};
+  for (const [name, f] of Object.entries(flags)) shape[name] = f.schema;
+  return z.object(shape) as unknown as z.ZodObject<{ -readonly [K in keyof F]: F[K]["schema"] }>;
 }
 
 /** Parses `args` against `flags`, prints help and exits on `--help`, then validates with `schema`. */

@@ -7,109 +7,117 @@ import { z } from "../lib/deps.ts";
 import { type Method, type MethodConfig, METHODS } from "../lib/jobs/reconstruct.ts";
 import { UserError } from "../lib/errors.ts";
 import { DEFAULT_CASE } from "../lib/cases.ts";
-import { intFlag, numberFlag } from "./_cli.ts";
+import { flagSchema, intFlag } from "./_cli.ts";
+import { MODEL_FLAG, MU_WATER_FLAG, PRECISION_FLAG, SEED_FLAG } from "./_shared_flags.ts";
 
 /** The held-out real CTs of the README's tables: the LIDC chest (default case) and 36 slices of the head. */
 export const EVAL_CASES = [`${DEFAULT_CASE.input}@${DEFAULT_CASE.slices}`, "sample:headsq@30:66"] as const;
 
+const list = () => z.string().transform((s) => s.split(",").map((v) => v.trim()).filter(Boolean));
 export const FLAGS = {
   views: {
     type: "string",
     help: "Comma-separated view counts (limited angle: default one per degree)",
     default: "8",
+    schema: list().pipe(z.array(z.string().regex(/^\d+$/, "views must be whole numbers")).min(1)).optional(),
   },
   "angle-range": {
     type: "string",
     help: "Limited angle in degrees (views = that many 1° steps unless --views)",
+    schema: intFlag("angle-range").pipe(z.number().int().min(1).max(360)).optional(),
   },
   geometry: {
     type: "string",
     help:
       "Geometry JSON instead of --views (fan or cone beam, ASTRA's dictionaries, TIGRE's geometry); its grid must be the model's",
+    schema: z.string().optional(),
   },
   methods: {
     type: "string",
     help: `Comma-separated methods (${METHODS.join(", ")})`,
     default: METHODS.join(","),
+    schema: list().pipe(z.array(
+      z.string().refine(
+        (m) => {
+          try {
+            parseVariant(m);
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        `methods must be among ${
+          METHODS.join(",")
+        }, optionally with /key=value options (e.g. blend++/start=tv/t0=400)`,
+      ),
+    ))
+      .default([...METHODS]),
   },
   cases: {
     type: "string",
     help: "Comma-separated VOLUME[@A:B] inputs (held out from training)",
     default: EVAL_CASES.join(","),
+    schema: list().optional(),
   },
   steps: {
     type: "string",
     help: `Diffusion steps (blend, blend++; dds uses ${METHOD_DEFAULTS.dds.steps})`,
     default:
       `the method's own (blend, blend++: ${METHOD_DEFAULTS.cliBlend.steps} from the TV start, as reconstruct)`,
+    schema: intFlag("steps").pipe(z.number().int().min(1).max(1000)).optional(),
   },
   "tv-lambdas": {
     type: "string",
     help: "TV weights to try per setting (x in attenuation units u)",
     default: "0.01,0.02,0.04,0.08,0.16,0.32",
+    schema: list().transform((a) => a.map(Number)).pipe(z.array(z.number().positive()).min(1))
+      .default([0.01, 0.02, 0.04, 0.08, 0.16, 0.32]),
   },
-  "tv-iterations": { type: "string", help: "TV iterations", default: String(METHOD_DEFAULTS.tv.iterations) },
-  seed: { type: "string", help: "Seed", default: "0" },
-  backend: { type: "string", help: "Denoiser back end", default: "auto" },
-  model: {
+  "tv-iterations": {
     type: "string",
-    help: "Model card of the 3-slice prior (dds, tpdm, blend, blend++): e.g. a prior you trained",
-    default: "models/blendct-prior.json",
+    help: "TV iterations",
+    default: String(METHOD_DEFAULTS.tv.iterations),
+    schema: intFlag("tv-iterations").pipe(z.number().int().min(1)).default(
+      METHOD_DEFAULTS.tv.iterations,
+    ),
   },
-  precision: {
+  seed: SEED_FLAG,
+  backend: {
     type: "string",
-    help:
-      "Network precision: auto (int8 on the native back end where the card says it keeps quality), fp32, int8",
+    help: "Denoiser back end",
     default: "auto",
+    schema: z.enum(["auto", "webgpu", "wasm", "native"]).default("auto"),
   },
-  "out-dir": { type: "string", help: "Output folder", default: "out/eval" },
-  out: { type: "string", help: "Output folder (the same as --out-dir; a shard's PART or a merged TABLE)" },
-  manifest: { type: "string", help: 'Cases JSON instead of --cases: {"cases": ["VOL@A:B", ...]}' },
-  shard: { type: "string", help: "i/n: run only the cases with index % n == i (0 <= i < n)" },
-  merge: { type: "string", help: "PART,PART,...: merge shard folders into --out (no evaluation)" },
-  "mu-water": { type: "string", help: "Attenuation of water in 1/mm", default: "0.0193" },
+  model: MODEL_FLAG,
+  precision: PRECISION_FLAG,
+  "out-dir": { type: "string", help: "Output folder", default: "out/eval", schema: z.string().optional() },
+  out: {
+    type: "string",
+    help: "Output folder (the same as --out-dir; a shard's PART or a merged TABLE)",
+    schema: z.string().optional(),
+  },
+  manifest: {
+    type: "string",
+    help: 'Cases JSON instead of --cases: {"cases": ["VOL@A:B", ...]}',
+    schema: z.string().optional(),
+  },
+  shard: {
+    type: "string",
+    help: "i/n: run only the cases with index % n == i (0 <= i < n)",
+    schema: z.string().regex(/^\d+\/\d+$/, "must be i/n (e.g. 0/4)").transform((v) =>
+      v.split("/").map(Number)
+    )
+      .refine(([i, n]) => n >= 1 && i < n, "must be i/n with 0 <= i < n").optional(),
+  },
+  merge: {
+    type: "string",
+    help: "PART,PART,...: merge shard folders into --out (no evaluation)",
+    schema: list().pipe(z.array(z.string()).min(1)).optional(),
+  },
+  "mu-water": MU_WATER_FLAG,
 } as const;
 
-const list = () => z.string().transform((s) => s.split(",").map((v) => v.trim()).filter(Boolean));
-export const Schema = z.object({
-  views: list().pipe(z.array(z.string().regex(/^\d+$/, "views must be whole numbers")).min(1)).optional(),
-  "angle-range": intFlag("angle-range").pipe(z.number().int().min(1).max(360)).optional(),
-  methods: list().pipe(z.array(
-    z.string().refine(
-      (m) => {
-        try {
-          parseVariant(m);
-          return true;
-        } catch {
-          return false;
-        }
-      },
-      `methods must be among ${
-        METHODS.join(",")
-      }, optionally with /key=value options (e.g. blend++/start=tv/t0=400)`,
-    ),
-  ))
-    .default([...METHODS]),
-  cases: list().optional(),
-  steps: intFlag("steps").pipe(z.number().int().min(1).max(1000)).optional(),
-  "tv-lambdas": list().transform((a) => a.map(Number)).pipe(z.array(z.number().positive()).min(1))
-    .default([0.01, 0.02, 0.04, 0.08, 0.16, 0.32]),
-  "tv-iterations": intFlag("tv-iterations").pipe(z.number().int().min(1)).default(
-    METHOD_DEFAULTS.tv.iterations,
-  ),
-  seed: intFlag("seed").default(0),
-  precision: z.enum(["auto", "fp32", "int8"], { error: "must be auto, fp32 or int8" }).default("auto"),
-  backend: z.enum(["auto", "webgpu", "wasm", "native"]).default("auto"),
-  model: z.string().optional(),
-  "out-dir": z.string().optional(),
-  out: z.string().optional(),
-  manifest: z.string().optional(),
-  shard: z.string().regex(/^\d+\/\d+$/, "must be i/n (e.g. 0/4)").transform((v) => v.split("/").map(Number))
-    .refine(([i, n]) => n >= 1 && i < n, "must be i/n with 0 <= i < n").optional(),
-  "mu-water": numberFlag("mu-water").pipe(z.number().positive("must be > 0 (1/mm)")).optional(),
-  geometry: z.string().optional(),
-  merge: list().pipe(z.array(z.string()).min(1)).optional(),
-}).superRefine((f, ctx) => {
+export const Schema = flagSchema(FLAGS).superRefine((f, ctx) => {
   const clash = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
   if (f.out && f["out-dir"]) clash("out", "is the same as --out-dir: give one");
   if (f.manifest && f.cases) clash("cases", "does not apply with --manifest (it lists the cases)");

@@ -12,7 +12,8 @@ import { isDiffusion, type MethodConfig, METHODS, resolveMethod, STARTS } from "
 import { mbirSeconds, METHOD_DEFAULTS, RUN_BUDGET_SECONDS } from "../lib/defaults.ts";
 import { DEFAULT_CASE } from "../lib/cases.ts";
 import type { Prior } from "../lib/prior/prior.ts";
-import { displayFlag, intFlag, numberFlag, rangeFlag, unitFlag } from "./_cli.ts";
+import { displayFlag, flagSchema, intFlag, numberFlag, rangeFlag } from "./_cli.ts";
+import { MODEL_FLAG, MU_WATER_FLAG, PRECISION_FLAG, SEED_FLAG, UNIT_FLAG } from "./_shared_flags.ts";
 
 const pos = (name: string) => intFlag(name).pipe(z.number().int().min(1, "must be at least 1"));
 
@@ -26,61 +27,61 @@ export const BACKEND_FLAGS = {
     help:
       "Denoiser back end: auto, webgpu, wasm, native, torch (the card's PyTorch checkpoint; needed by --adapt)",
     default: "auto (torch with --adapt)",
+    schema: z.enum(["auto", "webgpu", "wasm", "native", "torch"], {
+      error: "must be auto, webgpu, wasm, native or torch",
+    }).default("auto"),
   },
   device: {
     type: "string",
     help: "--backend torch: where its worker runs: auto (CUDA when present), cpu, cuda",
     default: "auto",
+    schema: z.enum(["auto", "cpu", "cuda"], { error: "must be auto, cpu or cuda" }).optional(),
   },
   adapt: {
     type: "boolean",
     help:
       "blend++, blend, dds: adapt the prior to this scan while sampling (LoRA adapters trained on the data residual; PyTorch)",
+    schema: z.boolean().default(false),
   },
   "adapt-iters": {
     type: "string",
     help: "--adapt: Adam steps per sampler step",
     default: String(METHOD_DEFAULTS.adapt.iters),
+    schema: intFlag("adapt-iters").pipe(
+      z.number().int().min(1, "must be at least 1").max(100, "must be at most 100"),
+    )
+      .optional(),
   },
   "adapt-lr": {
     type: "string",
     help: "--adapt: Adam's learning rate",
     default: String(METHOD_DEFAULTS.adapt.lr),
+    schema: numberFlag("adapt-lr").pipe(z.number().positive("must be > 0").max(1, "must be at most 1"))
+      .optional(),
   },
   "adapt-slices": {
     type: "string",
     help: "--adapt: slices adapted on per Adam step (whole triplets, drawn at random from --seed)",
     default: String(METHOD_DEFAULTS.adapt.slices),
+    schema: pos("adapt-slices").pipe(z.number().max(48, "must be at most 48 (one Adam step's batch)"))
+      .optional(),
   },
-  "adapt-rank": { type: "string", help: "--adapt: LoRA rank", default: String(METHOD_DEFAULTS.adapt.rank) },
+  "adapt-rank": {
+    type: "string",
+    help: "--adapt: LoRA rank",
+    default: String(METHOD_DEFAULTS.adapt.rank),
+    schema: intFlag("adapt-rank").pipe(
+      z.number().int().min(1, "must be at least 1").max(64, "must be at most 64"),
+    )
+      .optional(),
+  },
   "adapt-layers": {
     type: "string",
     help: "--adapt: lora (every convolution) or norm (scale and shift after every GroupNorm)",
     default: METHOD_DEFAULTS.adapt.layers,
+    schema: z.enum(["lora", "norm"], { error: "must be lora or norm" }).optional(),
   },
 } as const;
-
-/** The schema entries of {@linkcode BACKEND_FLAGS}. */
-export const backendSchema = {
-  backend: z.enum(["auto", "webgpu", "wasm", "native", "torch"], {
-    error: "must be auto, webgpu, wasm, native or torch",
-  }).default("auto"),
-  device: z.enum(["auto", "cpu", "cuda"], { error: "must be auto, cpu or cuda" }).optional(),
-  adapt: z.boolean().default(false),
-  "adapt-iters": intFlag("adapt-iters").pipe(
-    z.number().int().min(1, "must be at least 1").max(100, "must be at most 100"),
-  )
-    .optional(),
-  "adapt-lr": numberFlag("adapt-lr").pipe(z.number().positive("must be > 0").max(1, "must be at most 1"))
-    .optional(),
-  "adapt-slices": pos("adapt-slices").pipe(z.number().max(48, "must be at most 48 (one Adam step's batch)"))
-    .optional(),
-  "adapt-rank": intFlag("adapt-rank").pipe(
-    z.number().int().min(1, "must be at least 1").max(64, "must be at most 64"),
-  )
-    .optional(),
-  "adapt-layers": z.enum(["lora", "norm"], { error: "must be lora or norm" }).optional(),
-};
 
 type BackendFlags = {
   method: string;
@@ -151,281 +152,307 @@ export const FLAGS = {
     help:
       "ct: reconstruct from views; zsr: z-super-resolution of --input by --factor (see --task zsr --help)",
     default: "ct",
+    schema: z.enum(["ct", "zsr"], { error: "must be ct or zsr" }).optional(),
   },
-  factor: { type: "string", help: "--task zsr: thin slices per thick slice (>= 2)" },
+  factor: {
+    type: "string",
+    help: "--task zsr: thin slices per thick slice (>= 2)",
+    schema: z.string().optional(),
+  },
   input: {
     type: "string",
     help: `Volume to reconstruct from simulated views (${VOLUME_INPUTS})`,
     default: DEFAULT_CASE.input,
+    schema: z.string().optional(),
   },
   slices: {
     type: "string",
     help: "Slice range A:B of the input (end exclusive)",
     default: "all (default case: 48:84)",
+    schema: z.string().regex(/^\d+:\d+$/, "must be A:B, e.g. 48:84").optional(),
   },
-  views: { type: "string", help: "Number of views", default: "8 (with --angle-range: one per degree)" },
+  views: {
+    type: "string",
+    help: "Number of views",
+    default: "8 (with --angle-range: one per degree)",
+    schema: pos("views").optional(),
+  },
   "angle-range": {
     type: "string",
     help: "Limited angle: views over [0, DEG) degrees, 1° apart unless --views",
+    schema: numberFlag("angle-range").pipe(
+      z.number().gt(0, "must be in (0, 360]").max(360, "must be in (0, 360]"),
+    )
+      .optional(),
   },
-  noise: { type: "string", help: "Incident photons per ray (Poisson noise); noiseless if absent" },
-  method: { type: "string", help: `One of ${METHODS.join(", ")}`, default: "blend++" },
+  noise: {
+    type: "string",
+    help: "Incident photons per ray (Poisson noise); noiseless if absent",
+    schema: numberFlag("noise").pipe(
+      z.number().min(1, "is the incident photon count per ray (e.g. 1e5), not a fraction: give at least 1"),
+    ).optional(),
+  },
+  method: {
+    type: "string",
+    help: `One of ${METHODS.join(", ")}`,
+    default: "blend++",
+    schema: z.enum(METHODS, { error: `must be one of ${METHODS.join(", ")}` }).default("blend++"),
+  },
   steps: {
     type: "string",
     help: "Sampler steps (DDIM)",
     default:
       `${METHOD_DEFAULTS.cliBlend.steps} from the default ${METHOD_DEFAULTS.cliBlend.start} start; ${METHOD_DEFAULTS.blend.steps} from noise (dds: ${METHOD_DEFAULTS.dds.steps})`,
+    schema: intFlag("steps").pipe(z.number().int().min(1).max(1000, "must be in 1..1000")).optional(),
   },
   "cg-iters": {
     type: "string",
     help: "CG iterations of data consistency per step",
     default: String(METHOD_DEFAULTS.blend.cgIters),
+    schema: intFlag("cg-iters").pipe(z.number().int().min(0, "must be >= 0")).optional(),
   },
-  eta: { type: "string", help: "DDIM eta", default: String(METHOD_DEFAULTS.blend.eta) },
+  eta: {
+    type: "string",
+    help: "DDIM eta",
+    default: String(METHOD_DEFAULTS.blend.eta),
+    schema: numberFlag("eta").pipe(z.number().min(0, "must be in [0, 1]").max(1, "must be in [0, 1]"))
+      .optional(),
+  },
   "jump-every": {
     type: "string",
     help: "blend++: jump partition every N steps",
     default: String(METHOD_DEFAULTS.blend.jumpEvery),
+    schema: intFlag("jump-every").pipe(z.number().int().min(0, "must be >= 0 (0: never)")).optional(),
   },
   rho: {
     type: "string",
     help: "z-TV ADMM penalty (blendct units)",
     default: `0 (dds: reference ${METHOD_DEFAULTS.dds.referenceRho})`,
+    schema: numberFlag("rho").pipe(z.number().min(0, "must be >= 0")).optional(),
   },
   lambda: {
     type: "string",
     help: "z-TV weight (blendct units)",
     default: `0 (dds: reference ${METHOD_DEFAULTS.dds.referenceLambda})`,
+    schema: numberFlag("lambda").pipe(z.number().min(0, "must be >= 0")).optional(),
   },
-  "tv-lambda": { type: "string", help: "tv: TV weight", default: String(METHOD_DEFAULTS.tv.lambda) },
+  "tv-lambda": {
+    type: "string",
+    help: "tv: TV weight",
+    default: String(METHOD_DEFAULTS.tv.lambda),
+    schema: numberFlag("tv-lambda").pipe(z.number().positive("must be > 0")).optional(),
+  },
   iterations: {
     type: "string",
     help: "cgls / tv iterations",
     default: `${METHOD_DEFAULTS.cgls.iterations} / ${METHOD_DEFAULTS.tv.iterations}`,
+    schema: pos("iterations").optional(),
   },
-  filter: { type: "string", help: `FBP filter: ${FBP_FILTERS.join(", ")}`, default: "ramp" },
-  seed: { type: "string", help: "Seed of every random choice", default: "0" },
+  filter: {
+    type: "string",
+    help: `FBP filter: ${FBP_FILTERS.join(", ")}`,
+    default: "ramp",
+    schema: z.enum(FBP_FILTERS, { error: `must be one of ${FBP_FILTERS.join(", ")}` }).default("ramp"),
+  },
+  seed: SEED_FLAG,
   ...BACKEND_FLAGS,
   projector: {
     type: "string",
     help: "Projector engine: auto (the CPU engine on a software WebGPU adapter), wgsl, sparse",
     default: "auto",
+    schema: z.enum(["auto", "wgsl", "sparse"], { error: "must be auto, wgsl or sparse" }).default("auto"),
   },
-  precision: {
-    type: "string",
-    help:
-      "Network precision: auto (int8 on the native back end where the card says it keeps quality), fp32, int8",
-    default: "auto",
+  precision: PRECISION_FLAG,
+  model: MODEL_FLAG,
+  resample: {
+    type: "boolean",
+    help: "Resample slices to the model's image size instead of refusing",
+    schema: z.boolean().default(false),
   },
-  model: { type: "string", help: "Model card JSON (default: the shipped models/blendct-prior.json)" },
-  resample: { type: "boolean", help: "Resample slices to the model's image size instead of refusing" },
-  unit: {
-    type: "string",
-    help: "Unit of the input when its file does not say: hu, mu (1/mm) or image",
-    default: "header note, else inferred from the values (with a notice)",
-  },
-  "mu-water": {
-    type: "string",
-    help: "Attenuation of water in 1/mm (links HU to line integrals)",
-    default: "0.0193 (water at 70 keV)",
-  },
+  unit: UNIT_FLAG,
+  "mu-water": MU_WATER_FLAG,
   "metric-range": {
     type: "string",
     help: "Data range LO,HI of PSNR/SSIM in the input's unit",
     default: "HU -1024,3071; image 0,1",
+    schema: rangeFlag("metric-range").optional(),
   },
   "display-window": {
     type: "string",
     help: "Preview window: soft, brain, bone, lung or LO,HI in the input's unit",
     default: "soft (image: 0,1)",
+    schema: displayFlag.optional(),
   },
   sinogram: {
     type: "string",
     help: "Measured sinogram instead of simulating (needs its .geometry.json or --geometry)",
+    schema: z.string().optional(),
   },
   geometry: {
     type: "string",
     help:
       "Geometry JSON: of --sinogram, or to simulate instead of --views (parallel, fanflat, cone, cone_vec; ASTRA's vol_geom/proj_geom; TIGRE's geometry)",
+    schema: z.string().optional(),
   },
   reference: {
     type: "string",
     help: "Ground truth for metrics when reconstructing a --sinogram or --projections",
+    schema: z.string().optional(),
   },
   projections: {
     type: "string",
     help:
       "Raw cone-beam projections: a folder of TIFFs (one per view, sorted by name), a multi-page TIFF, or a walnut data set orbit folder",
+    schema: z.string().optional(),
   },
   flat: {
     type: "string",
     help: "--projections: flat-field TIFFs, comma-separated (averaged)",
     default: "the walnut folder's",
+    schema: z.string().transform((v) => v.split(",").filter(Boolean)).optional(),
   },
   dark: {
     type: "string",
     help: "--projections: dark-field TIFFs, comma-separated (averaged)",
     default: "the walnut folder's",
+    schema: z.string().transform((v) => v.split(",").filter(Boolean)).optional(),
   },
-  every: { type: "string", help: "--projections: keep every N-th view", default: "1" },
-  bin: { type: "string", help: "--projections: bin detector pixels N x N", default: "1" },
+  every: {
+    type: "string",
+    help: "--projections: keep every N-th view",
+    default: "1",
+    schema: pos("every").optional(),
+  },
+  bin: {
+    type: "string",
+    help: "--projections: bin detector pixels N x N",
+    default: "1",
+    schema: pos("bin").optional(),
+  },
   grid: {
     type: "string",
     help: "--projections: volume grid Z,H,W when the geometry states none",
     default: "the model's slice size over the field every view sees",
+    schema: z.string().regex(/^\d+,\d+,\d+$/, "must be Z,H,W (three whole numbers)").transform((v) =>
+      v.split(",").map(Number) as [number, number, number]
+    ).refine((v) => v.every((n) => n >= 1), "every size must be at least 1").optional(),
   },
   "voxel-size": {
     type: "string",
     help: "--projections: voxel size DZ,DXY in mm (or one number)",
     default: "from the field",
+    schema: z.string().regex(/^[0-9.eE+-]+(,[0-9.eE+-]+)?$/, "must be DZ,DXY or one number, in mm")
+      .transform((v) => {
+        const n = v.split(",").map(Number);
+        return (n.length === 1 ? [n[0], n[0]] : n) as [number, number];
+      }).refine((v) => v.every((n) => n > 0 && Number.isFinite(n)), "sizes must be positive mm").optional(),
   },
   "out-dir": {
     type: "string",
     help: "Output folder (metrics, preview, manifest, state)",
     default: "out, or the folder of --output",
+    schema: z.string().optional(),
   },
-  output: { type: "string", help: "Reconstructed volume path", default: "OUT-DIR/recon.nii.gz" },
-  force: { type: "boolean", help: "Replace the outputs of an earlier run in OUT-DIR" },
-  resume: { type: "boolean", help: "Continue an interrupted run from OUT-DIR/state.bin" },
+  output: {
+    type: "string",
+    help: "Reconstructed volume path",
+    default: "OUT-DIR/recon.nii.gz",
+    schema: z.string().optional(),
+  },
+  force: {
+    type: "boolean",
+    help: "Replace the outputs of an earlier run in OUT-DIR",
+    schema: z.boolean().default(false),
+  },
+  resume: {
+    type: "boolean",
+    help: "Continue an interrupted run from OUT-DIR/state.bin",
+    schema: z.boolean().default(false),
+  },
   start: {
     type: "string",
     help: "Diffusion: start from noise, or from fbp, cgls or tv forward-noised to --t0",
     default: "blend/blend++: tv (measured best; noise with --preset paper), dds: noise",
+    schema: z.enum(STARTS, { error: `must be one of ${STARTS.join(", ")}` }).optional(),
   },
   "start-iters": {
     type: "string",
     help: "Diffusion: iterations of the classical start (cgls, tv)",
     default: `${METHOD_DEFAULTS.cliBlend.startIters} with the default start`,
+    schema: pos("start-iters").optional(),
   },
   t0: {
     type: "string",
     help: "Diffusion: timestep to start at (1..999); steps then run from t0 to 0",
     default: `${METHOD_DEFAULTS.cliBlend.t0} with the default start`,
+    schema: intFlag("t0").pipe(
+      z.number().int().min(1, "must be in 1..999 (0 < t0 < T)").max(999, "must be in 1..999 (0 < t0 < T)"),
+    )
+      .optional(),
   },
   samples: {
     type: "string",
     help: "Diffusion: K independent chains; output their mean, std.nii.gz their std",
     default: "1",
+    schema: pos("samples").optional(),
   },
   dc: {
     type: "string",
     help: "Diffusion data consistency: cg or tv (PDHG with a proximity term)",
     default: "cg",
+    schema: z.enum(["cg", "tv"], { error: "must be cg or tv" }).optional(),
   },
   "dc-lambda": {
     type: "string",
     help: "--dc tv: TV weight (attenuation units)",
     default: String(METHOD_DEFAULTS.dcTv.lambda),
+    schema: numberFlag("dc-lambda").pipe(z.number().positive("must be > 0")).optional(),
   },
   "dc-gamma": {
     type: "string",
     help: "--dc tv: proximity weight to Tweedie's estimate",
     default: String(METHOD_DEFAULTS.dcTv.gamma),
+    schema: numberFlag("dc-gamma").pipe(z.number().min(0, "must be >= 0")).optional(),
   },
   finish: {
     type: "string",
     help: "Diffusion: tv adds a final TV solve anchored to the output (weight --finish-gamma); none",
     default: "blend/blend++: tv, dds: none",
+    schema: z.enum(["tv", "none"], { error: "must be tv or none" }).optional(),
   },
   "finish-gamma": {
     type: "string",
     help: "--finish tv: anchor weight γ (γ → 0 gives TV back)",
     default: String(METHOD_DEFAULTS.finish.gamma),
+    schema: numberFlag("finish-gamma").pipe(z.number().min(0, "must be >= 0")).optional(),
   },
   "ztv-from": {
     type: "string",
     help: "dds, mbir: run the z-TV ADMM only once t <= T (a labelled variant; the reference runs it always)",
+    schema: intFlag("ztv-from").pipe(z.number().int().min(0).max(999, "must be in 0..999")).optional(),
   },
   predictor: {
     type: "string",
     help: "mbir: ancestral (exact in variance at few levels) or reverse (reverse diffusion, the reference's)",
     default: METHOD_DEFAULTS.mbir.predictor,
+    schema: z.enum(["reverse", "ancestral"], { error: "must be reverse or ancestral" }).optional(),
   },
   "aux-every": {
     type: "string",
     help:
       "tpdm: the coronal (auxiliary) prior at every K-th step; a fractional K draws it with probability 1/K",
     default: String(METHOD_DEFAULTS.tpdm.auxEvery),
+    schema: z.coerce.number({ error: "must be a number" }).gt(1, "must be more than 1").optional(),
   },
   preset: {
     type: "string",
     help:
       "paper: blend/blend++ as published (200 steps, noise start, CG 5, no z-TV, 1 chain); mbir with the reference's 2000 noise levels (refused where over the time budget)",
+    schema: z.enum(["paper"], { error: "must be paper" }).optional(),
   },
 } as const;
 
-export const Schema = z.object({
-  task: z.enum(["ct", "zsr"], { error: "must be ct or zsr" }).optional(),
-  factor: z.string().optional(),
-  input: z.string().optional(),
-  slices: z.string().regex(/^\d+:\d+$/, "must be A:B, e.g. 48:84").optional(),
-  views: pos("views").optional(),
-  "angle-range": numberFlag("angle-range").pipe(
-    z.number().gt(0, "must be in (0, 360]").max(360, "must be in (0, 360]"),
-  )
-    .optional(),
-  noise: numberFlag("noise").pipe(
-    z.number().min(1, "is the incident photon count per ray (e.g. 1e5), not a fraction: give at least 1"),
-  ).optional(),
-  method: z.enum(METHODS, { error: `must be one of ${METHODS.join(", ")}` }).default("blend++"),
-  steps: intFlag("steps").pipe(z.number().int().min(1).max(1000, "must be in 1..1000")).optional(),
-  "cg-iters": intFlag("cg-iters").pipe(z.number().int().min(0, "must be >= 0")).optional(),
-  eta: numberFlag("eta").pipe(z.number().min(0, "must be in [0, 1]").max(1, "must be in [0, 1]")).optional(),
-  "jump-every": intFlag("jump-every").pipe(z.number().int().min(0, "must be >= 0 (0: never)")).optional(),
-  rho: numberFlag("rho").pipe(z.number().min(0, "must be >= 0")).optional(),
-  lambda: numberFlag("lambda").pipe(z.number().min(0, "must be >= 0")).optional(),
-  "tv-lambda": numberFlag("tv-lambda").pipe(z.number().positive("must be > 0")).optional(),
-  iterations: pos("iterations").optional(),
-  filter: z.enum(FBP_FILTERS, { error: `must be one of ${FBP_FILTERS.join(", ")}` }).default("ramp"),
-  seed: intFlag("seed").pipe(z.number().int().min(0, "must be >= 0").max(2 ** 32 - 1)).default(0),
-  precision: z.enum(["auto", "fp32", "int8"], { error: "must be auto, fp32 or int8" }).default("auto"),
-  projector: z.enum(["auto", "wgsl", "sparse"], { error: "must be auto, wgsl or sparse" }).default("auto"),
-  ...backendSchema,
-  model: z.string().optional(),
-  resample: z.boolean().default(false),
-  unit: unitFlag.optional(),
-  "mu-water": numberFlag("mu-water").pipe(
-    z.number().positive("must be a positive attenuation in 1/mm (water: about 0.019)").finite(),
-  ).optional(),
-  "metric-range": rangeFlag("metric-range").optional(),
-  "display-window": displayFlag.optional(),
-  sinogram: z.string().optional(),
-  geometry: z.string().optional(),
-  reference: z.string().optional(),
-  projections: z.string().optional(),
-  flat: z.string().transform((v) => v.split(",").filter(Boolean)).optional(),
-  dark: z.string().transform((v) => v.split(",").filter(Boolean)).optional(),
-  every: pos("every").optional(),
-  bin: pos("bin").optional(),
-  grid: z.string().regex(/^\d+,\d+,\d+$/, "must be Z,H,W (three whole numbers)").transform((v) =>
-    v.split(",").map(Number) as [number, number, number]
-  ).refine((v) => v.every((n) => n >= 1), "every size must be at least 1").optional(),
-  "voxel-size": z.string().regex(/^[0-9.eE+-]+(,[0-9.eE+-]+)?$/, "must be DZ,DXY or one number, in mm")
-    .transform((v) => {
-      const n = v.split(",").map(Number);
-      return (n.length === 1 ? [n[0], n[0]] : n) as [number, number];
-    }).refine((v) => v.every((n) => n > 0 && Number.isFinite(n)), "sizes must be positive mm").optional(),
-  "out-dir": z.string().optional(),
-  output: z.string().optional(),
-  force: z.boolean().default(false),
-  resume: z.boolean().default(false),
-  start: z.enum(STARTS, { error: `must be one of ${STARTS.join(", ")}` }).optional(),
-  t0: intFlag("t0").pipe(
-    z.number().int().min(1, "must be in 1..999 (0 < t0 < T)").max(999, "must be in 1..999 (0 < t0 < T)"),
-  )
-    .optional(),
-  samples: pos("samples").optional(),
-  "start-iters": pos("start-iters").optional(),
-  preset: z.enum(["paper"], { error: "must be paper" }).optional(),
-  dc: z.enum(["cg", "tv"], { error: "must be cg or tv" }).optional(),
-  "dc-lambda": numberFlag("dc-lambda").pipe(z.number().positive("must be > 0")).optional(),
-  "dc-gamma": numberFlag("dc-gamma").pipe(z.number().min(0, "must be >= 0")).optional(),
-  finish: z.enum(["tv", "none"], { error: "must be tv or none" }).optional(),
-  "aux-every": z.coerce.number({ error: "must be a number" }).gt(1, "must be more than 1").optional(),
-  predictor: z.enum(["reverse", "ancestral"], { error: "must be reverse or ancestral" }).optional(),
-  "ztv-from": intFlag("ztv-from").pipe(z.number().int().min(0).max(999, "must be in 0..999")).optional(),
-  "finish-gamma": numberFlag("finish-gamma").pipe(z.number().min(0, "must be >= 0")).optional(),
-}).superRefine((f, ctx) => {
+export const Schema = flagSchema(FLAGS).superRefine((f, ctx) => {
   if (f.factor !== undefined) {
     ctx.addIssue({ code: "custom", path: ["factor"], message: "applies to --task zsr" });
   }

@@ -1,70 +1,96 @@
 /** `deno task train`'s flags and their schema. @module */
 import { z } from "../lib/deps.ts";
 import { UserError } from "../lib/errors.ts";
-import { intFlag, numberFlag, unitFlag } from "./_cli.ts";
+import { flagSchema, intFlag, numberFlag, unitFlag } from "./_cli.ts";
 
+const pos = (name: string) => intFlag(name).pipe(z.number().int().min(1, "must be at least 1"));
 /** The flags, with help texts. */
 export const FLAGS = {
   data: {
     type: "string",
     help: "A folder of NIfTI files and DICOM series (any mix), or a JSON list of paths",
+    schema: z.string().optional(),
   },
-  out: { type: "string", help: "Run folder: volumes, checkpoint, loss log, model.onnx and model.json" },
+  out: {
+    type: "string",
+    help: "Run folder: volumes, checkpoint, loss log, model.onnx and model.json",
+    schema: z.string().optional(),
+  },
   val: {
     type: "string",
     help: "Validation volumes (folder or JSON list)",
     default: "every 5th volume of --data",
+    schema: z.string().optional(),
   },
-  unit: { type: "string", help: "Unit of volumes whose files do not say: hu, mu or image" },
+  unit: {
+    type: "string",
+    help: "Unit of volumes whose files do not say: hu, mu or image",
+    schema: unitFlag.optional(),
+  },
   init: {
     type: "string",
     help: "Fine-tune from a model card (its .ckpt.pt next to it), e.g. models/blendct-prior.json",
+    schema: z.string().optional(),
   },
-  steps: { type: "string", help: "Train this many steps in total" },
-  minutes: { type: "string", help: "Train this many minutes (this session)", default: "60 unless --steps" },
-  axes: { type: "string", help: "Triplets along z only, or along all three axes", default: "all" },
-  crop: { type: "string", help: "Training crop size in pixels", default: "96" },
-  batch: { type: "string", help: "Triplets per step (over all processes)", default: "16" },
-  device: { type: "string", help: "auto (CUDA when torch sees it), cpu or cuda", default: "auto" },
+  steps: { type: "string", help: "Train this many steps in total", schema: pos("steps").optional() },
+  minutes: {
+    type: "string",
+    help: "Train this many minutes (this session)",
+    default: "60 unless --steps",
+    schema: numberFlag("minutes").pipe(z.number().positive("must be > 0")).optional(),
+  },
+  axes: {
+    type: "string",
+    help: "Triplets along z only, or along all three axes",
+    default: "all",
+    schema: z.enum(["z", "all"], { error: "must be z or all" }).default("all"),
+  },
+  crop: {
+    type: "string",
+    help: "Training crop size in pixels",
+    default: "96",
+    schema: pos("crop").pipe(z.number().min(16, "must be at least 16")).default(96),
+  },
+  batch: {
+    type: "string",
+    help: "Triplets per step (over all processes)",
+    default: "16",
+    schema: pos("batch").default(16),
+  },
+  device: {
+    type: "string",
+    help: "auto (CUDA when torch sees it), cpu or cuda",
+    default: "auto",
+    schema: z.enum(["auto", "cpu", "cuda"], { error: "must be auto, cpu or cuda" }).default("auto"),
+  },
   nproc: {
     type: "string",
     help: "Processes (PyTorch DDP via torchrun): gloo on CPU, nccl on GPU",
     default: "1",
+    schema: pos("nproc").default(1),
   },
   shipped: {
     type: "boolean",
     help:
       "Also draw the shipped prior's own training data (colin27 pseudo-CT, procedural phantoms), so a fine-tune keeps what it learned",
+    schema: z.boolean().default(false),
   },
   whole: {
     type: "boolean",
     help:
       "Whole slices shrunk to --crop pixels instead of crops: a coarse prior for `deno task generate --coarse` (e.g. --crop 64)",
+    schema: z.boolean().default(false),
   },
-  force: { type: "boolean", help: "Start over in a RUN_DIR that holds another run" },
-  tiny: { type: "boolean", help: "A tiny network (for tests)" },
+  force: {
+    type: "boolean",
+    help: "Start over in a RUN_DIR that holds another run",
+    schema: z.boolean().default(false),
+  },
+  tiny: { type: "boolean", help: "A tiny network (for tests)", schema: z.boolean().default(false) },
 } as const;
 
-const pos = (name: string) => intFlag(name).pipe(z.number().int().min(1, "must be at least 1"));
 /** Their validation. */
-export const Schema = z.object({
-  data: z.string().optional(),
-  out: z.string().optional(),
-  val: z.string().optional(),
-  unit: unitFlag.optional(),
-  init: z.string().optional(),
-  steps: pos("steps").optional(),
-  minutes: numberFlag("minutes").pipe(z.number().positive("must be > 0")).optional(),
-  axes: z.enum(["z", "all"], { error: "must be z or all" }).default("all"),
-  crop: pos("crop").pipe(z.number().min(16, "must be at least 16")).default(96),
-  batch: pos("batch").default(16),
-  device: z.enum(["auto", "cpu", "cuda"], { error: "must be auto, cpu or cuda" }).default("auto"),
-  nproc: pos("nproc").default(1),
-  shipped: z.boolean().default(false),
-  whole: z.boolean().default(false),
-  force: z.boolean().default(false),
-  tiny: z.boolean().default(false),
-});
+export const Schema = flagSchema(FLAGS);
 /** Validated flags. */
 export type Flags = z.infer<typeof Schema>;
 
@@ -114,41 +140,54 @@ export const EXPORT_FLAGS = {
     type: "string",
     help: "Training checkpoint to export (train.py's ckpt.pt)",
     default: "$BLENDCT_CACHE/train/ckpt.pt ($BLENDCT_CACHE: ~/.cache/blendct)",
+    schema: z.string().optional(),
   },
   out: {
     type: "string",
     help: "Folder for NAME.onnx, NAME.json (the card), NAME.parity.json and NAME.loss.png",
     default: "models",
+    schema: z.string().optional(),
   },
-  name: { type: "string", help: "File name stem of the exported prior", default: "blendct-prior" },
-  force: { type: "boolean", help: "Write even if the held-out x0 RMSE did not improve on the card there" },
-  "ckpt-copy": { type: "string", help: "Also copy a compact resumable checkpoint to this path" },
+  name: {
+    type: "string",
+    help: "File name stem of the exported prior",
+    default: "blendct-prior",
+    schema: z.string().regex(/^[\w.-]+$/, "must be a file name stem (letters, digits, _ . -)").optional(),
+  },
+  force: {
+    type: "boolean",
+    help: "Write even if the held-out x0 RMSE did not improve on the card there",
+    schema: z.boolean().default(false),
+  },
+  "ckpt-copy": {
+    type: "string",
+    help: "Also copy a compact resumable checkpoint to this path",
+    schema: z.string().optional(),
+  },
   volumes: {
     type: "string",
     help: "volumes.json of a `deno task train` run: evaluate on its validation volumes",
+    schema: z.string().optional(),
   },
   "eval-on": {
     type: "string",
     help: "With --volumes: the run's validation volumes (run) or blendct's held-out CTs (held-out)",
     default: "run",
+    schema: z.enum(["run", "held-out"], { error: "must be run or held-out" }).optional(),
   },
-  "eval-count": { type: "string", help: "Held-out triplets the x0 RMSE is measured on", default: "8" },
+  "eval-count": {
+    type: "string",
+    help: "Held-out triplets the x0 RMSE is measured on",
+    default: "8",
+    schema: pos("eval-count").optional(),
+  },
   "eval-size": {
     type: "string",
     help: "Crop size of those triplets in pixels (a whole-slice prior is evaluated at its own size)",
     default: "256",
+    schema: pos("eval-size").pipe(z.number().min(16, "must be at least 16")).optional(),
   },
 } as const;
 
 /** Their validation. */
-export const ExportSchema = z.object({
-  ckpt: z.string().optional(),
-  out: z.string().optional(),
-  name: z.string().regex(/^[\w.-]+$/, "must be a file name stem (letters, digits, _ . -)").optional(),
-  force: z.boolean().default(false),
-  "ckpt-copy": z.string().optional(),
-  volumes: z.string().optional(),
-  "eval-on": z.enum(["run", "held-out"], { error: "must be run or held-out" }).optional(),
-  "eval-count": pos("eval-count").optional(),
-  "eval-size": pos("eval-size").pipe(z.number().min(16, "must be at least 16")).optional(),
-});
+export const ExportSchema = flagSchema(EXPORT_FLAGS);

@@ -2,7 +2,7 @@
  * The flags of `deno task reconstruct --task zsr`, their schema, and reading the inputs they name.
  * @module
  */
-import { BACKEND_FLAGS, backendSchema, refineBackend } from "./_reconstruct_flags.ts";
+import { BACKEND_FLAGS, refineBackend } from "./_reconstruct_flags.ts";
 import { z } from "../lib/deps.ts";
 import { readVolumeFile, VOLUME_INPUTS } from "../lib/io/files.ts";
 import { readCaseVolume } from "../lib/jobs/case.ts";
@@ -10,7 +10,8 @@ import { DEFAULT_MU_WATER, type UnitMap } from "../lib/units.ts";
 import { thinGrid } from "../lib/jobs/zsr.ts";
 import type { Volume } from "../lib/volume.ts";
 import { UserError } from "../lib/errors.ts";
-import { intFlag, rangeFlag, unitFlag } from "./_cli.ts";
+import { flagSchema, intFlag, rangeFlag } from "./_cli.ts";
+import { MODEL_FLAG, PRECISION_FLAG, SEED_FLAG, UNIT_FLAG } from "./_shared_flags.ts";
 
 export const ZSR_METHODS = ["blend++", "blend", "cgls", "tv", "linear", "cubic"] as const;
 
@@ -18,60 +19,80 @@ export const ZSR_METHODS = ["blend++", "blend", "cgls", "tv", "linear", "cubic"]
 export const ZSR_DEFAULTS = { t0: 40, steps: 5 } as const;
 
 export const FLAGS = {
-  task: { type: "string", help: "zsr: z-super-resolution of a thick-slice volume" },
-  factor: { type: "string", help: "Thin slices per thick slice (>= 2)" },
-  input: { type: "string", help: `Thick-slice volume (${VOLUME_INPUTS})` },
-  slices: { type: "string", help: "Use thick slices A:B only" },
-  output: { type: "string", help: "Thin volume", default: "OUT-DIR/thin.nii.gz" },
-  "out-dir": { type: "string", help: "Output folder", default: "out, or the folder of --output" },
-  method: { type: "string", help: `One of ${ZSR_METHODS.join(", ")}`, default: "blend++" },
-  steps: { type: "string", help: "Diffusion steps from --t0", default: String(ZSR_DEFAULTS.steps) },
+  task: { type: "string", help: "zsr: z-super-resolution of a thick-slice volume", schema: z.literal("zsr") },
+  factor: {
+    type: "string",
+    help: "Thin slices per thick slice (>= 2)",
+    schema: intFlag("factor").pipe(z.number().int().min(2, "must be a whole number >= 2")),
+  },
+  input: {
+    type: "string",
+    help: `Thick-slice volume (${VOLUME_INPUTS})`,
+    schema: z.string({ error: "is required (the thick-slice volume)" }),
+  },
+  slices: { type: "string", help: "Use thick slices A:B only", schema: z.string().optional() },
+  output: {
+    type: "string",
+    help: "Thin volume",
+    default: "OUT-DIR/thin.nii.gz",
+    schema: z.string().optional(),
+  },
+  "out-dir": {
+    type: "string",
+    help: "Output folder",
+    default: "out, or the folder of --output",
+    schema: z.string().optional(),
+  },
+  method: {
+    type: "string",
+    help: `One of ${ZSR_METHODS.join(", ")}`,
+    default: "blend++",
+    schema: z.enum(ZSR_METHODS, { error: `must be one of ${ZSR_METHODS.join(", ")}` }).default("blend++"),
+  },
+  steps: {
+    type: "string",
+    help: "Diffusion steps from --t0",
+    default: String(ZSR_DEFAULTS.steps),
+    schema: intFlag("steps").pipe(z.number().int().min(1, "must be >= 1")).optional(),
+  },
   t0: {
     type: "string",
     help: "Diffusion: timestep cubic interpolation is noised to",
     default: String(ZSR_DEFAULTS.t0),
+    schema: intFlag("t0").pipe(z.number().int().min(1, "must be in 1..999").max(999, "must be in 1..999"))
+      .optional(),
   },
-  seed: { type: "string", help: "Seed", default: "0" },
-  model: { type: "string", help: "Model card JSON", default: "models/blendct-prior.json" },
+  seed: SEED_FLAG,
+  model: MODEL_FLAG,
   ...BACKEND_FLAGS,
-  precision: {
-    type: "string",
-    help:
-      "Network precision: auto (int8 on the native back end where the card says it keeps quality), fp32, int8",
-    default: "auto",
+  precision: PRECISION_FLAG,
+  unit: UNIT_FLAG,
+  resample: {
+    type: "boolean",
+    help: "Resample slices to the model's size instead of refusing",
+    schema: z.boolean().default(false),
   },
-  unit: { type: "string", help: "Unit of the input when its file does not say: hu, mu or image" },
-  resample: { type: "boolean", help: "Resample slices to the model's size instead of refusing" },
-  reference: { type: "string", help: "Thin ground truth: metrics against linear and cubic interpolation" },
+  reference: {
+    type: "string",
+    help: "Thin ground truth: metrics against linear and cubic interpolation",
+    schema: z.string().optional(),
+  },
   "metric-range": {
     type: "string",
     help: "PSNR/SSIM data range LO,HI in the input's unit",
     default: "HU -1024,3071",
+    schema: rangeFlag("metric-range").optional(),
   },
-  force: { type: "boolean", help: "Replace an earlier run's outputs in OUT-DIR" },
+  force: {
+    type: "boolean",
+    help: "Replace an earlier run's outputs in OUT-DIR",
+    schema: z.boolean().default(false),
+  },
 } as const;
 
-export const Schema = z.object({
-  task: z.literal("zsr"),
-  factor: intFlag("factor").pipe(z.number().int().min(2, "must be a whole number >= 2")),
-  input: z.string({ error: "is required (the thick-slice volume)" }),
-  slices: z.string().optional(),
-  output: z.string().optional(),
-  "out-dir": z.string().optional(),
-  method: z.enum(ZSR_METHODS, { error: `must be one of ${ZSR_METHODS.join(", ")}` }).default("blend++"),
-  steps: intFlag("steps").pipe(z.number().int().min(1, "must be >= 1")).optional(),
-  t0: intFlag("t0").pipe(z.number().int().min(1, "must be in 1..999").max(999, "must be in 1..999"))
-    .optional(),
-  seed: intFlag("seed").default(0),
-  model: z.string().optional(),
-  precision: z.enum(["auto", "fp32", "int8"], { error: "must be auto, fp32 or int8" }).default("auto"),
-  ...backendSchema,
-  unit: unitFlag.optional(),
-  resample: z.boolean().default(false),
-  reference: z.string().optional(),
-  "metric-range": rangeFlag("metric-range").optional(),
-  force: z.boolean().default(false),
-}).superRefine((f, ctx) => refineBackend(f, ctx, ["blend++", "blend", "dds"]));
+export const Schema = flagSchema(FLAGS).superRefine((f, ctx) =>
+  refineBackend(f, ctx, ["blend++", "blend", "dds"])
+);
 
 /** The parsed zsr flags. */
 export type Flags = z.infer<typeof Schema>;

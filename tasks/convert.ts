@@ -18,47 +18,57 @@ import {
 } from "../lib/io/files.ts";
 import { VERSION } from "../lib/version.ts";
 import { UserError } from "../lib/errors.ts";
-import { type FlagSpec, parseFlags, runTask, unitFlag } from "./_cli.ts";
+import { flagSchema, parseFlags, runTask, unitFlag } from "./_cli.ts";
 
 const USAGE = "Usage: deno task convert --input <DICOM folder | .nii[.gz] | .npy | .npz | sample:NAME> " +
   "--output OUT.nii.gz";
 
 // Every flag has a short name: cli.ts passes `short: undefined` through, which node:util's parseArgs rejects.
-const FLAGS: Record<string, FlagSpec> = {
-  input: { type: "string", help: `Volume to read: ${VOLUME_INPUTS}`, short: "i" },
-  output: { type: "string", help: `File to write: ${VOLUME_OUTPUTS}`, short: "o" },
+const SPACING_ERROR = "must be three positive numbers dz,dy,dx";
+const positive = z.number({ error: SPACING_ERROR }).positive(SPACING_ERROR);
+const FLAGS = {
+  input: {
+    type: "string",
+    help: `Volume to read: ${VOLUME_INPUTS}`,
+    short: "i",
+    schema: z.string({ error: "is required" }).min(1, "must not be empty"),
+  },
+  output: {
+    type: "string",
+    help: `File to write: ${VOLUME_OUTPUTS}`,
+    short: "o",
+    schema: z.string({ error: "is required" }).regex(
+      /\.(nii\.gz|nii|npy)$/i,
+      `must end in ${VOLUME_OUTPUTS}`,
+    ),
+  },
   dtype: {
     type: "string",
     help: "Voxel type of a NIfTI output: float32 | int16",
     default: "float32",
     short: "t",
+    schema: z.enum(["float32", "int16"], { error: "must be float32 or int16" }).default("float32"),
   },
   unit: {
     type: "string",
     help: "Unit of the values when the input does not say: hu, mu or image",
     short: "u",
+    schema: unitFlag.optional(),
   },
   spacing: {
     type: "string",
     help: "Voxel size dz,dy,dx in mm for .npy/.npz inputs",
     default: "1,1,1",
     short: "s",
+    schema: z.string()
+      .regex(/^\s*[^,]+,[^,]+,[^,]+\s*$/, SPACING_ERROR)
+      .transform((s) => s.split(",").map(Number))
+      .pipe(z.tuple([positive, positive, positive]))
+      .optional(),
   },
-};
+} as const;
 
-const SPACING_ERROR = "must be three positive numbers dz,dy,dx";
-const positive = z.number({ error: SPACING_ERROR }).positive(SPACING_ERROR);
-const Schema = z.object({
-  input: z.string({ error: "is required" }).min(1, "must not be empty"),
-  output: z.string({ error: "is required" }).regex(/\.(nii\.gz|nii|npy)$/i, `must end in ${VOLUME_OUTPUTS}`),
-  dtype: z.enum(["float32", "int16"], { error: "must be float32 or int16" }).default("float32"),
-  unit: unitFlag.optional(),
-  spacing: z.string()
-    .regex(/^\s*[^,]+,[^,]+,[^,]+\s*$/, SPACING_ERROR)
-    .transform((s) => s.split(",").map(Number))
-    .pipe(z.tuple([positive, positive, positive]))
-    .optional(),
-});
+const Schema = flagSchema(FLAGS);
 
 async function main(): Promise<void> {
   const flags = parseFlags(Deno.args, USAGE, FLAGS, Schema);

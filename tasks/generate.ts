@@ -19,59 +19,73 @@ import { displayOriented } from "../lib/report/orient.ts";
 import { createProgress, formatDuration } from "../lib/report/progress.ts";
 import { buildManifest } from "../lib/report/manifest.ts";
 import { UserError } from "../lib/errors.ts";
-import { intFlag, makeOutputFolder, parseFlags, runTask } from "./_cli.ts";
+import { flagSchema, intFlag, makeOutputFolder, parseFlags, runTask } from "./_cli.ts";
 import { claimOutputs, type OutputClaim } from "../lib/report/sidecars.ts";
+import { MODEL_FLAG, PRECISION_FLAG, SEED_FLAG } from "./_shared_flags.ts";
 
 const FLAGS = {
-  slices: { type: "string", help: "Slices to generate (>= 3)", default: "16" },
+  slices: {
+    type: "string",
+    help: "Slices to generate (>= 3)",
+    default: "16",
+    schema: intFlag("slices").pipe(
+      z.number().int().min(3, "must be >= 3 (the prior sees 3 slices at a time)"),
+    )
+      .default(16),
+  },
   size: {
     type: "string",
     help: "Slice width and height (must be the model's)",
     default: "the model's (256)",
+    schema: intFlag("size").pipe(z.number().int().min(8, "must be >= 8")).optional(),
   },
-  steps: { type: "string", help: "DDIM steps from noise", default: "50" },
-  seed: { type: "string", help: "Seed", default: "0" },
-  model: { type: "string", help: "Model card JSON", default: "models/blendct-prior.json" },
+  steps: {
+    type: "string",
+    help: "DDIM steps from noise",
+    default: "50",
+    schema: intFlag("steps").pipe(z.number().int().min(1, "must be >= 1").max(1000, "must be <= 1000"))
+      .default(
+        50,
+      ),
+  },
+  seed: SEED_FLAG,
+  model: MODEL_FLAG,
   coarse: {
     type: "string",
     help: "Whole-slice prior drawing the layout first (model card JSON), or none: the fine prior alone",
     default: "none (the shipped whole-slice prior was withdrawn: its training saw a reserved volume)",
+    schema: z.string().optional(),
   },
   "refine-t0": {
     type: "string",
     help: "Timestep the upsampled coarse volume is noised to before the fine prior takes over",
     default: "300",
+    schema: intFlag("refine-t0").pipe(
+      z.number().int().gt(0, "must be in (0, 1000)").lt(1000, "must be in (0, 1000)"),
+    ).default(300),
   },
-  backend: { type: "string", help: "Denoiser back end: auto, webgpu, wasm, native", default: "auto" },
-  precision: {
+  backend: {
     type: "string",
-    help:
-      "Network precision: auto (int8 on the native back end where the card says it keeps quality), fp32, int8",
+    help: "Denoiser back end: auto, webgpu, wasm, native",
     default: "auto",
+    schema: z.enum(["auto", "webgpu", "wasm", "native"], { error: "must be auto, webgpu, wasm or native" })
+      .default("auto"),
   },
-  output: { type: "string", help: "Volume path", default: "out/generated.nii.gz" },
-  force: { type: "boolean", help: "Replace an earlier run's outputs in the output's folder" },
+  precision: PRECISION_FLAG,
+  output: {
+    type: "string",
+    help: "Volume path",
+    default: "out/generated.nii.gz",
+    schema: z.string().default("out/generated.nii.gz"),
+  },
+  force: {
+    type: "boolean",
+    help: "Replace an earlier run's outputs in the output's folder",
+    schema: z.boolean().default(false),
+  },
 } as const;
 
-const Schema = z.object({
-  slices: intFlag("slices").pipe(z.number().int().min(3, "must be >= 3 (the prior sees 3 slices at a time)"))
-    .default(16),
-  size: intFlag("size").pipe(z.number().int().min(8, "must be >= 8")).optional(),
-  steps: intFlag("steps").pipe(z.number().int().min(1, "must be >= 1").max(1000, "must be <= 1000")).default(
-    50,
-  ),
-  seed: intFlag("seed").default(0),
-  model: z.string().optional(),
-  coarse: z.string().optional(),
-  "refine-t0": intFlag("refine-t0").pipe(
-    z.number().int().gt(0, "must be in (0, 1000)").lt(1000, "must be in (0, 1000)"),
-  ).default(300),
-  precision: z.enum(["auto", "fp32", "int8"], { error: "must be auto, fp32 or int8" }).default("auto"),
-  backend: z.enum(["auto", "webgpu", "wasm", "native"], { error: "must be auto, webgpu, wasm or native" })
-    .default("auto"),
-  output: z.string().default("out/generated.nii.gz"),
-  force: z.boolean().default(false),
-});
+const Schema = flagSchema(FLAGS);
 
 async function main(): Promise<void> {
   const f = parseFlags(Deno.args, "Usage: deno task generate [--slices 16] [--seed 0]", FLAGS, Schema);

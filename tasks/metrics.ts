@@ -14,42 +14,53 @@ import { UserError } from "../lib/errors.ts";
 import { readVolumeFile, VOLUME_INPUTS } from "../lib/io/files.ts";
 import { computeMetrics, type Metrics, PLANES } from "../lib/metrics/index.ts";
 import { DEFAULT_MU_WATER, defaultMetricRange } from "../lib/units.ts";
-import { type FlagSpec, parseFlags, rangeFlag, runTask, unitFlag } from "./_cli.ts";
+import { flagSchema, parseFlags, rangeFlag, runTask, unitFlag } from "./_cli.ts";
 
 const USAGE = "Usage: deno task metrics --reference GROUND_TRUTH --input RECONSTRUCTION " +
   "[--metric-range LO,HI] [--unit hu|mu|image] [--gaussian] [--json]";
 
 // Every flag has a short name: cli.ts passes `short: undefined` through, which node:util's parseArgs rejects.
-const FLAGS: Record<string, FlagSpec> = {
-  reference: { type: "string", help: `Ground-truth volume: ${VOLUME_INPUTS}`, short: "r" },
-  input: { type: "string", help: "Volume to score, same shape as the reference", short: "i" },
+const FLAGS = {
+  reference: {
+    type: "string",
+    help: `Ground-truth volume: ${VOLUME_INPUTS}`,
+    short: "r",
+    schema: z.string({ error: "is required" }).min(1, "must not be empty"),
+  },
+  input: {
+    type: "string",
+    help: "Volume to score, same shape as the reference",
+    short: "i",
+    schema: z.string({ error: "is required" }).min(1, "must not be empty"),
+  },
   "metric-range": {
     type: "string",
     help: "Data range LO,HI of PSNR/SSIM in the volumes' unit",
     default: "HU -1024,3071; image 0,1; mu the same HU range in 1/mm",
     short: "m",
+    schema: rangeFlag("metric-range").optional(),
   },
   unit: {
     type: "string",
     help: "Unit of both volumes when their files do not say: hu, mu or image",
     short: "u",
+    schema: unitFlag.optional(),
   },
   gaussian: {
     type: "boolean",
     help: "SSIM with the 11-tap Gaussian window (Wang et al.), not 7x7 uniform",
     short: "g",
+    schema: z.boolean().default(false),
   },
-  json: { type: "boolean", help: "Print one JSON object instead of a table", short: "j" },
-};
+  json: {
+    type: "boolean",
+    help: "Print one JSON object instead of a table",
+    short: "j",
+    schema: z.boolean().default(false),
+  },
+} as const;
 
-const Schema = z.object({
-  reference: z.string({ error: "is required" }).min(1, "must not be empty"),
-  input: z.string({ error: "is required" }).min(1, "must not be empty"),
-  "metric-range": rangeFlag("metric-range").optional(),
-  unit: unitFlag.optional(),
-  gaussian: z.boolean().default(false),
-  json: z.boolean().default(false),
-});
+const Schema = flagSchema(FLAGS);
 
 function table(
   m: Metrics,

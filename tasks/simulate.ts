@@ -10,45 +10,53 @@ import { VOLUME_INPUTS } from "../lib/io/files.ts";
 import { measurementShape, writeSinogram } from "../lib/io/sinogram.ts";
 import { isCone } from "../lib/ct/cone_geometry.ts";
 import { loadCase } from "../lib/jobs/case.ts";
-import { intFlag, numberFlag, parseFlags, runTask, unitFlag } from "./_cli.ts";
+import { flagSchema, intFlag, numberFlag, parseFlags, runTask } from "./_cli.ts";
+import { MU_WATER_FLAG, SEED_FLAG, UNIT_FLAG } from "./_shared_flags.ts";
 
 const FLAGS = {
-  input: { type: "string", help: `Volume to project (${VOLUME_INPUTS})` },
-  views: { type: "string", help: "Number of views", default: "8 (with --angle-range: one per degree)" },
+  input: {
+    type: "string",
+    help: `Volume to project (${VOLUME_INPUTS})`,
+    schema: z.string({ error: "is required" }),
+  },
+  views: {
+    type: "string",
+    help: "Number of views",
+    default: "8 (with --angle-range: one per degree)",
+    schema: intFlag("views").pipe(z.number().int().min(1, "must be at least 1")).optional(),
+  },
   "angle-range": {
     type: "string",
     help: "Limited angle: views over [0, DEG) degrees (default: sparse view over 180°)",
+    schema: numberFlag("angle-range").pipe(
+      z.number().gt(0, "must be in (0, 360]").max(360, "must be in (0, 360]"),
+    )
+      .optional(),
   },
   geometry: {
     type: "string",
     help:
       "Geometry JSON instead of --views: parallel, fanflat, cone, cone_vec (mm), ASTRA's vol_geom/proj_geom or TIGRE's geometry",
+    schema: z.string().optional(),
   },
-  noise: { type: "string", help: "Incident photons per ray (Poisson noise); none if absent" },
-  seed: { type: "string", help: "Noise seed", default: "0" },
-  unit: { type: "string", help: "Unit of the input when its file does not say: hu, mu or image" },
-  "mu-water": { type: "string", help: "Attenuation of water in 1/mm", default: "0.0193 (water at 70 keV)" },
-  output: { type: "string", help: "Sinogram output (.nii.gz, .nii, .npy); sidecar OUTPUT.geometry.json" },
+  noise: {
+    type: "string",
+    help: "Incident photons per ray (Poisson noise); none if absent",
+    schema: numberFlag("noise").pipe(
+      z.number().min(1, "is the incident photon count per ray (e.g. 1e5), not a fraction: give at least 1"),
+    ).optional(),
+  },
+  seed: SEED_FLAG,
+  unit: UNIT_FLAG,
+  "mu-water": MU_WATER_FLAG,
+  output: {
+    type: "string",
+    help: "Sinogram output (.nii.gz, .nii, .npy); sidecar OUTPUT.geometry.json",
+    schema: z.string({ error: "is required" }),
+  },
 } as const;
 
-const Schema = z.object({
-  input: z.string({ error: "is required" }),
-  output: z.string({ error: "is required" }),
-  views: intFlag("views").pipe(z.number().int().min(1, "must be at least 1")).optional(),
-  "angle-range": numberFlag("angle-range").pipe(
-    z.number().gt(0, "must be in (0, 360]").max(360, "must be in (0, 360]"),
-  )
-    .optional(),
-  geometry: z.string().optional(),
-  noise: numberFlag("noise").pipe(
-    z.number().min(1, "is the incident photon count per ray (e.g. 1e5), not a fraction: give at least 1"),
-  ).optional(),
-  seed: intFlag("seed").default(0),
-  unit: unitFlag.optional(),
-  "mu-water": numberFlag("mu-water").pipe(
-    z.number().positive("must be a positive attenuation in 1/mm (water: about 0.019)").finite(),
-  ).optional(),
-}).superRefine((f, ctx) => {
+const Schema = flagSchema(FLAGS).superRefine((f, ctx) => {
   const clash = f.geometry ? (["views", "angle-range"] as const).find((k) => f[k] !== undefined) : undefined;
   if (clash) {
     ctx.addIssue({

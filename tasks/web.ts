@@ -13,16 +13,22 @@ import { UserError } from "../lib/errors.ts";
 import { loadSample } from "../lib/io/samples.ts";
 import { cropSlices, DEFAULT_CASE } from "../lib/cases.ts";
 import { writeNifti } from "../lib/io/nifti.ts";
-import { intFlag, parseFlags, runTask } from "./_cli.ts";
+import { flagSchema, intFlag, parseFlags, runTask } from "./_cli.ts";
 
 const FLAGS = {
-  port: { type: "string", help: "Port on 127.0.0.1", default: "8123" },
-  "build-only": { type: "boolean", help: "Build web/dist/ and exit (for another static server)" },
+  port: {
+    type: "string",
+    help: "Port on 127.0.0.1",
+    default: "8123",
+    schema: intFlag("port").pipe(z.number().int().min(1).max(65535, "must be in 1..65535")).default(8123),
+  },
+  "build-only": {
+    type: "boolean",
+    help: "Build web/dist/ and exit (for another static server)",
+    schema: z.boolean().default(false),
+  },
 } as const;
-const Schema = z.object({
-  port: intFlag("port").pipe(z.number().int().min(1).max(65535, "must be in 1..65535")).default(8123),
-  "build-only": z.boolean().default(false),
-});
+const Schema = flagSchema(FLAGS);
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const DIST = `${ROOT}web/dist`;

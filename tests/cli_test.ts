@@ -109,3 +109,24 @@ Deno.test("a 3-slice method refuses the 2D prior, naming the methods that use it
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("each flag is declared once: help, default and schema in one entry; shared flags shared", async () => {
+  const dir = new URL("../tasks/", import.meta.url);
+  for await (const e of Deno.readDir(dir)) {
+    if (!e.name.endsWith(".ts") || e.name === "_cli.ts") continue;
+    const code = await Deno.readTextFile(new URL(e.name, dir));
+    // a task's zod object is made from its flags (flagSchema), never written beside them
+    assert.doesNotMatch(code, /z\.object\(/, `${e.name} declares a schema apart from its flags`);
+    // the flags every prior-using task takes come from the one shared declaration
+    for (const shared of ["seed", "precision"]) {
+      const own = new RegExp(`\\n  ${shared}: \\{\\s*type:`);
+      assert.doesNotMatch(code, own, `${e.name} declares --${shared} again (use tasks/_shared_flags.ts)`);
+    }
+  }
+  const { FLAGS } = await import("../tasks/_reconstruct_flags.ts");
+  const { SEED_FLAG } = await import("../tasks/_shared_flags.ts");
+  assert.equal(FLAGS.seed, SEED_FLAG);
+  for (const [name, f] of Object.entries(FLAGS as Record<string, { help: string; schema: unknown }>)) {
+    assert.ok(f.help.length > 3 && f.schema, `--${name}`);
+  }
+});

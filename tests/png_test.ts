@@ -110,3 +110,21 @@ Deno.test("the preview's footer writes window bounds as a person would (no float
   assert.equal(num(0.25), "0.25");
   assert.equal(num(-1024), "-1024");
 });
+
+Deno.test("column labels wrap whole instead of being cut: two variants stay told apart", async () => {
+  const { wrapLabel, midPlanesPng } = await import("../lib/report/png.ts");
+  const { makeVolume } = await import("../lib/volume.ts");
+  const a = wrapLabel("blend++ t0=100 steps=20 (jump 2)", 120, 2),
+    b = wrapLabel("blend++ t0=300 steps=20 (jump 2)", 120, 2);
+  assert.notDeepEqual(a, b);
+  assert.equal(a.join(" ").replace(/\s+/g, " "), a.join(" "));
+  assert.ok(a.every((l) => (l.length * 6 - 1) * 2 <= 120), a.join("|"));
+  assert.equal(a.join(" "), "blend++ t0=100 steps=20 (jump 2)", "every word kept");
+  assert.deepEqual(wrapLabel("tv", 120, 2), ["tv"]);
+  // a grid with a long label is taller than one with short labels (the header holds every line)
+  const v = makeVolume(new Float32Array(4 * 128 * 128).fill(0.5), [4, 128, 128]);
+  const { decodePng } = await import("../lib/deps.ts");
+  const short = decodePng(midPlanesPng([{ label: "tv", volume: v }]));
+  const long = decodePng(midPlanesPng([{ label: "blend++ t0=100 steps=20", volume: v }]));
+  assert.ok(long.height > short.height, `${long.height} vs ${short.height}`);
+});

@@ -343,6 +343,37 @@ function renderCell(volume: Volume, plane: Plane, options: MidPlanesPngOptions):
 
 const PLANE_NAMES: Record<Plane, string> = { axial: "AX", coronal: "COR", sagittal: "SAG" };
 
+/**
+ * `label` in lines that fit `width` pixels of the built-in font at `scale`, broken at spaces; a word too
+ * wide alone is cut to fit, and a column narrower than eight characters gets one line, cut.
+ *
+ * @example
+ * ```ts
+ * import { wrapLabel } from "./png.ts";
+ * console.log(wrapLabel("blend++ t0=300 steps=20", 110, 2)); // [ "blend++", "t0=300", "steps=20" ]
+ * ```
+ */
+export function wrapLabel(label: string, width: number, scale: number): string[] {
+  // a column narrower than eight characters (a thumbnail) keeps one line, cut to fit
+  if (width < textWidth("12345678", scale)) {
+    let one = label;
+    while (one.length > 0 && textWidth(one, scale) > width) one = one.slice(0, -1);
+    return [one];
+  }
+  const lines: string[] = [];
+  for (const word of label.split(/\s+/).filter(Boolean)) {
+    const last = lines.length ? lines[lines.length - 1] : null;
+    if (last !== null && textWidth(`${last} ${word}`, scale) <= width) {
+      lines[lines.length - 1] = `${last} ${word}`;
+    } else {
+      let w = word;
+      while (w.length > 1 && textWidth(w, scale) > width) w = w.slice(0, -1);
+      lines.push(w);
+    }
+  }
+  return lines.length ? lines : [""];
+}
+
 function fmtEnd(v: number): string {
   const a = Math.abs(v);
   return a >= 100 ? v.toFixed(0) : a >= 1 ? v.toFixed(1) : v.toPrecision(2);
@@ -381,7 +412,11 @@ export function midPlanesPng(columns: PngColumn[], options: MidPlanesPngOptions 
   const rowHeights = cells.map((row) => Math.max(...row.map((cell) => cell.height)));
   const text = options.textGrey ?? 255;
   const lineH = GLYPH_H * fontScale;
-  const header = lineH + 2 * gap;
+  // labels are wrapped at spaces to fit their column, never cut ("blend++ t0=1" and "blend++ t0=3" stay
+  // apart); a single word wider than the column is cut at its end
+  const labels = columns.map((col, c) => wrapLabel(col.label, colWidths[c], fontScale));
+  const lines = Math.max(1, ...labels.map((l) => l.length));
+  const header = lines * lineH + (lines - 1) * fontScale * 2 + 2 * gap;
   const left = options.planeLabels === false
     ? 0
     : Math.max(...planes.map((p) => textWidth(PLANE_NAMES[p], fontScale))) + gap;
@@ -412,17 +447,17 @@ export function midPlanesPng(columns: PngColumn[], options: MidPlanesPngOptions 
 
   let x = gap + left;
   columns.forEach((col, c) => {
-    // Drop characters until the label fits over its column.
-    let label = col.label;
-    while (label.length > 0 && textWidth(label, fontScale) > colWidths[c]) label = label.slice(0, -1);
-    drawText(
-      canvas,
-      label,
-      x + Math.floor((colWidths[c] - textWidth(label, fontScale)) / 2),
-      gap,
-      fontScale,
-      text,
-    );
+    labels[c].forEach((line, k) => {
+      const y0 = gap + k * (lineH + 2 * fontScale);
+      drawText(
+        canvas,
+        line,
+        x + Math.floor((colWidths[c] - textWidth(line, fontScale)) / 2),
+        y0,
+        fontScale,
+        text,
+      );
+    });
     let y = header;
     cells.forEach((row, r) => {
       const cell = row[c];
