@@ -114,3 +114,24 @@ Deno.test("mod.ts is a script's front door: at most 60 names, no test references
     assert.ok(names.includes(n), n);
   }
 });
+
+Deno.test("the subpath modules hold the toolkit, not its test references or engine internals", async () => {
+  for (const m of ["ct", "solve", "diffusion", "io", "metrics"]) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["doc", "--json", new URL(`../lib/${m}/mod.ts`, import.meta.url).pathname],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    const doc = JSON.parse(new TextDecoder().decode(out.stdout));
+    const names: string[] = Object.values(doc.nodes as Record<string, { symbols: { name: string }[] }>)
+      .flatMap((n) => n.symbols.map((s) => s.name));
+    assert.ok(names.length > 5, `lib/${m}/mod.ts: ${names.length} names`);
+    for (const n of names) {
+      assert.doesNotMatch(
+        n,
+        /Ref$|Host$|^Host|SparseEngine|^pixelMajor|Wasm|^hostApply|^hostProducts/,
+        `lib/${m}: ${n}`,
+      );
+    }
+  }
+});

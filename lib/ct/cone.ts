@@ -169,7 +169,8 @@ export class ConeProjector implements LinearOperator {
 
   /**
    * The host products the solvers iterate with on the CPU engine (no GPU round trip per product: see
-   * `hostProducts`); `null` on the WGSL engine, whose solvers stay on the GPU.
+   * `hostProducts`); `null` on the WGSL engine, whose solvers stay on the GPU. An engine internal.
+   * @ignore
    */
   get hostProducts(): HostProducts | null {
     return this.#tables ? null : this;

@@ -151,7 +151,11 @@ export class FanProjector implements LinearOperator {
     return this.#fbp ??= fanFbpWeights(this.geometry, this.pixelSize);
   }
 
-  /** The host side of forward and adjoint on the sparse engine (`null` on the WGSL kernels). */
+  /**
+   * The host side of forward and adjoint on the sparse engine (`null` on the WGSL kernels): an engine
+   * internal the solvers use.
+   * @ignore
+   */
   get host(): HostApply | null {
     return hostSide(this.#sparse, this.shape.Z);
   }

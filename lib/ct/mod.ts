@@ -32,29 +32,22 @@ export {
 export { type ConeOptions, ConeProjector } from "./cone.ts";
 export { checkConeGeometry, type ConePlan, defaultConeGrid } from "./cone_plan.ts";
 export { fdk } from "./fdk.ts";
-export * from "./operator.ts";
+export { adjointMismatch, Compose, type LinearOperator, type SliceShape, ZeroOperator } from "./operator.ts";
 export { Projector, slabSlices } from "./projector.ts";
-export { adjointRef, backprojectRef, forwardRef, parallelRays, trigTable } from "./projector_ref.ts";
-export {
-  entriesBound,
-  isSoftwareAdapter,
-  type PixelMajorKernels,
-  type PixelMajorMatrix,
-  pixelMajorMatrix,
-  type ProjectorEngine,
-  type RayVisitor,
-  SPARSE_AUTO_BYTES,
-  SPARSE_MAX_BYTES,
-  sparseBytes,
-  SparseEngine,
-  wantsSparse,
-} from "./sparse.ts";
+export type { ProjectorEngine } from "./sparse.ts";
 export * from "./fan.ts";
-export * from "./fan_ref.ts";
 export * from "./system.ts";
 export * from "./astra.ts";
-export * from "./subsample.ts";
-export * from "./fbp.ts";
+export { keptSlices, SliceSubsample } from "./subsample.ts";
+export {
+  fbp,
+  FBP_FILTERS,
+  type FbpFilter,
+  fbpOnGpu,
+  type FbpOptions,
+  filterSinogram,
+  filterTaps,
+} from "./fbp.ts";
 export * from "./measure.ts";
 export * from "./simulate.ts";
 export * from "./phantom.ts";

@@ -95,7 +95,11 @@ export class Projector implements LinearOperator {
     return this.geometry.angles.length * this.geometry.detectorCount;
   }
 
-  /** The host side of forward and adjoint on the sparse engine (`null` on the WGSL kernels). */
+  /**
+   * The host side of forward and adjoint on the sparse engine (`null` on the WGSL kernels): an engine
+   * internal the solvers use.
+   * @ignore
+   */
   get host(): HostApply | null {
     return hostSide(this.#sparse, this.shape.Z);
   }

@@ -7,7 +7,7 @@
 export * from "./schedule.ts";
 export * from "./partition.ts";
 export * from "./sampler.ts";
-export * from "./steps.ts";
+export { ddimUpdate, INIT_STREAM, initialNoise, noiseEstimate, tweedie, type VoxelLayout } from "./steps.ts";
 export * from "./triplet_denoiser.ts";
 export * from "./consistency.ts";
 export { CoronalDenoiser } from "./coronal_denoiser.ts";

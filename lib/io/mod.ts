@@ -13,7 +13,7 @@ export {
   readDicomSeries,
   readDicomSeriesWithCodecs,
 } from "./dicom.ts";
-export { decodeWasmFrame, prepareDicomCodecs, WASM_SYNTAXES } from "./dicom_wasm.ts";
+export { prepareDicomCodecs } from "./dicom_wasm.ts";
 export { CodecError, decodeJpegLossless, decodeRle, type JpegLosslessFrame } from "./dicom_codecs.ts";
 export * from "./samples.ts";
 export * from "./files.ts";

@@ -37,7 +37,10 @@ export class NormalCg {
   readonly gpu: GpuContext;
   /** The operator of the normal equations. */
   readonly A: LinearOperator;
-  /** The vector kernels and scalar slots the iterations use. */
+  /**
+   * The vector kernels and scalar slots the iterations use (the data consistency shares them).
+   * @ignore
+   */
   readonly ops: VectorOps;
   #r: GPUBuffer;
   #p: GPUBuffer;

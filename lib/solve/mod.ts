@@ -4,16 +4,6 @@
  * @module
  */
 export { NormalCg } from "./cg.ts";
-export { addLapZHost, normalCgHost, normalCgPixelMajor } from "./cg_host.ts";
-export {
-  type HostTvOptions,
-  type PixelMajorSteps,
-  pixelMajorSteps,
-  tvPdhgHost,
-  tvPdhgPixelMajor,
-  tvStepsHost,
-} from "./tv_host.ts";
-export { grid, VectorOps } from "../gpu/vector.ts";
 export { cgls, type CglsOptions } from "./cgls.ts";
-export * from "./tv.ts";
-export { dzRef, dztRef, ZDiff } from "./zdiff.ts";
+export { tv3d, tvObjective, type TvOptions, tvPdhg, TvSolver } from "./tv.ts";
+export { ZDiff } from "./zdiff.ts";
