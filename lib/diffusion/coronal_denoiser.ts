@@ -10,10 +10,10 @@ import type { GpuContext } from "../gpu/context.ts";
 import type { SliceShape } from "../ct/operator.ts";
 import { adjacentPartition } from "./partition.ts";
 import type { EpsModel } from "../prior/eps_model.ts";
-import type { DenoiseTimes } from "./triplet_denoiser.ts";
+import type { DenoiseTimes, VolumeDenoiser } from "./volume_denoiser.ts";
 
 /** Host-side coronal ε of a `[Z][H][W]` volume. */
-export class CoronalDenoiser {
+export class CoronalDenoiser implements VolumeDenoiser<number> {
   /** The padded slice count the network sees. */
   readonly paddedZ: number;
 
@@ -43,6 +43,9 @@ export class CoronalDenoiser {
     await this.gpu.sync();
     return { network, transfer: performance.now() - t0 - network };
   }
+
+  /** Nothing to release: the coronal triplets live on the host for the length of a call. */
+  dispose(): void {}
 }
 
 /**

@@ -133,7 +133,7 @@ export async function runMbir(
   const score = async (t: number): Promise<Float32Array> => {
     const a = Math.sqrt(abar[t]), sigma = veSigma(abar[t]);
     gpu.write(buf, x.map((v) => v * a));
-    const net = await denoiser.eps(buf, part, t, epsBuf);
+    const net = await denoiser.eps(buf, t, part, epsBuf);
     timings.network += net.network / 1000;
     timings.transfer += net.transfer / 1000;
     const e = await gpu.download(epsBuf, n);

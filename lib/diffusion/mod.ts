@@ -11,6 +11,7 @@ export { ddimUpdate, INIT_STREAM, initialNoise, noiseEstimate, tweedie, type Vox
 export * from "./triplet_denoiser.ts";
 export * from "./consistency.ts";
 export { CoronalDenoiser } from "./coronal_denoiser.ts";
+export type { VolumeDenoiser } from "./volume_denoiser.ts";
 export { type MbirConfig, type MbirPredictor, mbirTimes, predictorStd, runMbir, veSigma } from "./mbir.ts";
 export { decodeState, encodeState, saveState } from "./state.ts";
 export {

@@ -271,7 +271,7 @@ export async function runSampler(
       const part = aux ? null : partitionForStep(config.mode, i, A.shape.Z, rng, config.jumpEvery);
       const adapted = part && adaptation ? await adaptation.step(x, part, t, abar[t], i) : undefined;
       timings.adapt += adapted ? await clock.lap() : 0;
-      const net = aux ? await coronal!.eps(x, t, rng.int(3), eps) : await denoiser.eps(x, part!, t, eps);
+      const net = aux ? await coronal!.eps(x, t, rng.int(3), eps) : await denoiser.eps(x, t, part!, eps);
       await tweedie(gpu, x, eps, v, layout, { abar: abar[t], map, nonNegative });
       const denoise = await clock.lap();
       if (part) await dc.apply(v, t);
@@ -292,6 +292,7 @@ export async function runSampler(
   } finally {
     await adaptation?.dispose(); // adaptation is per run: the model leaves as it came
     denoiser.dispose();
+    coronal?.dispose();
     dc.dispose();
     gpu.release(x, v, eps);
   }

@@ -9,6 +9,9 @@ import { grid } from "../gpu/vector.ts";
 import type { SliceShape } from "../ct/operator.ts";
 import type { Partition } from "./partition.ts";
 import type { EpsModel } from "../prior/eps_model.ts";
+import type { DenoiseTimes, VolumeDenoiser } from "./volume_denoiser.ts";
+
+export type { DenoiseTimes } from "./volume_denoiser.ts";
 
 /**
  * A `single` partition ({z, z, z} per group) as a 2D prior reads it: one slice per group, owned by it.
@@ -24,25 +27,17 @@ function singleChannel(part: Partition): { slices: Uint32Array; owner: Uint32Arr
   };
 }
 
-/** Milliseconds one call spent in the network and in host transfers (0 on the GPU path). */
-export interface DenoiseTimes {
-  /** In the network. */
-  network: number;
-  /** Moving triplets to and from the host. */
-  transfer: number;
-}
-
 /**
  * ε of every slice of a volume from the 3-slice model.
  *
  * @example
  * ```ts ignore
  * const den = new TripletDenoiser(gpu, model, { Z, H, W });
- * const times = await den.eps(x, partition, t, epsBuffer);
+ * const times = await den.eps(x, t, partition, epsBuffer);
  * den.dispose();
  * ```
  */
-export class TripletDenoiser {
+export class TripletDenoiser implements VolumeDenoiser<Partition> {
   /** Whether the network reads the triplets straight from this context's device. */
   readonly onGpu: boolean;
   #groups = 0;
@@ -61,7 +56,7 @@ export class TripletDenoiser {
   }
 
   /** Writes ε for the volume `x` at timestep `t` into `out`, the triplets chosen by `part`. */
-  async eps(x: GPUBuffer, part: Partition, t: number, out: GPUBuffer): Promise<DenoiseTimes> {
+  async eps(x: GPUBuffer, t: number, part: Partition, out: GPUBuffer): Promise<DenoiseTimes> {
     const { Z, H, W } = this.shape, hw = H * W, n = Z * hw, gpu = this.gpu;
     const G = part.gaps.length, C = this.model.card?.slices ?? 3;
     const { slices, owner } = C === 3 ? part : singleChannel(part);
