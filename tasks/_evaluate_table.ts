@@ -55,6 +55,42 @@ export function viewsPlots(rows: Row[]): [string, Uint8Array][] {
   return out;
 }
 
+/** What a reader must know about a case's numbers (the README's caveats), or nothing for a case of yours. */
+export function caseCaveat(c: string): string {
+  if (/^sample:lidc\b/.test(c)) return "LIDC-IDRI as vtk.js ships it: an 8-bit mediastinal window";
+  if (/^sample:headsq\b/.test(c)) return "the VTK head CT: 64×64 slices resampled to 256×256";
+  if (/plastimatch/i.test(c)) return "held out from the shipped prior's training";
+  return "";
+}
+
+/**
+ * The evaluation as a Markdown page: the command that made it, the table, each case's caveat, picture and
+ * PSNR-against-views plot. Written beside the table, so tables and figures are regenerated together.
+ */
+export function reportMarkdown(
+  rows: Row[],
+  o: { command: string; machine: string; date: string; pictures: Record<string, string[]>; plots: string[] },
+): string {
+  const lines = [
+    "# blendct evaluation",
+    "",
+    `Made by \`${o.command}\` on ${o.date} (${o.machine}). PSNR in dB over the unit's metric range, worst plane`,
+    "plotted; a row's note says the settings and the reference each method follows.",
+    "",
+    markdownTable(rows),
+    "",
+  ];
+  for (const c of [...new Set(rows.map((r) => r.case))]) {
+    const caveat = caseCaveat(c);
+    lines.push(`## ${c}`, "");
+    if (caveat) lines.push(`Caveat: ${caveat}.`, "");
+    for (const pic of o.pictures[c] ?? []) lines.push(`![${c}, ${pic.replace(/\.png$/, "")}](${pic})`, "");
+    const plot = o.plots.find((p) => p.startsWith(c.replace(/[^a-z0-9]+/gi, "_") + "_psnr_vs_views"));
+    if (plot) lines.push(`![PSNR against views, ${c}](${plot})`, "");
+  }
+  return lines.join("\n");
+}
+
 /** The Markdown table of the results. */
 export function markdownTable(rows: Row[]): string {
   const lines = [
@@ -135,7 +171,18 @@ export async function mergeShards(parts: string[], out: string): Promise<void> {
     writeFileAtomic(`${out}/${name}`, new TextEncoder().encode(text));
   await write("results.json", JSON.stringify(rows, null, 2) + "\n");
   await write("results.md", markdownTable(rows) + "\n");
-  for (const [name, png] of viewsPlots(rows)) await writeFileAtomic(`${out}/${name}`, png);
+  const plots = viewsPlots(rows);
+  for (const [name, png] of plots) await writeFileAtomic(`${out}/${name}`, png);
+  await write(
+    "report.md",
+    reportMarkdown(rows, {
+      command: `deno task evaluate --merge ${parts.join(",")} --out ${out}`,
+      machine: machineLine(),
+      date: new Date().toISOString().slice(0, 10),
+      pictures: {},
+      plots: plots.map(([n]) => n),
+    }),
+  );
   await write(
     "shard.json",
     JSON.stringify(
@@ -147,4 +194,9 @@ export async function mergeShards(parts: string[], out: string): Promise<void> {
   );
   console.log(markdownTable(rows));
   console.log(`merged ${parts.length} shards into ${out}/results.json, ${out}/results.md`);
+}
+
+/** This machine in a few words, for a report's header. */
+export function machineLine(): string {
+  return `${navigator.hardwareConcurrency} CPU threads, ${Deno.build.os} ${Deno.build.arch}, Deno ${Deno.version.deno}`;
 }

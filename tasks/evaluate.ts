@@ -2,7 +2,8 @@
  * `deno task evaluate --views 4,6,8 --methods fbp,fbpunet,cgls,tv,dds2d,dds,mbir,tpdm,blend,blend++`: the paper's table on the
  * evaluation volumes (PSNR/SSIM per plane, TV, z-consistency, seconds), every method on the same operator
  * and data. TV's λ is tuned on a grid per setting against the ground truth, as hard as the diffusion
- * methods are tuned. Writes results.json, results.md and a picture per case to the output folder.
+ * methods are tuned. Writes results.json, results.md, a picture per case and setting, a PSNR-against-views
+ * plot per case and report.md (all of it as one Markdown page) to the output folder.
  * The flags are in tasks/_evaluate_flags.ts, the table and the merge of shards in tasks/_evaluate_table.ts.
  * @module
  */
@@ -18,7 +19,15 @@ import { UserError } from "../lib/errors.ts";
 import { gpuFor, priorSummary } from "../lib/prior/prior.ts";
 import { parseFlags, runTask } from "./_cli.ts";
 import { EVAL_CASES, FLAGS, Schema } from "./_evaluate_flags.ts";
-import { markdownTable, mergeShards, readCaseManifest, type Row, viewsPlots } from "./_evaluate_table.ts";
+import {
+  machineLine,
+  markdownTable,
+  mergeShards,
+  readCaseManifest,
+  reportMarkdown,
+  type Row,
+  viewsPlots,
+} from "./_evaluate_table.ts";
 import { openPriors, runMethod } from "./_evaluate_methods.ts";
 
 export { parseVariant } from "./_evaluate_flags.ts";
@@ -43,6 +52,7 @@ async function main(): Promise<void> {
   const gpu = await gpuFor(prior);
   await Deno.mkdir(out, { recursive: true });
   const rows: Row[] = [];
+  const pictures: Record<string, string[]> = {};
   const angle = f["angle-range"];
   // limited angle defaults to METHOD.md's 1° steps (90 views over 90°)
   const settings = f.geometry
@@ -122,6 +132,8 @@ async function main(): Promise<void> {
         }
         problem.dispose();
         const name = `${path.replace(/[^a-z0-9]+/gi, "_")}_${s.label.replace(/[^a-z0-9]+/gi, "_")}.png`;
+        const key = range ? `${path}@${range}` : path;
+        (pictures[key] ??= []).push(name);
         await writeFileAtomic(`${out}/${name}`, midPlanesPng(columns, { window: displayWindow(c.units) }));
       }
     }
@@ -132,6 +144,14 @@ async function main(): Promise<void> {
     await writeFileAtomic(`${out}/results.md`, new TextEncoder().encode(markdownTable(rows) + "\n"));
     const plots = viewsPlots(rows);
     for (const [name, png] of plots) await writeFileAtomic(`${out}/${name}`, png);
+    const report = reportMarkdown(rows, {
+      command: ["deno", "task", "evaluate", ...Deno.args].join(" "),
+      machine: `${machineLine()}, ${gpu.adapter.description}`,
+      date: new Date().toISOString().slice(0, 10),
+      pictures,
+      plots: plots.map(([n]) => n),
+    });
+    await writeFileAtomic(`${out}/report.md`, new TextEncoder().encode(report + "\n"));
     await writeFileAtomic(`${out}/shard.json`, shardInfo(true));
     const manifest = buildManifest({
       command: ["deno", "task", "evaluate", ...Deno.args],
@@ -141,7 +161,12 @@ async function main(): Promise<void> {
       model: priorSummary(prior),
       inputs: cases.map((c) => ({ path: c.spec, sha256: "" })),
       timings: {},
-      outputs: [`${out}/results.json`, `${out}/results.md`, ...plots.map(([name]) => `${out}/${name}`)],
+      outputs: [
+        `${out}/results.json`,
+        `${out}/results.md`,
+        `${out}/report.md`,
+        ...plots.map(([name]) => `${out}/${name}`),
+      ],
       ortVersion: prior?.ortVersion,
     });
     await writeJsonAtomic(`${out}/manifest.json`, manifest);

@@ -41,6 +41,16 @@ Deno.test("evaluate: 2 shards merged equal one unsharded run; bad shard sets are
         await Deno.readFile(`${dir}/whole/${name}`),
       );
     }
+    // report.md: the command, the table and every figure it links, side by side in the folder
+    const report = await Deno.readTextFile(`${dir}/whole/report.md`);
+    assert.match(
+      report,
+      /deno task evaluate --manifest cases\.json --methods fbp,cgls --views 4,6 --out whole/,
+    );
+    const links = [...report.matchAll(/!\[[^\]]*\]\(([^)]+)\)/g)].map((m) => m[1]);
+    assert.ok(links.length >= 9, `${links.length} figures`); // 3 cases x (2 settings + 1 plot)
+    for (const l of links) assert.ok((await Deno.stat(`${dir}/whole/${l}`)).size > 0, l);
+    assert.match(await Deno.readTextFile(`${dir}/table/report.md`), /_psnr_vs_views\.png/);
     for (
       const [args, message] of [
         [["--merge", "part0", "--out", "t2"], /shards 0 given; a table of 2 shards needs 0,1 once each/],
