@@ -11,7 +11,7 @@ import { writeFileAtomic, writeJsonAtomic, writeVolumeFile } from "../lib/io/fil
 import { gpuFor, openCoarsePrior, openPrior, type Prior, priorSummary } from "../lib/prior/prior.ts";
 import type { GpuContext } from "../lib/gpu/context.ts";
 import { modelMap } from "../lib/prior/card.ts";
-import { generateVolume } from "../lib/jobs/generate.ts";
+import { generateVolume, refineSteps } from "../lib/jobs/generate.ts";
 import { DEFAULT_MU_WATER, displayWindow, fromU, type UnitMap } from "../lib/units.ts";
 import { makeVolume } from "../lib/volume.ts";
 import { midPlanesPng } from "../lib/report/png.ts";
@@ -109,7 +109,11 @@ async function main(): Promise<void> {
     claim = await claimOutputs(f.output, { force: f.force });
     const files = claim.files;
     gpu = await gpuFor(prior);
-    const progress = createProgress("generate", { unit: "step" });
+    // with a coarse stage the count runs over both stages: say so, so 4 steps counting to 6 is no surprise
+    const label = coarse
+      ? `generate (${f.steps} coarse + ${refineSteps(f.steps, f["refine-t0"])} refining steps)`
+      : "generate";
+    const progress = createProgress(label, { unit: "step" });
     const u = await generateVolume(gpu, prior.denoiser, {
       slices: f.slices,
       size,

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { GpuContext } from "../lib/gpu/context.ts";
 import type { EpsModel } from "../lib/diffusion/sampler.ts";
 import { alphasCumprod } from "../lib/diffusion/schedule.ts";
-import { extendAlongZ, generateVolume, upsampleSlices } from "../lib/jobs/generate.ts";
+import { extendAlongZ, generateVolume, refineSteps, upsampleSlices } from "../lib/jobs/generate.ts";
 
 const abar = alphasCumprod();
 
@@ -121,6 +121,7 @@ Deno.test("coarse to fine: the coarse stage's volume, upsampled and noised to re
     assert.equal(coarse.calls.length, (Z - 2) * steps, "one triplet per call, steps calls per drawn slice");
     const fineTimes = [...new Set(fine.calls.map((cl) => cl.t[0]))];
     assert.equal(fineTimes.length, Math.ceil(steps * t0 / 1000), "⌈steps·t0/T⌉ fine steps");
+    assert.equal(refineSteps(steps, t0), fineTimes.length, "the count the progress line states");
     assert.equal(fine.calls[0].t[0], t0, "the fine stage starts at refineT0");
     // the first fine input is √ᾱ·m(up) + √(1−ᾱ)·ξ with m(u) = 2u − 1: its residual must look like unit noise
     const first = fine.calls[0], t = first.t[0], a = abar[t];

@@ -134,8 +134,7 @@ export async function generateVolume(
   if (!Number.isInteger(t0) || t0 <= 0 || t0 >= 1000) {
     throw new UserError(`--refine-t0 must be a whole number in (0, 1000) (got ${t0})`);
   }
-  // the refinement walks the schedule at the coarse stage's pace: ⌈steps · t0 / T⌉ steps from t0
-  const fine = Math.max(1, Math.ceil(steps * t0 / 1000));
+  const fine = refineSteps(steps, t0);
   const total = steps + fine;
   // progress in steps: a slice's share of the coarse stage's `steps`
   const coarse = await extendAlongZ(c.model, Z, c.size, {
@@ -255,4 +254,18 @@ async function sample(
   } finally {
     O.dispose();
   }
+}
+
+/**
+ * The refinement's steps after a coarse stage of `steps`: it walks the schedule at the coarse stage's
+ * pace, ⌈steps · t0 / T⌉ steps from `t0` (so `--steps 4 --coarse C` runs 4 + 2 at t0 300).
+ *
+ * @example
+ * ```ts
+ * import { refineSteps } from "./generate.ts";
+ * console.log(refineSteps(4, 300), refineSteps(50, 300)); // 2 15
+ * ```
+ */
+export function refineSteps(steps: number, t0 = 300): number {
+  return Math.max(1, Math.ceil(steps * t0 / 1000));
 }
