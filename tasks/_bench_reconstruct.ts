@@ -11,6 +11,7 @@ import { reconstructWith } from "../lib/jobs/reconstruct.ts";
 import { gpuFor, openPrior } from "../lib/prior/prior.ts";
 import { modelMap } from "../lib/prior/card.ts";
 import type { StepTimings } from "../lib/diffusion/sampler.ts";
+import { ORT_BACKEND_FLAG } from "./_shared_flags.ts";
 
 const BENCH_FLAGS = {
   steps: {
@@ -19,13 +20,7 @@ const BENCH_FLAGS = {
     default: "6",
     schema: intFlag("steps").pipe(z.number().int().min(1, "must be at least 1")).default(6),
   },
-  backend: {
-    type: "string",
-    help: "Denoiser back end: auto, webgpu, wasm, native",
-    default: "auto",
-    schema: z.enum(["auto", "webgpu", "wasm", "native"], { error: "must be auto, webgpu, wasm or native" })
-      .default("auto"),
-  },
+  backend: ORT_BACKEND_FLAG,
   slices: { type: "string", help: "LIDC slices A:B", default: "48:84", schema: z.string().default("48:84") },
   projector: {
     type: "string",

@@ -13,7 +13,16 @@ import { mbirSeconds, METHOD_DEFAULTS, RUN_BUDGET_SECONDS } from "../lib/default
 import { DEFAULT_CASE } from "../lib/cases.ts";
 import type { Prior } from "../lib/prior/prior.ts";
 import { displayFlag, flagSchema, intFlag, numberFlag, rangeFlag } from "./_cli.ts";
-import { MODEL_FLAG, MU_WATER_FLAG, PRECISION_FLAG, SEED_FLAG, UNIT_FLAG } from "./_shared_flags.ts";
+import {
+  ANGLE_RANGE_FLAG,
+  MODEL_FLAG,
+  MU_WATER_FLAG,
+  NOISE_FLAG,
+  PRECISION_FLAG,
+  SEED_FLAG,
+  UNIT_FLAG,
+  VIEWS_FLAG,
+} from "./_shared_flags.ts";
 
 const pos = (name: string) => intFlag(name).pipe(z.number().int().min(1, "must be at least 1"));
 
@@ -171,27 +180,9 @@ export const FLAGS = {
     default: "all (default case: 48:84)",
     schema: z.string().regex(/^\d+:\d+$/, "must be A:B, e.g. 48:84").optional(),
   },
-  views: {
-    type: "string",
-    help: "Number of views",
-    default: "8 (with --angle-range: one per degree)",
-    schema: pos("views").optional(),
-  },
-  "angle-range": {
-    type: "string",
-    help: "Limited angle: views over [0, DEG) degrees, 1° apart unless --views",
-    schema: numberFlag("angle-range").pipe(
-      z.number().gt(0, "must be in (0, 360]").max(360, "must be in (0, 360]"),
-    )
-      .optional(),
-  },
-  noise: {
-    type: "string",
-    help: "Incident photons per ray (Poisson noise); noiseless if absent",
-    schema: numberFlag("noise").pipe(
-      z.number().min(1, "is the incident photon count per ray (e.g. 1e5), not a fraction: give at least 1"),
-    ).optional(),
-  },
+  views: VIEWS_FLAG,
+  "angle-range": ANGLE_RANGE_FLAG,
+  noise: NOISE_FLAG,
   method: {
     type: "string",
     help: `One of ${METHODS.join(", ")}`,

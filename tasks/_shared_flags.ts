@@ -48,3 +48,40 @@ export const MODEL_FLAG = {
   default: "models/blendct-prior.json",
   schema: z.string().optional(),
 } as const;
+
+/** `--views`: how many views a simulated acquisition takes. */
+export const VIEWS_FLAG = {
+  type: "string",
+  help: "Number of views",
+  default: "8 (with --angle-range: one per degree)",
+  schema: intFlag("views").pipe(z.number().int().min(1, "must be at least 1")).optional(),
+} as const;
+
+/** `--angle-range`: limited angle. */
+export const ANGLE_RANGE_FLAG = {
+  type: "string",
+  help:
+    "Limited angle: views over [0, DEG) degrees, 1° apart unless --views (default: sparse view over 180°)",
+  schema: numberFlag("angle-range").pipe(
+    z.number().gt(0, "must be in (0, 360]").max(360, "must be in (0, 360]"),
+  )
+    .optional(),
+} as const;
+
+/** `--noise`: Poisson noise on the simulated line integrals. */
+export const NOISE_FLAG = {
+  type: "string",
+  help: "Incident photons per ray (Poisson noise); noiseless if absent",
+  schema: numberFlag("noise").pipe(
+    z.number().min(1, "is the incident photon count per ray (e.g. 1e5), not a fraction: give at least 1"),
+  ).optional(),
+} as const;
+
+/** `--backend` where the prior runs on onnxruntime only (no adaptation): generation and the benches. */
+export const ORT_BACKEND_FLAG = {
+  type: "string",
+  help: "Denoiser back end: auto, webgpu, wasm, native",
+  default: "auto",
+  schema: z.enum(["auto", "webgpu", "wasm", "native"], { error: "must be auto, webgpu, wasm or native" })
+    .default("auto"),
+} as const;

@@ -21,7 +21,7 @@ import { buildManifest } from "../lib/report/manifest.ts";
 import { UserError } from "../lib/errors.ts";
 import { flagSchema, intFlag, makeOutputFolder, parseFlags, runTask } from "./_cli.ts";
 import { claimOutputs, type OutputClaim } from "../lib/report/sidecars.ts";
-import { MODEL_FLAG, PRECISION_FLAG, SEED_FLAG } from "./_shared_flags.ts";
+import { MODEL_FLAG, ORT_BACKEND_FLAG, PRECISION_FLAG, SEED_FLAG } from "./_shared_flags.ts";
 
 const FLAGS = {
   slices: {
@@ -64,13 +64,7 @@ const FLAGS = {
       z.number().int().gt(0, "must be in (0, 1000)").lt(1000, "must be in (0, 1000)"),
     ).default(300),
   },
-  backend: {
-    type: "string",
-    help: "Denoiser back end: auto, webgpu, wasm, native",
-    default: "auto",
-    schema: z.enum(["auto", "webgpu", "wasm", "native"], { error: "must be auto, webgpu, wasm or native" })
-      .default("auto"),
-  },
+  backend: ORT_BACKEND_FLAG,
   precision: PRECISION_FLAG,
   output: {
     type: "string",

@@ -10,8 +10,15 @@ import { VOLUME_INPUTS } from "../lib/io/files.ts";
 import { measurementShape, writeSinogram } from "../lib/io/sinogram.ts";
 import { isCone } from "../lib/ct/cone_geometry.ts";
 import { loadCase } from "../lib/jobs/case.ts";
-import { flagSchema, intFlag, numberFlag, parseFlags, runTask } from "./_cli.ts";
-import { MU_WATER_FLAG, SEED_FLAG, UNIT_FLAG } from "./_shared_flags.ts";
+import { flagSchema, parseFlags, runTask } from "./_cli.ts";
+import {
+  ANGLE_RANGE_FLAG,
+  MU_WATER_FLAG,
+  NOISE_FLAG,
+  SEED_FLAG,
+  UNIT_FLAG,
+  VIEWS_FLAG,
+} from "./_shared_flags.ts";
 
 const FLAGS = {
   input: {
@@ -19,33 +26,15 @@ const FLAGS = {
     help: `Volume to project (${VOLUME_INPUTS})`,
     schema: z.string({ error: "is required" }),
   },
-  views: {
-    type: "string",
-    help: "Number of views",
-    default: "8 (with --angle-range: one per degree)",
-    schema: intFlag("views").pipe(z.number().int().min(1, "must be at least 1")).optional(),
-  },
-  "angle-range": {
-    type: "string",
-    help: "Limited angle: views over [0, DEG) degrees (default: sparse view over 180°)",
-    schema: numberFlag("angle-range").pipe(
-      z.number().gt(0, "must be in (0, 360]").max(360, "must be in (0, 360]"),
-    )
-      .optional(),
-  },
+  views: VIEWS_FLAG,
+  "angle-range": ANGLE_RANGE_FLAG,
   geometry: {
     type: "string",
     help:
       "Geometry JSON instead of --views: parallel, fanflat, cone, cone_vec (mm), ASTRA's vol_geom/proj_geom or TIGRE's geometry",
     schema: z.string().optional(),
   },
-  noise: {
-    type: "string",
-    help: "Incident photons per ray (Poisson noise); none if absent",
-    schema: numberFlag("noise").pipe(
-      z.number().min(1, "is the incident photon count per ray (e.g. 1e5), not a fraction: give at least 1"),
-    ).optional(),
-  },
+  noise: NOISE_FLAG,
   seed: SEED_FLAG,
   unit: UNIT_FLAG,
   "mu-water": MU_WATER_FLAG,

@@ -446,7 +446,7 @@ export function midPlanesPng(columns: PngColumn[], options: MidPlanesPngOptions 
   }
 
   let x = gap + left;
-  columns.forEach((col, c) => {
+  columns.forEach((_col, c) => {
     labels[c].forEach((line, k) => {
       const y0 = gap + k * (lineH + 2 * fontScale);
       drawText(
