@@ -11,6 +11,7 @@ import { writeFileAtomic, writeJsonAtomic } from "../lib/io/files.ts";
 import { defaultMetricRange, displayWindow } from "../lib/units.ts";
 import { caseVolume } from "../lib/jobs/case.ts";
 import { openProblem } from "../lib/jobs/problem.ts";
+import { windowFooter } from "../lib/report/outputs.ts";
 import { displayOriented } from "../lib/report/orient.ts";
 import { methodMetrics } from "../lib/metrics/index.ts";
 import { midPlanesPng } from "../lib/report/png.ts";
@@ -134,7 +135,14 @@ async function main(): Promise<void> {
         const name = `${path.replace(/[^a-z0-9]+/gi, "_")}_${s.label.replace(/[^a-z0-9]+/gi, "_")}.png`;
         const key = range ? `${path}@${range}` : path;
         (pictures[key] ??= []).push(name);
-        await writeFileAtomic(`${out}/${name}`, midPlanesPng(columns, { window: displayWindow(c.units) }));
+        await writeFileAtomic(
+          `${out}/${name}`,
+          midPlanesPng(columns, {
+            window: displayWindow(c.units),
+            scaleBarMm: 50,
+            footer: windowFooter(displayWindow(c.units), c.units),
+          }),
+        );
       }
     }
     if (rows.length === 0 && cases.length > 0) {

@@ -7,7 +7,7 @@
 import { type Case, caseVolume } from "../jobs/case.ts";
 import { writeFileAtomic, writeJsonAtomic, writeVolumeFile } from "../io/files.ts";
 import { type MethodMetrics, methodMetrics } from "../metrics/index.ts";
-import { defaultMetricRange, displayWindow, uAffine } from "../units.ts";
+import { defaultMetricRange, displayWindow, uAffine, type UnitMap } from "../units.ts";
 import { makeVolume } from "../volume.ts";
 import { displayOriented } from "./orient.ts";
 import { midPlanesPng } from "./png.ts";
@@ -48,6 +48,23 @@ export interface StepCurve {
   metric: "psnr" | "residual";
   /** The values, in the order the steps ran. */
   points: { chain: number; step: number; value: number }[];
+}
+
+/**
+ * The line under a preview that says how its grey levels were set: the window in the case's unit, its
+ * level and width.
+ *
+ * @example
+ * ```ts
+ * import { windowFooter } from "./outputs.ts";
+ * console.log(windowFooter([-160, 240], { unit: "HU", muWater: 0.0193 })); // window -160..240 HU (level 40, width 400)
+ * ```
+ */
+export function windowFooter(window: [number, number], units: UnitMap): string {
+  const unit = units.unit === "HU" ? "HU" : units.unit === "attenuation" ? "1/mm" : "";
+  return `window ${num(window[0])}..${num(window[1])} ${unit} (level ${
+    num((window[0] + window[1]) / 2)
+  }, width ${num(window[1] - window[0])})`;
 }
 
 /** A window bound as a person writes it: float noise rounded away (−160.00000000000003 → −160, 0.25 kept). */
@@ -127,15 +144,12 @@ export async function writeRunOutputs(
     columnWindows[columns.length] = [0, top99(stdVol.data)];
     columns.push({ label: "std", volume: displayOriented(stdVol) });
   }
-  const unit = c.units.unit === "HU" ? "HU" : c.units.unit === "attenuation" ? "1/mm" : "";
   const png = midPlanesPng(columns, {
     window,
     columnWindows,
     rampColumns: Object.keys(columnWindows).map(Number),
     scaleBarMm: 50,
-    footer: `window ${num(window[0])}..${num(window[1])} ${unit} (level ${
-      num((window[0] + window[1]) / 2)
-    }, width ${num(window[1] - window[0])})`,
+    footer: windowFooter(window, c.units),
   });
   await writeFileAtomic(f.preview, png, inputs);
   outputs.push(f.preview);
