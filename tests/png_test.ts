@@ -121,6 +121,11 @@ Deno.test("column labels wrap whole instead of being cut: two variants stay told
   assert.ok(a.every((l) => (l.length * 6 - 1) * 2 <= 120), a.join("|"));
   assert.equal(a.join(" "), "blend++ t0=100 steps=20 (jump 2)", "every word kept");
   assert.deepEqual(wrapLabel("tv", 120, 2), ["tv"]);
+  // evaluate's variant names break after their "/" and ",", whole
+  const variant = "blend++/start=tv/t0=150/steps=10/finish=tv";
+  const w = wrapLabel(variant, 240, 2);
+  assert.equal(w.join(""), variant);
+  assert.ok(w.length > 1 && w.every((l) => (l.length * 6 - 1) * 2 <= 240), w.join("|"));
   // a grid with a long label is taller than one with short labels (the header holds every line)
   const v = makeVolume(new Float32Array(4 * 128 * 128).fill(0.5), [4, 128, 128]);
   const { decodePng } = await import("../lib/deps.ts");

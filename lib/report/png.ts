@@ -344,13 +344,15 @@ function renderCell(volume: Volume, plane: Plane, options: MidPlanesPngOptions):
 const PLANE_NAMES: Record<Plane, string> = { axial: "AX", coronal: "COR", sagittal: "SAG" };
 
 /**
- * `label` in lines that fit `width` pixels of the built-in font at `scale`, broken at spaces; a word too
- * wide alone is cut to fit, and a column narrower than eight characters gets one line, cut.
+ * `label` in lines that fit `width` pixels of the built-in font at `scale`, broken at spaces and after a
+ * variant's `/` and `,`; a word too wide alone is cut to fit, and a column narrower than eight characters
+ * gets one line, cut.
  *
  * @example
  * ```ts
  * import { wrapLabel } from "./png.ts";
  * console.log(wrapLabel("blend++ t0=300 steps=20", 110, 2)); // [ "blend++", "t0=300", "steps=20" ]
+ * console.log(wrapLabel("blend++/start=tv/t0=150", 110, 2)); // [ "blend++/", "start=tv/", "t0=150" ]
  * ```
  */
 export function wrapLabel(label: string, width: number, scale: number): string[] {
@@ -361,10 +363,15 @@ export function wrapLabel(label: string, width: number, scale: number): string[]
     return [one];
   }
   const lines: string[] = [];
-  for (const word of label.split(/\s+/).filter(Boolean)) {
+  // breaks at spaces, and after the "/" and "," of a variant's name (blend++/start=tv/t0=150,...)
+  const words = label.split(/\s+/).filter(Boolean).flatMap((w, i) =>
+    (w.match(/[^/,]+[/,]?|[/,]/g) ?? [w]).map((part, k) => ({ part, space: i > 0 && k === 0 }))
+  );
+  for (const { part: word, space } of words) {
     const last = lines.length ? lines[lines.length - 1] : null;
-    if (last !== null && textWidth(`${last} ${word}`, scale) <= width) {
-      lines[lines.length - 1] = `${last} ${word}`;
+    const joined = last === null ? word : `${last}${space ? " " : ""}${word}`;
+    if (last !== null && textWidth(joined, scale) <= width) {
+      lines[lines.length - 1] = joined;
     } else {
       let w = word;
       while (w.length > 1 && textWidth(w, scale) > width) w = w.slice(0, -1);
