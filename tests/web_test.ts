@@ -74,6 +74,9 @@ Deno.test({
         const page = JSON.parse(result);
         await Deno.writeFile(`${dir}/page.png`, await browser.screenshot());
         assert.ok((await Deno.stat(`${dir}/page.png`)).size > 10000, "screenshot saved");
+        // the README's picture of the page is this screenshot: BLENDCT_SCREENSHOT=docs/web-page.png remakes it
+        const keep = Deno.env.get("BLENDCT_SCREENSHOT");
+        if (keep && method === "blend++") await Deno.copyFile(`${dir}/page.png`, keep);
         const args = method === "tv" ? [] : ["--steps", String(steps), "--seed", "1", "--backend", "native"];
         const deno = await new Deno.Command(Deno.execPath(), {
           args: [
