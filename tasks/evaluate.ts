@@ -132,8 +132,9 @@ async function main(): Promise<void> {
           await writeFileAtomic(`${out}/results.md`, new TextEncoder().encode(markdownTable(rows) + "\n"));
         }
         problem.dispose();
-        const name = `${path.replace(/[^a-z0-9]+/gi, "_")}_${s.label.replace(/[^a-z0-9]+/gi, "_")}.png`;
+        // named after the case with its slice range: two ranges of one volume must not share a picture
         const key = range ? `${path}@${range}` : path;
+        const name = `${key.replace(/[^a-z0-9]+/gi, "_")}_${s.label.replace(/[^a-z0-9]+/gi, "_")}.png`;
         (pictures[key] ??= []).push(name);
         await writeFileAtomic(
           `${out}/${name}`,

@@ -51,6 +51,21 @@ Deno.test("evaluate: 2 shards merged equal one unsharded run; bad shard sets are
     assert.ok(links.length >= 9, `${links.length} figures`); // 3 cases x (2 settings + 1 plot)
     for (const l of links) assert.ok((await Deno.stat(`${dir}/whole/${l}`)).size > 0, l);
     assert.match(await Deno.readTextFile(`${dir}/table/report.md`), /_psnr_vs_views\.png/);
+    // two slice ranges of one volume get a picture each (named with the range), never one over the other
+    const twice = await runTaskFile("evaluate", [
+      "--cases",
+      "a.nii.gz@0:3,a.nii.gz@2:5",
+      "--methods",
+      "fbp",
+      "--views",
+      "4",
+      "--out",
+      "twice",
+    ], dir);
+    assert.equal(twice.code, 0, twice.stderr);
+    for (const f of ["a_nii_gz_0_3_4_views.png", "a_nii_gz_2_5_4_views.png"]) {
+      assert.ok((await Deno.stat(`${dir}/twice/${f}`)).size > 0, f);
+    }
     for (
       const [args, message] of [
         [["--merge", "part0", "--out", "t2"], /shards 0 given; a table of 2 shards needs 0,1 once each/],
