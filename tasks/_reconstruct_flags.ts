@@ -11,7 +11,8 @@ import { UserError } from "../lib/errors.ts";
 import { isDiffusion, type MethodConfig, METHODS, resolveMethod, STARTS } from "../lib/jobs/reconstruct.ts";
 import { mbirSeconds, METHOD_DEFAULTS, RUN_BUDGET_SECONDS } from "../lib/defaults.ts";
 import { DEFAULT_CASE } from "../lib/cases.ts";
-import type { Prior } from "../lib/prior/prior.ts";
+import { openPrior, type Prior } from "../lib/prior/prior.ts";
+import type { PrecisionChoice } from "../lib/prior/denoiser.ts";
 import { displayFlag, flagSchema, intFlag, numberFlag, rangeFlag } from "./_cli.ts";
 import {
   ANGLE_RANGE_FLAG,
@@ -95,7 +96,7 @@ export const BACKEND_FLAGS = {
 type BackendFlags = {
   method: string;
   backend: "auto" | "webgpu" | "wasm" | "native" | "torch";
-  device?: string;
+  device?: "auto" | "cpu" | "cuda";
   adapt: boolean;
   "adapt-iters"?: number;
   "adapt-lr"?: number;
@@ -133,6 +134,23 @@ export function refineBackend(f: BackendFlags, ctx: z.RefinementCtx, adaptable: 
   if (f.device !== undefined && f.backend !== "torch" && !f.adapt) {
     ctx.addIssue({ code: "custom", path: ["device"], message: "applies to --backend torch" });
   }
+}
+
+/**
+ * The prior a run's flags ask for (`--model`, `--backend`, `--device`, `--precision`), opened; `method`
+ * lets `auto` choose the back end the method runs best on.
+ */
+export async function openFlagsPrior(
+  f: BackendFlags & { model?: string; precision: PrecisionChoice },
+  method?: string,
+): Promise<Prior> {
+  return await openPrior({
+    model: f.model,
+    backend: priorBackend(f),
+    device: f.device,
+    precision: f.precision,
+    ...(method ? { method } : {}),
+  });
 }
 
 /** The back end to open the prior on: `--adapt` turns `auto` into torch, the one back end with gradients. */

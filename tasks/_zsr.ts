@@ -9,7 +9,7 @@ import { writeFileAtomic, writeJsonAtomic, writeVolumeFile } from "../lib/io/fil
 import { defaultMetricRange, displayWindow, toU } from "../lib/units.ts";
 import { interpolateSlices, scoreZsr, superResolve, zsrOffset } from "../lib/jobs/zsr.ts";
 import { modelMap } from "../lib/prior/card.ts";
-import { gpuFor, openPrior, priorSummary } from "../lib/prior/prior.ts";
+import { gpuFor, priorSummary } from "../lib/prior/prior.ts";
 import { isDiffusion, type MethodConfig } from "../lib/jobs/reconstruct.ts";
 import { midPlanesPng } from "../lib/report/png.ts";
 import { displayOriented } from "../lib/report/orient.ts";
@@ -19,7 +19,7 @@ import type { Volume } from "../lib/volume.ts";
 import { sha256Hex } from "../lib/hash.ts";
 import { caseVolume } from "../lib/jobs/case.ts";
 import { makeOutputFolder, outputPath, parseFlags } from "./_cli.ts";
-import { adaptConfig, priorBackend } from "./_reconstruct_flags.ts";
+import { adaptConfig, openFlagsPrior } from "./_reconstruct_flags.ts";
 import { claimOutputs } from "../lib/report/sidecars.ts";
 import { FLAGS, printScores, readZsrInputs, Schema, ZSR_DEFAULTS } from "./_zsr_flags.ts";
 
@@ -36,14 +36,7 @@ export async function main(args: string[]): Promise<void> {
   const output = outputPath(f, "thin.nii.gz");
   const t0 = performance.now();
   const diffusion = isDiffusion(f.method as never);
-  const prior = diffusion
-    ? await openPrior({
-      model: f.model,
-      backend: priorBackend(f),
-      device: f.device,
-      precision: f.precision,
-    })
-    : null;
+  const prior = diffusion ? await openFlagsPrior(f) : null;
   const { thick, reference, grid, units } = await readZsrInputs(f, prior?.card.imageSize);
   const Zt = thick.shape[0];
   const gpu = await gpuFor(prior);

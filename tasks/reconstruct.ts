@@ -14,11 +14,11 @@ import { writeRunOutputs } from "../lib/report/outputs.ts";
 import { createProgress, formatDuration } from "../lib/report/progress.ts";
 import { sha256Hex } from "../lib/hash.ts";
 import { UserError } from "../lib/errors.ts";
-import { gpuFor, openPrior, priorSummary } from "../lib/prior/prior.ts";
+import { gpuFor, priorSummary } from "../lib/prior/prior.ts";
 import { loadModel, SHIPPED_MODEL } from "../lib/prior/card.ts";
 import { makeOutputFolder, outputPath, parseFlags, runTask } from "./_cli.ts";
 import { claimOutputs, type OutputClaim, sidecarsOf } from "../lib/report/sidecars.ts";
-import { checkBudget, FLAGS, methodConfig, priorBackend, Schema } from "./_reconstruct_flags.ts";
+import { checkBudget, FLAGS, methodConfig, openFlagsPrior, Schema } from "./_reconstruct_flags.ts";
 import { printMetrics, readResume, stepScore } from "./_reconstruct_run.ts";
 import { defaultMetricRange } from "../lib/units.ts";
 import type { StepCurve } from "../lib/report/outputs.ts";
@@ -41,15 +41,7 @@ async function main(): Promise<void> {
   const timings: Record<string, number> = {};
   const t0 = performance.now();
   const diffusion = isDiffusion(f.method);
-  const prior = diffusion
-    ? await openPrior({
-      model: f.model,
-      backend: priorBackend(f),
-      device: f.device,
-      precision: f.precision,
-      method: f.method,
-    })
-    : null;
+  const prior = diffusion ? await openFlagsPrior(f, f.method) : null;
   const gpu = await gpuFor(prior);
   const controller = new AbortController();
   const onSigint = () => {

@@ -81,28 +81,15 @@ export class NormalCg {
     options: { iterations: number; rho?: number; readResidual?: boolean; circular?: boolean },
   ): Promise<number> {
     const n = this.A.domainSize, ops = this.ops, rho = options.rho ?? 0;
-    const host = hostApply(this.A);
-    if (host) {
-      // the operator runs on the CPU: iterate there, with one read-back of x and b and one write of x
+    // an operator that runs on the CPU anyway: iterate there, with one read-back of x and b and one write of
+    // x — in the sparse engine's pixel-major layout, or (cone beam) with the plain host loops
+    const host = hostApply(this.A), products = host ? null : hostProducts(this.A);
+    if (host || products) {
       const xs = await this.gpu.download(x, n), bs = await this.gpu.download(b, n);
-      const res = normalCgPixelMajor(host.engine, this.A.shape, xs, bs, {
-        iterations: options.iterations,
-        rho,
-        circular: options.circular,
-      });
-      this.gpu.flush();
-      this.gpu.write(x, xs);
-      return options.readResidual === false ? NaN : res;
-    }
-    const products = hostProducts(this.A);
-    if (products) {
-      // a CPU operator without a pixel-major engine (cone beam): the plain host loops
-      const xs = await this.gpu.download(x, n), bs = await this.gpu.download(b, n);
-      const res = await normalCgHost(products, this.A.shape, xs, bs, {
-        iterations: options.iterations,
-        rho,
-        circular: options.circular,
-      });
+      const solve = { iterations: options.iterations, rho, circular: options.circular };
+      const res = host
+        ? normalCgPixelMajor(host.engine, this.A.shape, xs, bs, solve)
+        : await normalCgHost(products!, this.A.shape, xs, bs, solve);
       this.gpu.flush();
       this.gpu.write(x, xs);
       return options.readResidual === false ? NaN : res;
