@@ -9,6 +9,7 @@
 import { z } from "../lib/deps.ts";
 import { GpuContext } from "../lib/gpu/context.ts";
 import { createProjector } from "../lib/ct/system.ts";
+import { num } from "../lib/report/format.ts";
 import { hostApply } from "../lib/ct/operator.ts";
 import { adjointRef, forwardRef } from "../lib/ct/projector_ref.ts";
 import { fanBeam, sparseView } from "../lib/ct/geometry.ts";
@@ -17,7 +18,7 @@ import type { ConeGeometry } from "../lib/ct/cone_geometry.ts";
 import { flagSchema, intFlag, parseFlags } from "./_cli.ts";
 
 /** Three significant digits: small sizes run in microseconds, which "0.000" would hide. */
-const sig = (v: number) => String(Number(v.toPrecision(3)));
+const sig = (v: number) => num(v, 3);
 
 const FLAGS = {
   quick: {

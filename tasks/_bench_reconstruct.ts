@@ -8,6 +8,7 @@ import { z } from "../lib/deps.ts";
 import { flagSchema, intFlag, parseFlags } from "./_cli.ts";
 import { openProblem, type Problem } from "../lib/jobs/problem.ts";
 import { reconstructWith } from "../lib/jobs/reconstruct.ts";
+import { num } from "../lib/report/format.ts";
 import { gpuFor, openPrior } from "../lib/prior/prior.ts";
 import { modelMap } from "../lib/prior/card.ts";
 import type { StepTimings } from "../lib/diffusion/sampler.ts";
@@ -67,7 +68,7 @@ export async function run(args: string[]): Promise<void> {
     });
     const total = (performance.now() - t0) / 1000;
     // three significant digits: a phase of a few microseconds per step reads as such, not as "0.000"
-    const per = (s: number) => String(Number((s / steps).toPrecision(3)));
+    const per = (s: number) => num(s / steps, 3);
     const rest = timings.cg + timings.blend + timings.transfer;
     console.log(
       `adapter: ${gpu.adapter.description}; denoiser: ${prior.denoiser.backend}; projector: ${values.projector}; ${Z}x${H}x${W}, 8 views`,

@@ -33,12 +33,17 @@ export function worstPsnr(r: Pick<Row, "psnr">): number {
   return v.length ? Math.min(...v) : NaN;
 }
 
+/** A case or setting as part of a file name: `sample:lidc@48:84` → `sample_lidc_48_84`. */
+export function fileStem(s: string): string {
+  return s.replace(/[^a-z0-9]+/gi, "_");
+}
+
 /**
  * One plot per case evaluated at two or more view counts (full-angle settings): the worst plane's PSNR
- * against views, a line per method. Returns `[file name, PNG]` pairs.
+ * against views, a line per method. Returns the case, the file name and the PNG of each.
  */
-export function viewsPlots(rows: Row[]): [string, Uint8Array][] {
-  const out: [string, Uint8Array][] = [];
+export function viewsPlots(rows: Row[]): { case: string; name: string; png: Uint8Array }[] {
+  const out: { case: string; name: string; png: Uint8Array }[] = [];
   for (const c of [...new Set(rows.map((r) => r.case))]) {
     const sparse = rows.filter((r) => r.case === c && /^\d+ views$/.test(r.setting));
     if (new Set(sparse.map((r) => r.setting)).size < 2) continue;
@@ -50,7 +55,7 @@ export function viewsPlots(rows: Row[]): [string, Uint8Array][] {
         .sort((a, b) => a[0] - b[0]),
     }));
     const png = linePlotPng(series, { title: c, xLabel: "views", yLabel: "PSNR (dB), worst plane" });
-    out.push([`${c.replace(/[^a-z0-9]+/gi, "_")}_psnr_vs_views.png`, png]);
+    out.push({ case: c, name: `${fileStem(c)}_psnr_vs_views.png`, png });
   }
   return out;
 }
@@ -69,7 +74,13 @@ export function caseCaveat(c: string): string {
  */
 export function reportMarkdown(
   rows: Row[],
-  o: { command: string; machine: string; date: string; pictures: Record<string, string[]>; plots: string[] },
+  o: {
+    command: string;
+    machine: string;
+    date: string;
+    pictures: Record<string, string[]>;
+    plots: { case: string; name: string }[];
+  },
 ): string {
   const lines = [
     "# blendct evaluation",
@@ -85,8 +96,8 @@ export function reportMarkdown(
     lines.push(`## ${c}`, "");
     if (caveat) lines.push(`Caveat: ${caveat}.`, "");
     for (const pic of o.pictures[c] ?? []) lines.push(`![${c}, ${pic.replace(/\.png$/, "")}](${pic})`, "");
-    const plot = o.plots.find((p) => p.startsWith(c.replace(/[^a-z0-9]+/gi, "_") + "_psnr_vs_views"));
-    if (plot) lines.push(`![PSNR against views, ${c}](${plot})`, "");
+    const plot = o.plots.find((p) => p.case === c);
+    if (plot) lines.push(`![PSNR against views, ${c}](${plot.name})`, "");
   }
   return lines.join("\n");
 }
@@ -172,7 +183,7 @@ export async function mergeShards(parts: string[], out: string): Promise<void> {
   await write("results.json", JSON.stringify(rows, null, 2) + "\n");
   await write("results.md", markdownTable(rows) + "\n");
   const plots = viewsPlots(rows);
-  for (const [name, png] of plots) await writeFileAtomic(`${out}/${name}`, png);
+  for (const p of plots) await writeFileAtomic(`${out}/${p.name}`, p.png);
   await write(
     "report.md",
     reportMarkdown(rows, {
@@ -180,7 +191,7 @@ export async function mergeShards(parts: string[], out: string): Promise<void> {
       machine: machineLine(),
       date: new Date().toISOString().slice(0, 10),
       pictures: {},
-      plots: plots.map(([n]) => n),
+      plots,
     }),
   );
   await write(

@@ -21,6 +21,7 @@ import { gpuFor, priorSummary } from "../lib/prior/prior.ts";
 import { parseFlags, runTask } from "./_cli.ts";
 import { EVAL_CASES, FLAGS, Schema } from "./_evaluate_flags.ts";
 import {
+  fileStem,
   machineLine,
   markdownTable,
   mergeShards,
@@ -134,15 +135,12 @@ async function main(): Promise<void> {
         problem.dispose();
         // named after the case with its slice range: two ranges of one volume must not share a picture
         const key = range ? `${path}@${range}` : path;
-        const name = `${key.replace(/[^a-z0-9]+/gi, "_")}_${s.label.replace(/[^a-z0-9]+/gi, "_")}.png`;
+        const name = `${fileStem(key)}_${fileStem(s.label)}.png`;
         (pictures[key] ??= []).push(name);
+        const window = displayWindow(c.units);
         await writeFileAtomic(
           `${out}/${name}`,
-          midPlanesPng(columns, {
-            window: displayWindow(c.units),
-            scaleBarMm: 50,
-            footer: windowFooter(displayWindow(c.units), c.units),
-          }),
+          midPlanesPng(columns, { window, scaleBarMm: 50, footer: windowFooter(window, c.units) }),
         );
       }
     }
@@ -152,13 +150,13 @@ async function main(): Promise<void> {
     await writeJsonAtomic(`${out}/results.json`, rows);
     await writeFileAtomic(`${out}/results.md`, new TextEncoder().encode(markdownTable(rows) + "\n"));
     const plots = viewsPlots(rows);
-    for (const [name, png] of plots) await writeFileAtomic(`${out}/${name}`, png);
+    for (const p of plots) await writeFileAtomic(`${out}/${p.name}`, p.png);
     const report = reportMarkdown(rows, {
       command: ["deno", "task", "evaluate", ...Deno.args].join(" "),
       machine: `${machineLine()}, ${gpu.adapter.description}`,
       date: new Date().toISOString().slice(0, 10),
       pictures,
-      plots: plots.map(([n]) => n),
+      plots,
     });
     await writeFileAtomic(`${out}/report.md`, new TextEncoder().encode(report + "\n"));
     await writeFileAtomic(`${out}/shard.json`, shardInfo(true));
@@ -174,7 +172,7 @@ async function main(): Promise<void> {
         `${out}/results.json`,
         `${out}/results.md`,
         `${out}/report.md`,
-        ...plots.map(([name]) => `${out}/${name}`),
+        ...plots.map((p) => `${out}/${p.name}`),
       ],
       ortVersion: prior?.ortVersion,
     });

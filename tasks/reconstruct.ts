@@ -171,7 +171,7 @@ async function main(): Promise<void> {
       std: stdU,
       steps,
       files: claim.files,
-      metricRange: f["metric-range"],
+      metricRange,
       displayWindow: f["display-window"],
       startedAt: t0,
       manifest: {

@@ -36,12 +36,45 @@ Deno.test("resolveMethod: the default and paper presets, explicit settings kept,
   assert.deepEqual(resolveMethod({ method: "dds" }), { method: "dds" });
 });
 
-Deno.test("blend++: the command line and the library give the same voxels", async () => {
+/** What both run-equality tests start from: a 3-slice phantom as `p.npy` in a fresh folder, its 8-view
+ * measurement in u, the tiny prior and its native denoiser; all released afterwards. */
+async function withPhantomCase(
+  fn: (c: {
+    dir: string;
+    gpu: GpuContext;
+    model: Awaited<ReturnType<typeof loadModel>>;
+    denoiser: Awaited<ReturnType<typeof createDenoiser>>;
+    units: { unit: "image"; muWater: number };
+    y: Float32Array;
+    geometry: Parameters<typeof reconstruct>[1];
+  }) => Promise<void>,
+): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "blendct-one-" });
   const gpu = await GpuContext.create();
+  const model = await loadModel(TINY);
+  const denoiser = await createDenoiser(model, { backend: "native" });
   try {
     const v = sheppLogan3d([3, 256, 256]);
     await Deno.writeFile(`${dir}/p.npy`, writeNpy(makeVolume(v.data, [3, 256, 256])));
+    const units = { unit: "image" as const, muWater: DEFAULT_MU_WATER };
+    const { y, geometry } = await measure(gpu, toU(v.data, units), { Z: 3, H: 256, W: 256 }, { views: 8 });
+    await fn({ dir, gpu, model, denoiser, units, y, geometry });
+  } finally {
+    await denoiser.dispose();
+    gpu.dispose();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** The largest absolute difference of two equally long arrays. */
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
+  return d;
+}
+
+Deno.test("blend++: the command line and the library give the same voxels", async () => {
+  await withPhantomCase(async ({ dir, gpu, model, denoiser, units, y, geometry }) => {
     const args = [
       "--input",
       "p.npy",
@@ -62,10 +95,6 @@ Deno.test("blend++: the command line and the library give the same voxels", asyn
     assert.equal(r.code, 0, r.stderr);
     const cli = await readVolumeFile(`${dir}/cli.nii.gz`);
     // the library, as a script would call it: the same method name and the same settings
-    const model = await loadModel(TINY);
-    const d = await createDenoiser(model, { backend: "native" });
-    const units = { unit: "image" as const, muWater: DEFAULT_MU_WATER };
-    const { y, geometry } = await measure(gpu, toU(v.data, units), { Z: 3, H: 256, W: 256 }, { views: 8 });
     const lib = await reconstruct(y, geometry, { Z: 3, H: 256, W: 256 }, {
       method: "blend++",
       // no start, t0 or finish given: both sides take the default preset's (TV start at t0 300, TV finish)
@@ -74,19 +103,13 @@ Deno.test("blend++: the command line and the library give the same voxels", asyn
       seed: 0,
       schedule: model.card.schedule,
       modelMap: modelMap(model.card),
-    }, { gpu, model: d });
-    await d.dispose();
+    }, { gpu, model: denoiser });
     // the file holds the image unit; the library returns u: compare through the file's own values
     const m = JSON.parse(await Deno.readTextFile(`${dir}/cli.manifest.json`));
     assert.deepEqual([m.config.resolved.steps, m.config.resolved.t0], [2, METHOD_DEFAULTS.cliBlend.t0]);
-    const expected = fromU(lib, units);
-    let maxDiff = 0;
-    for (let i = 0; i < lib.length; i++) maxDiff = Math.max(maxDiff, Math.abs(cli.data[i] - expected[i]));
+    const maxDiff = maxAbsDiff(cli.data, fromU(lib, units));
     assert.ok(maxDiff < 1e-6, `max difference ${maxDiff}`);
-  } finally {
-    gpu.dispose();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("mod.ts is a script's front door: at most 60 names, no test references or engine internals", async () => {
@@ -137,15 +160,7 @@ Deno.test("the subpath modules hold the toolkit, not its test references or engi
 });
 
 Deno.test("each method name is one run: the command line, the library and evaluate agree", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "blendct-one-" });
-  const gpu = await GpuContext.create();
-  try {
-    const v = sheppLogan3d([3, 256, 256]);
-    await Deno.writeFile(`${dir}/p.npy`, writeNpy(makeVolume(v.data, [3, 256, 256])));
-    const model = await loadModel(TINY);
-    const d = await createDenoiser(model, { backend: "native" });
-    const units = { unit: "image" as const, muWater: DEFAULT_MU_WATER };
-    const { y, geometry } = await measure(gpu, toU(v.data, units), { Z: 3, H: 256, W: 256 }, { views: 8 });
+  await withPhantomCase(async ({ dir, gpu, model, denoiser: d, units, y, geometry }) => {
     const methods = ["fbp", "cgls", "tv", "dds", "blend++"] as const;
     const common = ["--unit", "image", "--model", TINY.pathname, "--backend", "native", "--steps", "2"];
     // evaluate: every method on the same case, TV at the default λ alone (no tuning), 2 sampler steps
@@ -199,8 +214,7 @@ Deno.test("each method name is one run: the command line, the library and evalua
         }, { gpu, model: diffusion ? d : undefined }),
         units,
       );
-      let maxDiff = 0;
-      for (let i = 0; i < lib.length; i++) maxDiff = Math.max(maxDiff, Math.abs(cli.data[i] - lib[i]));
+      const maxDiff = maxAbsDiff(cli.data, lib);
       assert.ok(maxDiff < 1e-4, `${method}: command line and library differ by ${maxDiff}`);
       // evaluate scores the same run: its PSNR is the command line's to the printed digit
       const m = JSON.parse(await Deno.readTextFile(`${dir}/${method}.metrics.json`))[method];
@@ -212,9 +226,5 @@ Deno.test("each method name is one run: the command line, the library and evalua
         );
       }
     }
-    await d.dispose();
-  } finally {
-    gpu.dispose();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

@@ -12,6 +12,9 @@ import { makeVolume } from "../volume.ts";
 import { displayOriented } from "./orient.ts";
 import { midPlanesPng } from "./png.ts";
 import { linePlotPng, type PlotSeries } from "./plot.ts";
+import { num } from "./format.ts";
+
+export { num } from "./format.ts";
 import { isCone } from "../ct/cone_geometry.ts";
 import { buildManifest, type ManifestInput } from "./manifest.ts";
 import type { Sidecars } from "./sidecars.ts";
@@ -65,11 +68,6 @@ export function windowFooter(window: [number, number], units: UnitMap): string {
   return `window ${num(window[0])}..${num(window[1])} ${unit} (level ${
     num((window[0] + window[1]) / 2)
   }, width ${num(window[1] - window[0])})`;
-}
-
-/** A window bound as a person writes it: float noise rounded away (−160.00000000000003 → −160, 0.25 kept). */
-export function num(v: number): string {
-  return String(Number(v.toPrecision(6)));
 }
 
 /**

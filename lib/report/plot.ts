@@ -7,6 +7,7 @@
  */
 import { encodePng } from "../deps.ts";
 import { TEXT_HEIGHT, textPixels, textWidth } from "./png.ts";
+import { num } from "./format.ts";
 
 /** One line of a plot. */
 export interface PlotSeries {
@@ -99,8 +100,6 @@ function xRange(series: PlotSeries[], ticks?: number[]): [number, number] {
   return [lo - pad, hi + pad];
 }
 
-const label = (v: number) => String(Number(v.toPrecision(6)));
-
 /**
  * The frame {@linkcode linePlotPng} draws in, for `series` and `options`: pure, so a test can say where a
  * point must land.
@@ -119,7 +118,7 @@ export function plotFrame(series: PlotSeries[], options: LinePlotOptions): PlotF
   const [xlo, xhi] = xRange(series, options.xTicks);
   const yTicks = niceTicks(ylo, yhi);
   const legendW = Math.max(...series.map((x) => textWidth(x.label, s))) + 40;
-  const left = 12 + Math.max(...yTicks.map((t) => textWidth(label(t), s))) + 8;
+  const left = 12 + Math.max(...yTicks.map((t) => textWidth(num(t), s))) + 8;
   const top = (options.title ? lineH + 12 : 0) + lineH + 16;
   const right = width - legendW - 16, bottom = height - 2 * lineH - 24;
   return {
@@ -161,7 +160,7 @@ export function linePlotPng(series: PlotSeries[], options: LinePlotOptions): Uin
   for (const t of niceTicks(ylo, yhi)) {
     const y = f.py(t);
     for (let x = left; x <= right; x++) put(x, y, grid);
-    text(label(t), left - 8 - textWidth(label(t), s), y - (lineH >> 1));
+    text(num(t), left - 8 - textWidth(num(t), s), y - (lineH >> 1));
   }
   const [xlo, xhi] = xRange(series, options.xTicks);
   const xs = [...new Set(series.flatMap((x) => x.points.map((p) => p[0])))].sort((a, b) => a - b);
@@ -170,7 +169,7 @@ export function linePlotPng(series: PlotSeries[], options: LinePlotOptions): Uin
     const x = f.px(t);
     for (let y = top; y <= bottom; y++) put(x, y, grid);
     for (let y = bottom; y < bottom + 5; y++) put(x, y, axis);
-    text(label(t), x - (textWidth(label(t), s) >> 1), bottom + 8);
+    text(num(t), x - (textWidth(num(t), s) >> 1), bottom + 8);
   }
   for (let x = left; x <= right; x++) (put(x, bottom, axis), put(x, top, axis));
   for (let y = top; y <= bottom; y++) (put(left, y, axis), put(right, y, axis));

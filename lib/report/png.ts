@@ -356,12 +356,12 @@ const PLANE_NAMES: Record<Plane, string> = { axial: "AX", coronal: "COR", sagitt
  * ```
  */
 export function wrapLabel(label: string, width: number, scale: number): string[] {
+  const cut = (text: string, keep: number) => {
+    while (text.length > keep && textWidth(text, scale) > width) text = text.slice(0, -1);
+    return text;
+  };
   // a column narrower than eight characters (a thumbnail) keeps one line, cut to fit
-  if (width < textWidth("12345678", scale)) {
-    let one = label;
-    while (one.length > 0 && textWidth(one, scale) > width) one = one.slice(0, -1);
-    return [one];
-  }
+  if (width < textWidth("12345678", scale)) return [cut(label, 0)];
   const lines: string[] = [];
   // breaks at spaces, and after the "/" and "," of a variant's name (blend++/start=tv/t0=150,...)
   const words = label.split(/\s+/).filter(Boolean).flatMap((w, i) =>
@@ -373,9 +373,7 @@ export function wrapLabel(label: string, width: number, scale: number): string[]
     if (last !== null && textWidth(joined, scale) <= width) {
       lines[lines.length - 1] = joined;
     } else {
-      let w = word;
-      while (w.length > 1 && textWidth(w, scale) > width) w = w.slice(0, -1);
-      lines.push(w);
+      lines.push(cut(word, 1));
     }
   }
   return lines.length ? lines : [""];
@@ -419,8 +417,8 @@ export function midPlanesPng(columns: PngColumn[], options: MidPlanesPngOptions 
   const rowHeights = cells.map((row) => Math.max(...row.map((cell) => cell.height)));
   const text = options.textGrey ?? 255;
   const lineH = GLYPH_H * fontScale;
-  // labels are wrapped at spaces to fit their column, never cut ("blend++ t0=1" and "blend++ t0=3" stay
-  // apart); a single word wider than the column is cut at its end
+  // labels wrap to fit their column rather than being cut ("blend++ t0=1" and "blend++ t0=3" stay apart):
+  // see wrapLabel for where lines break and what is still cut
   const labels = columns.map((col, c) => wrapLabel(col.label, colWidths[c], fontScale));
   const lines = Math.max(1, ...labels.map((l) => l.length));
   const header = lines * lineH + (lines - 1) * fontScale * 2 + 2 * gap;
