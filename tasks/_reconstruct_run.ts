@@ -8,6 +8,7 @@ import { UserError } from "../lib/errors.ts";
 import type { Case } from "../lib/jobs/case.ts";
 import type { LinearOperator } from "../lib/ct/operator.ts";
 import type { GpuContext } from "../lib/gpu/context.ts";
+import { DataTerm } from "../lib/solve/data_term.ts";
 import { caseVolume } from "../lib/jobs/case.ts";
 import { toUnitRange } from "../lib/metrics/index.ts";
 import { psnr2d } from "../lib/metrics/psnr.ts";
@@ -60,37 +61,22 @@ export function printMetrics(
 /**
  * What a step's estimate (in u) is scored by: with a reference, the whole volume's PSNR on the metrics'
  * range (clipped as the metrics clip); without one, the relative data residual ‖A x − y‖ / ‖y‖, one
- * forward projection per step.
+ * forward projection per step on buffers kept for the run (`dispose` releases them).
  */
 export function stepScore(
   gpu: GpuContext,
   c: Case,
   A: LinearOperator,
   range: [number, number],
-): { metric: "psnr" | "residual"; score: (u: Float32Array) => Promise<number> } {
+): { metric: "psnr" | "residual"; score: (u: Float32Array) => Promise<number>; dispose: () => void } {
   if (c.truthU) {
     const truth = toUnitRange(caseVolume(c, c.truthU), { range }).data;
     return {
       metric: "psnr",
       score: (u) => Promise.resolve(psnr2d(toUnitRange(caseVolume(c, u), { range }).data, truth)),
+      dispose: () => {},
     };
   }
-  let yy = 0;
-  for (const v of c.y) yy += v * v;
-  return {
-    metric: "residual",
-    score: async (u) => {
-      const x = gpu.buffer(A.domainSize * 4, "step x"), r = gpu.buffer(A.rangeSize * 4, "step Ax");
-      try {
-        gpu.write(x, u);
-        await A.forward(x, r);
-        const ax = await gpu.download(r, A.rangeSize);
-        let rr = 0;
-        for (let i = 0; i < ax.length; i++) rr += (ax[i] - c.y[i]) ** 2;
-        return Math.sqrt(rr / (yy || 1));
-      } finally {
-        gpu.release(x, r);
-      }
-    },
-  };
+  const term = new DataTerm(gpu, A, c.y);
+  return { metric: "residual", score: (u) => term.residual(u), dispose: () => term.dispose() };
 }

@@ -159,7 +159,7 @@ async function main(): Promise<void> {
         );
       }
       throw e;
-    });
+    }).finally(() => scored?.dispose());
     progress.done();
     lap(f.method, t);
     for (const [k, v] of Object.entries(stepTimings)) timings[`${f.method}_${k}`] = v;

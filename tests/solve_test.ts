@@ -7,6 +7,7 @@ import { NormalCg } from "../lib/solve/cg.ts";
 import { cgls } from "../lib/solve/cgls.ts";
 import { tvObjective, tvPdhg, tvPdhgRef, TvSolver } from "../lib/solve/tv.ts";
 import { addDzt, addLapZ, applyDz, dzRef, dztRef } from "../lib/solve/zdiff.ts";
+import { DataTerm } from "../lib/solve/data_term.ts";
 import { relErr, seededArray } from "./helpers.ts";
 
 const gpu = await GpuContext.create();
@@ -141,6 +142,29 @@ Deno.test("TV PDHG matches its TypeScript reference and decreases its objective"
   solver.dispose();
   gpu.release(yb, xb, axb, ab);
   A.dispose();
+});
+
+Deno.test("data term: residual and gradient 2Aᵀ(Au − y) against the float64 projector reference, buffers reused", async () => {
+  const A = await Projector.create(gpu, sparseView(6, { imageSize: 12 }), { Z: 2, H: 12, W: 12 });
+  const y = seededArray(A.rangeSize, 7);
+  const term = new DataTerm(gpu, A, y);
+  try {
+    for (const seed of [8, 9]) { // a second call on the same buffers must not see the first
+      const u = seededArray(A.domainSize, seed);
+      const r = forwardRef(u, A.geometry, A.shape).map((v, i) => v - y[i]);
+      const want = adjointRef(Float32Array.from(r), A.geometry, A.shape).map((v) => 2 * v);
+      let rr = 0, yy = 0;
+      for (let i = 0; i < r.length; i++) rr += r[i] * r[i], yy += y[i] * y[i];
+      const { grad, residual } = await term.gradient(u);
+      assert.ok(relErr(grad, want) < 1e-4, `gradient, seed ${seed}`);
+      assert.ok(Math.abs(residual - Math.sqrt(rr / yy)) < 1e-5 * residual, `residual, seed ${seed}`);
+      assert.equal(await term.residual(u), residual);
+    }
+  } finally {
+    term.dispose();
+    A.dispose();
+  }
+  assert.throws(() => new DataTerm(gpu, A, new Float32Array(3)), /range needs/);
 });
 
 Deno.test("solver tests release the device", () => gpu.dispose());

@@ -10,6 +10,7 @@ import type { LinearOperator } from "../ct/operator.ts";
 import type { EpsModel } from "../prior/eps_model.ts";
 import type { Adapter, AdapterState } from "../prior/denoiser_torch.ts";
 import { UserError } from "../errors.ts";
+import { DataTerm } from "../solve/data_term.ts";
 import { type AdaptConfig, adaptStep } from "./adapt.ts";
 import type { Partition } from "./partition.ts";
 
@@ -47,10 +48,7 @@ export class Adaptation {
   #adapter: Adapter;
   #config: AdaptConfig;
   #context: AdaptationContext;
-  #y: Float32Array;
-  #yNorm: number;
-  #u: GPUBuffer;
-  #r: GPUBuffer;
+  #data: DataTerm;
   #estimate: Float32Array;
   /** The adapters' parameter count. */
   readonly parameters: number;
@@ -70,12 +68,7 @@ export class Adaptation {
     this.#adapter = adapter;
     this.#config = config;
     this.#context = context;
-    this.#y = y;
-    let s = 0;
-    for (const v of y) s += v * v;
-    this.#yNorm = s;
-    this.#u = gpu.buffer(A.domainSize * 4, "adapt u");
-    this.#r = gpu.buffer(A.rangeSize * 4, "adapt r");
+    this.#data = new DataTerm(gpu, A, y);
     this.#estimate = estimate;
     this.parameters = parameters;
   }
@@ -126,7 +119,7 @@ export class Adaptation {
     const xt = await this.#gpu.download(x, this.#A.domainSize);
     const report = await adaptStep(
       this.#adapter,
-      (u) => this.#gradient(u),
+      (u) => this.#data.gradient(u),
       this.#A.shape,
       xt,
       this.#estimate,
@@ -155,24 +148,6 @@ export class Adaptation {
   /** Clears the adapters (a worker that died has nothing to clear) and releases the buffers. */
   async dispose(): Promise<void> {
     await this.#adapter.clear().catch(() => {});
-    this.#gpu.release(this.#u, this.#r);
-  }
-
-  /** `2Aᵀ(A u − y)` and ‖A u − y‖ / ‖y‖, on the run's operator. */
-  async #gradient(u: Float32Array): Promise<{ grad: Float32Array; residual: number }> {
-    const gpu = this.#gpu, A = this.#A;
-    gpu.write(this.#u, u);
-    await A.forward(this.#u, this.#r);
-    const r = await gpu.download(this.#r, A.rangeSize);
-    let rr = 0;
-    for (let i = 0; i < r.length; i++) {
-      r[i] -= this.#y[i];
-      rr += r[i] * r[i];
-    }
-    gpu.write(this.#r, r);
-    await A.adjoint(this.#r, this.#u);
-    const grad = await gpu.download(this.#u, A.domainSize);
-    for (let i = 0; i < grad.length; i++) grad[i] *= 2;
-    return { grad, residual: Math.sqrt(rr / (this.#yNorm || 1)) };
+    this.#data.dispose();
   }
 }
