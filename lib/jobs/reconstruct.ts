@@ -59,7 +59,7 @@ export interface MethodConfig {
   filter?: FbpFilter;
   /** CGLS / TV iterations. Defaults 30 / 300. */
   iterations?: number;
-  /** TV weight (`tv`, a TV start or finish), x in u. Default `METHOD_DEFAULTS.tv.lambda` (0.04; `evaluate` tunes it per setting). */
+  /** TV weight (`tv`, a TV start or finish), x in u. Default `METHOD_DEFAULTS.tv.lambda` (0.16; `evaluate` tunes it per setting). */
   tvLambda?: number;
   /** Sampler steps. Default 80 (`dds`: 50): the default run stays under 10 minutes on 2 CPU cores. */
   steps?: number;
