@@ -12,7 +12,7 @@ import { num } from "../lib/report/format.ts";
 import { gpuFor, openPrior } from "../lib/prior/prior.ts";
 import { modelMap } from "../lib/prior/card.ts";
 import type { StepTimings } from "../lib/diffusion/sampler.ts";
-import { ORT_BACKEND_FLAG } from "./_shared_flags.ts";
+import { ORT_BACKEND_FLAG, PROJECTOR_FLAG } from "./_shared_flags.ts";
 
 const BENCH_FLAGS = {
   steps: {
@@ -23,12 +23,7 @@ const BENCH_FLAGS = {
   },
   backend: ORT_BACKEND_FLAG,
   slices: { type: "string", help: "LIDC slices A:B", default: "48:84", schema: z.string().default("48:84") },
-  projector: {
-    type: "string",
-    help: "Projector engine: auto, wgsl, sparse",
-    default: "auto",
-    schema: z.enum(["auto", "wgsl", "sparse"], { error: "must be auto, wgsl or sparse" }).default("auto"),
-  },
+  projector: PROJECTOR_FLAG,
 } as const;
 
 /** Runs the benchmark and prints a Markdown table. */

@@ -2,7 +2,7 @@
  * The evaluation table: its rows, its Markdown, the case list of a `--manifest`, and the merge of shards.
  * @module
  */
-import { writeFileAtomic } from "../lib/io/files.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../lib/io/files.ts";
 import { UserError } from "../lib/errors.ts";
 import type { MethodMetrics } from "../lib/metrics/index.ts";
 import { linePlotPng, type PlotSeries } from "../lib/report/plot.ts";
@@ -178,33 +178,44 @@ export async function mergeShards(parts: string[], out: string): Promise<void> {
   // stable sort: the rows of one case keep their order (settings, then methods)
   rows.sort((a, b) => a.caseIndex - b.caseIndex);
   await Deno.mkdir(out, { recursive: true });
-  const write = (name: string, text: string) =>
-    writeFileAtomic(`${out}/${name}`, new TextEncoder().encode(text));
-  await write("results.json", JSON.stringify(rows, null, 2) + "\n");
-  await write("results.md", markdownTable(rows) + "\n");
-  const plots = viewsPlots(rows);
-  for (const p of plots) await writeFileAtomic(`${out}/${p.name}`, p.png);
-  await write(
-    "report.md",
-    reportMarkdown(rows, {
-      command: `deno task evaluate --merge ${parts.join(",")} --out ${out}`,
-      machine: machineLine(),
-      date: new Date().toISOString().slice(0, 10),
-      pictures: {},
-      plots,
-    }),
-  );
-  await write(
-    "shard.json",
-    JSON.stringify(
-      { shard: [0, 1], complete: true, fingerprint: infos[0].fingerprint, mergedFrom: parts },
-      null,
-      2,
-    ) +
-      "\n",
-  );
+  await writeTables(out, rows, {
+    command: `deno task evaluate --merge ${parts.join(",")} --out ${out}`,
+    machine: machineLine(),
+    pictures: {},
+  });
+  await writeJsonAtomic(`${out}/shard.json`, {
+    shard: [0, 1],
+    complete: true,
+    fingerprint: infos[0].fingerprint,
+    mergedFrom: parts,
+  });
   console.log(markdownTable(rows));
   console.log(`merged ${parts.length} shards into ${out}/results.json, ${out}/results.md`);
+}
+
+/**
+ * Writes an evaluation's tables and figures to `out` — results.json, results.md, the PSNR-against-views
+ * plots and report.md (dated today) — and returns their paths: one writer for a run and for a merge of
+ * shards, so the two folders cannot differ in what they hold.
+ */
+export async function writeTables(
+  out: string,
+  rows: Row[],
+  o: { command: string; machine: string; pictures: Record<string, string[]> },
+): Promise<string[]> {
+  await writeJsonAtomic(`${out}/results.json`, rows);
+  await writeFileAtomic(`${out}/results.md`, new TextEncoder().encode(markdownTable(rows) + "\n"));
+  const plots = viewsPlots(rows);
+  for (const p of plots) await writeFileAtomic(`${out}/${p.name}`, p.png);
+  const date = new Date().toISOString().slice(0, 10);
+  const report = reportMarkdown(rows, { ...o, date, plots });
+  await writeFileAtomic(`${out}/report.md`, new TextEncoder().encode(report + "\n"));
+  return [
+    `${out}/results.json`,
+    `${out}/results.md`,
+    `${out}/report.md`,
+    ...plots.map((p) => `${out}/${p.name}`),
+  ];
 }
 
 /** This machine in a few words, for a report's header. */

@@ -20,6 +20,7 @@ import {
   MU_WATER_FLAG,
   NOISE_FLAG,
   PRECISION_FLAG,
+  PROJECTOR_FLAG,
   SEED_FLAG,
   UNIT_FLAG,
   VIEWS_FLAG,
@@ -265,12 +266,7 @@ export const FLAGS = {
   },
   seed: SEED_FLAG,
   ...BACKEND_FLAGS,
-  projector: {
-    type: "string",
-    help: "Projector engine: auto (the CPU engine on a software WebGPU adapter), wgsl, sparse",
-    default: "auto",
-    schema: z.enum(["auto", "wgsl", "sparse"], { error: "must be auto, wgsl or sparse" }).default("auto"),
-  },
+  projector: PROJECTOR_FLAG,
   precision: PRECISION_FLAG,
   model: MODEL_FLAG,
   resample: {

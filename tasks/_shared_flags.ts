@@ -1,6 +1,6 @@
 /**
  * Flags several tasks take, declared once: the seed, the unit of an input, μ of water, the prior's card and
- * its precision. A task spreads the ones it takes into its own flag set.
+ * its precision, the projector engine. A task spreads the ones it takes into its own flag set.
  * @module
  */
 import { z } from "../lib/deps.ts";
@@ -84,4 +84,12 @@ export const ORT_BACKEND_FLAG = {
   default: "auto",
   schema: z.enum(["auto", "webgpu", "wasm", "native"], { error: "must be auto, webgpu, wasm or native" })
     .default("auto"),
+} as const;
+
+/** `--projector`: which engine applies the CT operator. */
+export const PROJECTOR_FLAG = {
+  type: "string",
+  help: "Projector engine: auto (the CPU engine on a software WebGPU adapter), wgsl, sparse",
+  default: "auto",
+  schema: z.enum(["auto", "wgsl", "sparse"], { error: "must be auto, wgsl or sparse" }).default("auto"),
 } as const;

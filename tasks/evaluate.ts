@@ -26,9 +26,8 @@ import {
   markdownTable,
   mergeShards,
   readCaseManifest,
-  reportMarkdown,
   type Row,
-  viewsPlots,
+  writeTables,
 } from "./_evaluate_table.ts";
 import { openPriors, runMethod } from "./_evaluate_methods.ts";
 
@@ -147,18 +146,11 @@ async function main(): Promise<void> {
     if (rows.length === 0 && cases.length > 0) {
       throw new UserError("nothing was evaluated: check --cases and --methods");
     }
-    await writeJsonAtomic(`${out}/results.json`, rows);
-    await writeFileAtomic(`${out}/results.md`, new TextEncoder().encode(markdownTable(rows) + "\n"));
-    const plots = viewsPlots(rows);
-    for (const p of plots) await writeFileAtomic(`${out}/${p.name}`, p.png);
-    const report = reportMarkdown(rows, {
+    const outputs = await writeTables(out, rows, {
       command: ["deno", "task", "evaluate", ...Deno.args].join(" "),
       machine: `${machineLine()}, ${gpu.adapter.description}`,
-      date: new Date().toISOString().slice(0, 10),
       pictures,
-      plots,
     });
-    await writeFileAtomic(`${out}/report.md`, new TextEncoder().encode(report + "\n"));
     await writeFileAtomic(`${out}/shard.json`, shardInfo(true));
     const manifest = buildManifest({
       command: ["deno", "task", "evaluate", ...Deno.args],
@@ -168,12 +160,7 @@ async function main(): Promise<void> {
       model: priorSummary(prior),
       inputs: cases.map((c) => ({ path: c.spec, sha256: "" })),
       timings: {},
-      outputs: [
-        `${out}/results.json`,
-        `${out}/results.md`,
-        `${out}/report.md`,
-        ...plots.map((p) => `${out}/${p.name}`),
-      ],
+      outputs,
       ortVersion: prior?.ortVersion,
     });
     await writeJsonAtomic(`${out}/manifest.json`, manifest);

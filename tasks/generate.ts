@@ -11,7 +11,7 @@ import { writeFileAtomic, writeJsonAtomic, writeVolumeFile } from "../lib/io/fil
 import { gpuFor, openCoarsePrior, openPrior, type Prior, priorSummary } from "../lib/prior/prior.ts";
 import type { GpuContext } from "../lib/gpu/context.ts";
 import { modelMap } from "../lib/prior/card.ts";
-import { generateVolume, refineSteps } from "../lib/jobs/generate.ts";
+import { generateVolume, REFINE_T0, refineSteps } from "../lib/jobs/generate.ts";
 import { DEFAULT_MU_WATER, displayWindow, fromU, type UnitMap } from "../lib/units.ts";
 import { makeVolume } from "../lib/volume.ts";
 import { midPlanesPng } from "../lib/report/png.ts";
@@ -59,10 +59,10 @@ const FLAGS = {
   "refine-t0": {
     type: "string",
     help: "Timestep the upsampled coarse volume is noised to before the fine prior takes over",
-    default: "300",
+    default: String(REFINE_T0),
     schema: intFlag("refine-t0").pipe(
       z.number().int().gt(0, "must be in (0, 1000)").lt(1000, "must be in (0, 1000)"),
-    ).default(300),
+    ).default(REFINE_T0),
   },
   backend: ORT_BACKEND_FLAG,
   precision: PRECISION_FLAG,

@@ -17,6 +17,8 @@ import { DEFAULT_MU_WATER, fromU, toU } from "../lib/units.ts";
 import { runTaskFile } from "./helpers.ts";
 
 const TINY = new URL("../fixtures/tiny-prior/tiny.json", import.meta.url);
+/** The tiny prior on the native back end, 2 sampler steps: the settings every run of these tests shares. */
+const TINY_RUN = ["--model", TINY.pathname, "--backend", "native", "--steps", "2"];
 
 Deno.test("resolveMethod: the default and paper presets, explicit settings kept, idempotent", () => {
   const d = resolveMethod({ method: "blend++" });
@@ -75,18 +77,7 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 Deno.test("blend++: the command line and the library give the same voxels", async () => {
   await withPhantomCase(async ({ dir, gpu, model, denoiser, units, y, geometry }) => {
-    const args = [
-      "--input",
-      "p.npy",
-      "--unit",
-      "image",
-      "--model",
-      TINY.pathname,
-      "--backend",
-      "native",
-      "--steps",
-      "2",
-    ];
+    const args = ["--input", "p.npy", "--unit", "image", ...TINY_RUN];
     const r = await runTaskFile(
       "reconstruct",
       [...args, "--start-iters", "5", "--output", "cli.nii.gz"],
@@ -162,7 +153,7 @@ Deno.test("the subpath modules hold the toolkit, not its test references or engi
 Deno.test("each method name is one run: the command line, the library and evaluate agree", async () => {
   await withPhantomCase(async ({ dir, gpu, model, denoiser: d, units, y, geometry }) => {
     const methods = ["fbp", "cgls", "tv", "dds", "blend++"] as const;
-    const common = ["--unit", "image", "--model", TINY.pathname, "--backend", "native", "--steps", "2"];
+    const common = ["--unit", "image", ...TINY_RUN];
     // evaluate: every method on the same case, TV at the default λ alone (no tuning), 2 sampler steps
     const ev = await runTaskFile("evaluate", [
       "--cases",
@@ -173,12 +164,7 @@ Deno.test("each method name is one run: the command line, the library and evalua
       methods.join(","),
       "--tv-lambdas",
       String(METHOD_DEFAULTS.tv.lambda),
-      "--model",
-      TINY.pathname,
-      "--backend",
-      "native",
-      "--steps",
-      "2",
+      ...TINY_RUN,
       "--out",
       "ev",
     ], dir);

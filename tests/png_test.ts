@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { decodePng } from "../lib/deps.ts";
-import { FONT_CHARACTERS, midPlanesPng, slicePng } from "../lib/report/png.ts";
+import { FONT_CHARACTERS, midPlanesPng, slicePng, wrapLabel } from "../lib/report/png.ts";
 import { makeVolume } from "../lib/volume.ts";
-import { num } from "../lib/report/outputs.ts";
+import { num } from "../lib/report/format.ts";
 
 Deno.test("slicePng encodes a windowed 8-bit greyscale image", () => {
   const png = decodePng(slicePng(Float32Array.from([0, 0.5, 1, 2, -1, NaN]), 3, 2, [0, 1]));
@@ -111,9 +111,7 @@ Deno.test("the preview's footer writes window bounds as a person would (no float
   assert.equal(num(-1024), "-1024");
 });
 
-Deno.test("column labels wrap whole instead of being cut: two variants stay told apart", async () => {
-  const { wrapLabel, midPlanesPng } = await import("../lib/report/png.ts");
-  const { makeVolume } = await import("../lib/volume.ts");
+Deno.test("column labels wrap whole instead of being cut: two variants stay told apart", () => {
   const a = wrapLabel("blend++ t0=100 steps=20 (jump 2)", 120, 2),
     b = wrapLabel("blend++ t0=300 steps=20 (jump 2)", 120, 2);
   assert.notDeepEqual(a, b);
@@ -128,7 +126,6 @@ Deno.test("column labels wrap whole instead of being cut: two variants stay told
   assert.ok(w.length > 1 && w.every((l) => (l.length * 6 - 1) * 2 <= 240), w.join("|"));
   // a grid with a long label is taller than one with short labels (the header holds every line)
   const v = makeVolume(new Float32Array(4 * 128 * 128).fill(0.5), [4, 128, 128]);
-  const { decodePng } = await import("../lib/deps.ts");
   const short = decodePng(midPlanesPng([{ label: "tv", volume: v }]));
   const long = decodePng(midPlanesPng([{ label: "blend++ t0=100 steps=20", volume: v }]));
   assert.ok(long.height > short.height, `${long.height} vs ${short.height}`);

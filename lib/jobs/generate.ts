@@ -23,6 +23,9 @@ import { normalAt } from "../diffusion/sampler.ts";
 import { ddimRef, tweedieRef } from "../diffusion/steps.ts";
 import { UserError } from "../errors.ts";
 
+/** The timestep the upsampled coarse volume is noised to by default (`--refine-t0`). */
+export const REFINE_T0 = 300;
+
 /** The coarse (whole-slice) stage of {@linkcode generateVolume}. */
 export interface CoarseStage {
   /** The whole-slice prior. */
@@ -130,7 +133,7 @@ export async function generateVolume(
       `--coarse: the coarse prior's slices (${c.size}²) must be smaller than the output's (${o.size}²); pass a smaller whole-slice prior or --coarse none`,
     );
   }
-  const t0 = o.refineT0 ?? 300;
+  const t0 = o.refineT0 ?? REFINE_T0;
   if (!Number.isInteger(t0) || t0 <= 0 || t0 >= 1000) {
     throw new UserError(`--refine-t0 must be a whole number in (0, 1000) (got ${t0})`);
   }
@@ -266,6 +269,6 @@ async function sample(
  * console.log(refineSteps(4, 300), refineSteps(50, 300)); // 2 15
  * ```
  */
-export function refineSteps(steps: number, t0 = 300): number {
+export function refineSteps(steps: number, t0: number): number {
   return Math.max(1, Math.ceil(steps * t0 / 1000));
 }

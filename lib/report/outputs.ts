@@ -13,8 +13,6 @@ import { displayOriented } from "./orient.ts";
 import { midPlanesPng } from "./png.ts";
 import { linePlotPng, type PlotSeries } from "./plot.ts";
 import { num } from "./format.ts";
-
-export { num } from "./format.ts";
 import { isCone } from "../ct/cone_geometry.ts";
 import { buildManifest, type ManifestInput } from "./manifest.ts";
 import type { Sidecars } from "./sidecars.ts";
