@@ -7,9 +7,9 @@ import { type GpuContext, groups, params } from "../gpu/context.ts";
 import { grid } from "../gpu/vector.ts";
 import { angularStep, type FanGeometry } from "./geometry.ts";
 import { fanPixelSize, fanTable } from "./fan_ref.ts";
-import type { HostApply, LinearOperator, SliceShape } from "./operator.ts";
+import { type HostApply, hostSide, type LinearOperator, type SliceShape } from "./operator.ts";
 import { slabSlices, streamSlabs } from "./projector.ts";
-import { hostSide, onHost, type SparseEngine } from "./sparse.ts";
+import { onHost, type SparseEngine } from "./sparse.ts";
 
 /** What fan-beam FBP needs besides the ramp: per-(view, bin) weights, the filter's bin width, the scale. */
 export interface FanFbpWeights {

@@ -7,7 +7,7 @@ import type { GpuContext } from "../gpu/context.ts";
 import { type Geometry, limitedAngle, sparseView } from "./geometry.ts";
 import type { SliceShape } from "./operator.ts";
 import { checkAngles, checkProblemSize, createProjector, type CtProjector } from "./system.ts";
-import { memoryBudget } from "../io/gzip.ts";
+import { memoryBudget } from "../memory.ts";
 import { addPoissonNoise } from "./simulate.ts";
 import { isCone } from "./cone_geometry.ts";
 

@@ -75,6 +75,12 @@ export function hostApply(A: LinearOperator): HostApply | null {
   return (A as { host?: HostApply | null }).host ?? null;
 }
 
+/** A projector's host side on its engine for `Z` slices (`null` without one: the WGSL kernels). */
+export function hostSide(engine: SparseEngine | null, Z: number): HostApply | null {
+  return engine &&
+    { forwardHost: (x) => engine.forwardHost(x, Z), adjointHost: (y) => engine.adjointHost(y, Z), engine };
+}
+
 /**
  * `B ∘ A`: applies `A`, then `B` (whose domain must be `A`'s range, read as a volume). Owns one scratch
  * buffer of `A.rangeSize` floats; disposing it leaves `A` and `B` alone.

@@ -6,8 +6,8 @@
 import { type Binding, GpuContext, groups, params } from "../gpu/context.ts";
 import type { ParallelGeometry } from "./geometry.ts";
 import { trigTable } from "./projector_ref.ts";
-import { hostSide, onHost, type SparseEngine } from "./sparse.ts";
-import type { HostApply, LinearOperator, SliceShape } from "./operator.ts";
+import { onHost, type SparseEngine } from "./sparse.ts";
+import { type HostApply, hostSide, type LinearOperator, type SliceShape } from "./operator.ts";
 
 export type { LinearOperator, SliceShape } from "./operator.ts";
 

@@ -9,7 +9,6 @@
  */
 import type { GpuContext } from "../gpu/context.ts";
 import { UserError } from "../errors.ts";
-import type { HostApply } from "./operator.ts";
 
 /** Visits every nonzero weight `(pixel, weight)` of ray (angle `a`, bin `u`). */
 export type RayVisitor = (a: number, u: number, visit: (pixel: number, weight: number) => void) => void;
@@ -396,12 +395,6 @@ export class SparseEngine {
     this.adjointPixelMajor(this.#sinoPix, this.#volPix, nz);
     return this.storePixelMajor(this.#volPix, nz, "volume");
   }
-}
-
-/** A projector's host side on its engine for `Z` slices (`null` without one: the WGSL kernels). */
-export function hostSide(engine: SparseEngine | null, Z: number): HostApply | null {
-  return engine &&
-    { forwardHost: (x) => engine.forwardHost(x, Z), adjointHost: (y) => engine.adjointHost(y, Z), engine };
 }
 
 /** A projector's host helper on the engine, as a promise (a bad input rejects rather than throws). */

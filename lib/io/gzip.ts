@@ -9,6 +9,7 @@
 import { Gunzip } from "../deps.ts";
 import { UserError } from "../errors.ts";
 import { crc32 } from "./crc32.ts";
+import { memoryBudget } from "../memory.ts";
 
 /** Options for {@linkcode gunzipChecked}. */
 export interface GunzipOptions {
@@ -23,25 +24,6 @@ export interface GunzipOptions {
   promise?: (head: Uint8Array) => number | null;
   /** How many inflated bytes `promise` needs. @default {540} */
   promiseBytes?: number;
-}
-
-/**
- * Bytes a reader may allocate for one input: half the machine's available memory when Deno may read it
- * (`--allow-sys`), else 4 GiB.
- *
- * @example
- * ```ts
- * import { memoryBudget } from "./gzip.ts";
- * console.log(memoryBudget() > 0); // true
- * ```
- */
-export function memoryBudget(): number {
-  try {
-    const m = Deno.systemMemoryInfo();
-    return Math.max(256 * 2 ** 20, Math.floor(m.available / 2));
-  } catch {
-    return 4 * 2 ** 30;
-  }
 }
 
 const gb = (n: number) => `${(n / 2 ** 30).toFixed(n < 2 ** 30 ? 2 : 1)} GiB`;

@@ -18,7 +18,7 @@
 import { importOrtNode } from "../deps.ts";
 import { UserError } from "../errors.ts";
 import { type LoadedModel, loadQuantized, validateContract } from "./card.ts";
-import type { DenoiserEngine, TripletShape } from "./denoiser.ts";
+import type { DenoiserEngine, TripletShape } from "./engine.ts";
 
 /**
  * Triplets per call on the CPU when not overridden. Past a few triplets the CPU is saturated and larger

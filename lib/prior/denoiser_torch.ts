@@ -21,7 +21,7 @@
 import { UserError } from "../errors.ts";
 import { findPython } from "../python.ts";
 import type { LoadedModel } from "./card.ts";
-import type { DenoiserEngine, TripletShape } from "./denoiser.ts";
+import type { DenoiserEngine, TripletShape } from "./engine.ts";
 
 /** Where the PyTorch worker runs: CUDA when present (`auto`), or where asked. */
 export type TorchDevice = "auto" | "cpu" | "cuda";

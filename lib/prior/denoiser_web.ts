@@ -19,7 +19,7 @@
 import { importOrtWeb } from "../deps.ts";
 import { UserError } from "../errors.ts";
 import { type LoadedModel, validateContract } from "./card.ts";
-import { type DenoiserEngine, largestTensorBytes, type TripletShape } from "./denoiser.ts";
+import { type DenoiserEngine, largestTensorBytes, type TripletShape } from "./engine.ts";
 
 type OrtWeb = Awaited<ReturnType<typeof importOrtWeb>>;
 
