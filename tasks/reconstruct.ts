@@ -21,6 +21,7 @@ import { claimOutputs, type OutputClaim, sidecarsOf } from "../lib/report/sideca
 import { checkBudget, FLAGS, methodConfig, openFlagsPrior, Schema } from "./_reconstruct_flags.ts";
 import { printMetrics, readResume, stepScore } from "./_reconstruct_run.ts";
 import { defaultMetricRange } from "../lib/units.ts";
+import { denseViewsNotice } from "../lib/defaults.ts";
 import type { StepCurve } from "../lib/report/outputs.ts";
 import { main as zsrMain, taskOf } from "./_zsr.ts";
 
@@ -85,6 +86,8 @@ async function main(): Promise<void> {
     }
     lap("load_and_measure", t);
     const views = c.geometry.angles.length;
+    const dense = denseViewsNotice(f.method, c.geometry.angles);
+    if (dense) console.error(dense);
     const fingerprint = {
       ...(samplerConfig(cfg, views) ?? cfg),
       input: c.label,

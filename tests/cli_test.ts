@@ -56,6 +56,20 @@ Deno.test("the README's method defaults and reconstruct --help are rendered from
   );
 });
 
+Deno.test("blend++ notices many views over a full arc, not sparse or limited-angle ones", async () => {
+  const { DENSE_VIEWS, denseViewsNotice } = await import("../lib/defaults.ts");
+  const arc = (n: number, deg: number) => Array.from({ length: n }, (_, i) => (i * deg * Math.PI) / 180 / n);
+  assert.equal(denseViewsNotice("blend++", arc(DENSE_VIEWS - 1, 180)), null);
+  assert.match(
+    denseViewsNotice("blend++", arc(DENSE_VIEWS, 180)) ?? "",
+    /blend\+\+ at 16 views.*--method tv/,
+  );
+  assert.match(denseViewsNotice("blend", arc(60, 360)) ?? "", /^blend at 60 views/);
+  // 90 views over 90°: limited angle, where blend++ leads TV
+  assert.equal(denseViewsNotice("blend++", arc(90, 90)), null);
+  assert.equal(denseViewsNotice("tv", arc(60, 180)), null);
+});
+
 Deno.test("export --help is blendct's help, every flag explained, without Python", async () => {
   const help = await runTaskFile("train", ["export", "--help"], ".", { PATH: "/nonexistent" });
   assert.equal(help.code, 0, help.stderr);
