@@ -52,9 +52,10 @@ export const METHOD_DEFAULTS = {
   adapt: { iters: 3, lr: 3e-4, slices: 6, rank: 4, layers: "lora" as "lora" | "norm" },
   /**
    * `--finish tv`: min ½‖Ax − y‖² + λ TV(x) + (γ/2)‖x − d‖² from the sampler's output d, with TV's λ (or
-   * `--dc tv`'s) and this anchor weight γ and iteration count.
+   * `--dc tv`'s) and this anchor weight γ and iteration count; from {@linkcode DENSE_VIEWS} views on it runs
+   * `denseIterations` (see {@linkcode finishIterations}).
    */
-  finish: { gamma: 0.5, iterations: 100 },
+  finish: { gamma: 0.5, iterations: 100, denseIterations: 300 },
   /** `--dc tv`: the per-step TV-regularised data consistency's λ (x in u) and anchor weight γ. */
   dcTv: { lambda: 0.005, gamma: 0.1 },
   /** Diffusion runs save a resumable state every this many steps (and on an interrupt). */
@@ -109,18 +110,34 @@ export function defaultsTable(): string[] {
     `fbpunet: FBP + a residual 2D UNet per setting (models/fbpunet-*.json)`,
     `dds: ${d.dds.steps} steps, eta ${d.dds.eta}, CG ${d.dds.cgIters}, rho ${d.dds.referenceRho} / lambda ${d.dds.referenceLambda} (reference units)`,
     `--adapt (blend++, blend, dds; torch back end): ${d.adapt.iters} Adam steps per step, lr ${d.adapt.lr}, ${d.adapt.slices} slices, ${d.adapt.layers} rank ${d.adapt.rank} on every convolution`,
-    `--finish tv: anchor gamma ${d.finish.gamma}, ${d.finish.iterations} iterations; --dc tv: lambda ${d.dcTv.lambda}, gamma ${d.dcTv.gamma}; diffusion state saved every ${d.stateEvery} steps`,
+    `--finish tv: anchor gamma ${d.finish.gamma}, ${d.finish.iterations} iterations (${d.finish.denseIterations} from ${DENSE_VIEWS} views); --dc tv: lambda ${d.dcTv.lambda}, gamma ${d.dcTv.gamma}; diffusion state saved every ${d.stateEvery} steps`,
     `blend, blend++ (default preset, in every entry point): start ${d.cliBlend.start} (${d.cliBlend.startIters} iterations) at t0 ${d.cliBlend.t0}, ${d.cliBlend.steps} steps, finish ${d.cliBlend.finish}, eta ${d.blend.eta}, CG ${d.blend.cgIters}, jump every ${d.blend.jumpEvery}; --start noise: ${d.blend.steps} steps; --preset paper: ${d.paper.steps} steps from noise`,
   ];
 }
 
 /**
- * From this many views over a full arc, the default blend/blend++ run was measured under TV on blendct's own
- * held-out chests: plastimatch's chest at 16 views −0.13 dB, at 60 views −1.2 (43.63 against 44.83 dB,
- * `--adapt` level with the default); LIDC at 16 views −2.0 (parallel) and −2.3 (cone). Its settings were tuned at
- * 4–8 views; limited angle (90°, one view per degree) is not this case: there it leads TV.
+ * From this many views the default blend/blend++ run's TV finish runs `METHOD_DEFAULTS.finish.denseIterations`
+ * (300, not 100): on blendct's held-out cases it then gained where the data are dense — plastimatch's chest
+ * at 60 views +0.82 dB (43.63 → 44.45), at 90° limited angle (90 views) +0.50, LIDC at 16 views +0.37 — and
+ * was level at 16 views on the chest; at 4 and 8 views it was level too (±0.02 dB, chest and headsq), so
+ * sparse runs keep 100 and their time. Even so, from here on over a full arc TV stayed ahead of blend++ on
+ * those chests (60 views −0.38 dB, chest 16 views −0.13, LIDC 16 views −1.6): {@linkcode denseViewsNotice}.
  */
 export const DENSE_VIEWS = 16;
+
+/**
+ * The TV finish's iteration count for a run with `views` views (see {@linkcode DENSE_VIEWS}).
+ *
+ * @example
+ * ```ts
+ * import { finishIterations } from "./defaults.ts";
+ * console.log(finishIterations(8), finishIterations(60)); // 100 300
+ * ```
+ */
+export function finishIterations(views: number): number {
+  const f = METHOD_DEFAULTS.finish;
+  return views >= DENSE_VIEWS ? f.denseIterations : f.iterations;
+}
 
 /**
  * A one-line notice for a blend/blend++ run with at least {@linkcode DENSE_VIEWS} views spread over a full
@@ -140,5 +157,5 @@ export function denseViewsNotice(method: string, angles: readonly number[]): str
   const span = Math.max(...angles) - Math.min(...angles);
   if (span < (135 * Math.PI) / 180) return null;
   return `${method} at ${angles.length} views: its defaults were tuned at 4-8 views, and from ${DENSE_VIEWS} ` +
-    `views on TV was ahead of it on blendct's held-out chests (60 views: 1.2 dB); compare with --method tv`;
+    `views on TV was ahead of it on blendct's held-out chests (60 views: 0.4 dB, LIDC at 16: 1.6 dB); compare with --method tv`;
 }

@@ -56,8 +56,13 @@ Deno.test("the README's method defaults and reconstruct --help are rendered from
   );
 });
 
-Deno.test("blend++ notices many views over a full arc, not sparse or limited-angle ones", async () => {
-  const { DENSE_VIEWS, denseViewsNotice } = await import("../lib/defaults.ts");
+Deno.test("from 16 views: a longer TV finish, and a notice over a full arc (not sparse or limited-angle runs)", async () => {
+  const { DENSE_VIEWS, denseViewsNotice, finishIterations, METHOD_DEFAULTS } = await import(
+    "../lib/defaults.ts"
+  );
+  // the finish runs longer from the same view count on
+  assert.equal(finishIterations(DENSE_VIEWS - 1), METHOD_DEFAULTS.finish.iterations);
+  assert.equal(finishIterations(DENSE_VIEWS), METHOD_DEFAULTS.finish.denseIterations);
   const arc = (n: number, deg: number) => Array.from({ length: n }, (_, i) => (i * deg * Math.PI) / 180 / n);
   assert.equal(denseViewsNotice("blend++", arc(DENSE_VIEWS - 1, 180)), null);
   assert.match(

@@ -28,7 +28,7 @@ import {
 import type { LinearSchedule } from "../diffusion/schedule.ts";
 import { UserError } from "../errors.ts";
 import type { AdaptConfig } from "../diffusion/adapt.ts";
-import { METHOD_DEFAULTS } from "../defaults.ts";
+import { finishIterations, METHOD_DEFAULTS } from "../defaults.ts";
 
 /** The methods of the evaluation table. */
 export const METHODS = [
@@ -100,7 +100,7 @@ export interface MethodConfig {
   finishGamma?: number;
   /** Iterations of a classical `start` (CGLS or TV). Default: that method's own default. */
   startIters?: number;
-  /** `finish: tv`: PDHG iterations. Default `METHOD_DEFAULTS.finish.iterations` (100). */
+  /** `finish: tv`: PDHG iterations. Default `finishIterations(views)` (100; 300 from 16 views). */
   finishIters?: number;
   /** `dds`: run its z-TV ADMM only once t ≤ this (a labelled variant; the reference runs it at every step). */
   ztvFrom?: number;
@@ -186,6 +186,11 @@ export function chainSeed(seed: number, k: number): number {
  */
 export function fromReferenceUnits(value: number, views: number): number {
   return value / (Math.PI / (2 * views));
+}
+
+/** Views of a projector's range (`[Z, views, bins]`, cone `[rows, views, bins]`): what view-dependent defaults read. */
+function viewsOf(A: LinearOperator): number {
+  return A.rangeShape.length === 3 ? A.rangeShape[1] : 1;
 }
 
 /** The sampler configuration a method implies (resolved defaults), or null for classic methods. */
@@ -361,7 +366,7 @@ export async function reconstructWith(
           : config.tvLambda ?? DEFAULT_TV_LAMBDA,
         gamma: config.finishGamma ?? METHOD_DEFAULTS.finish.gamma,
         anchor,
-        iterations: config.finishIters ?? METHOD_DEFAULTS.finish.iterations,
+        iterations: config.finishIters ?? finishIterations(viewsOf(A)),
       });
       return await gpu.download(x, A.domainSize);
     } finally {
@@ -398,7 +403,7 @@ export async function reconstructWith(
       }
       case "mbir": {
         if (!options.model) throw new UserError("method mbir needs a model (the learned prior)");
-        const sc = samplerConfig(config, A.rangeShape.length === 3 ? A.rangeShape[1] : 1)!;
+        const sc = samplerConfig(config, viewsOf(A))!;
         return await runMbir({ gpu, A, model: options.model, y: yb }, {
           levels: sc.steps,
           snr: METHOD_DEFAULTS.mbir.snr,
@@ -440,7 +445,7 @@ export async function reconstructWith(
       }
       default: {
         if (!options.model) throw new UserError(`method ${config.method} needs a model (the learned prior)`);
-        const sc = samplerConfig(config, A.rangeShape.length === 3 ? A.rangeShape[1] : 1)!;
+        const sc = samplerConfig(config, viewsOf(A))!;
         const every = options.stateEvery ?? METHOD_DEFAULTS.stateEvery;
         const start = config.start ?? "noise";
         if ((start !== "noise" || options.startEstimate) && config.t0 === undefined) {
