@@ -3,7 +3,7 @@
 // ASTRA's published conventions (chord lengths through ellipses), not by blendct's projector.
 import assert from "node:assert/strict";
 import { GpuContext } from "../lib/gpu/context.ts";
-import { adjointMismatch, Compose, type LinearOperator } from "../lib/ct/operator.ts";
+import { adjointMismatch, Compose, type LinearOperator, viewAngles } from "../lib/ct/operator.ts";
 import { Projector } from "../lib/ct/projector.ts";
 import { fanFbpWeights, FanProjector } from "../lib/ct/fan.ts";
 import { fanAdjointRef, fanBackprojectRef, fanForwardRef } from "../lib/ct/fan_ref.ts";
@@ -135,6 +135,24 @@ for (const [name, make] of operators) {
     }
   });
 }
+
+Deno.test("viewAngles: a projector's own angles, null for operators that measure no views", async () => {
+  const parallel = sparseView(8, { imageSize: 16 });
+  const ops: LinearOperator[] = [
+    await Projector.create(gpu, parallel, { Z: 1, H: 16, W: 16 }),
+    await FanProjector.create(gpu, fanBeam(24, { imageSize: 16 }), { Z: 1, H: 16, W: 16 }),
+    await ConeProjector.create(gpu, coneSmall, { Z: 3, H: 12, W: 13 }, [1.2, 1, 1]),
+    new SliceSubsample(gpu, { Z: 6, H: 4, W: 4 }, 3),
+  ];
+  try {
+    assert.deepEqual(viewAngles(ops[0]), parallel.angles);
+    assert.equal(viewAngles(ops[1])?.length, 24);
+    assert.deepEqual(viewAngles(ops[2]), coneSmall.angles);
+    assert.equal(viewAngles(ops[3]), null);
+  } finally {
+    for (const A of ops) A.dispose();
+  }
+});
 
 Deno.test("adjointness helper catches a wrong adjoint", async () => {
   const P = await Projector.create(gpu, sparseView(5, { imageSize: 10 }), { Z: 1, H: 10, W: 10 });

@@ -75,6 +75,14 @@ export function hostApply(A: LinearOperator): HostApply | null {
   return (A as { host?: HostApply | null }).host ?? null;
 }
 
+/**
+ * The view angles (radians) of a projector — parallel, fan or cone, whose `geometry` says them — or `null`
+ * for an operator that measures no views (slice subsampling, a composition).
+ */
+export function viewAngles(A: LinearOperator): readonly number[] | null {
+  return (A as { geometry?: { angles?: readonly number[] } }).geometry?.angles ?? null;
+}
+
 /** A projector's host side on its engine for `Z` slices (`null` without one: the WGSL kernels). */
 export function hostSide(engine: SparseEngine | null, Z: number): HostApply | null {
   return engine &&

@@ -6,7 +6,7 @@
  */
 import type { GpuContext } from "../gpu/context.ts";
 import type { Geometry } from "../ct/geometry.ts";
-import type { LinearOperator, SliceShape } from "../ct/operator.ts";
+import { type LinearOperator, type SliceShape, viewAngles } from "../ct/operator.ts";
 import { FanProjector } from "../ct/fan.ts";
 import { ConeProjector } from "../ct/cone.ts";
 import { isCone } from "../ct/cone_geometry.ts";
@@ -188,7 +188,10 @@ export function fromReferenceUnits(value: number, views: number): number {
   return value / (Math.PI / (2 * views));
 }
 
-/** Views of a projector's range (`[Z, views, bins]`, cone `[rows, views, bins]`): what view-dependent defaults read. */
+/**
+ * What the sampler's reference-unit conversions read as views: the middle axis of a 3-axis range (a
+ * projector's views; slice subsampling's rows, as it always was for dds on it).
+ */
 function viewsOf(A: LinearOperator): number {
   return A.rangeShape.length === 3 ? A.rangeShape[1] : 1;
 }
@@ -366,7 +369,8 @@ export async function reconstructWith(
           : config.tvLambda ?? DEFAULT_TV_LAMBDA,
         gamma: config.finishGamma ?? METHOD_DEFAULTS.finish.gamma,
         anchor,
-        iterations: config.finishIters ?? finishIterations(viewsOf(A)),
+        // an operator without views (slice subsampling) keeps the sparse-view count
+        iterations: config.finishIters ?? finishIterations(viewAngles(A)?.length ?? 0),
       });
       return await gpu.download(x, A.domainSize);
     } finally {
